@@ -1,0 +1,271 @@
+/**
+ * The data-plane agent: wires the supervisor (instances) to the router (traffic), keeps the
+ * last desired state of every service on disk, and streams instance events. The HTTP API
+ * (api.ts) is a thin shell over this class.
+ */
+import type { InstanceObserved, RouteSpec, ServiceKey, ServiceObserved } from '../core/dataplane.js';
+import type { AgentEvent, LogLine, PutServiceBody } from '../core/dataplane-schema.js';
+import { errorMessage, RollgateError } from '../core/errors.js';
+import type { DataRouter, RouterOptions } from './router-types.js';
+import { desiredStatePath, readDesiredState, writeDesiredState, type DesiredService } from './state-file.js';
+import { Supervisor, type SupervisorOptions } from './supervisor.js';
+import type { LogQuery } from './logs.js';
+
+export interface AgentOptions {
+  dataDir: string;
+  /** Builds the router; the agent adds its own `onBackendState` (ejections become events). */
+  createRouter: (opts: RouterOptions) => DataRouter;
+  routerOptions?: RouterOptions;
+  /** Supervisor tuning (backoff, start attempts, port range) — mostly for tests. */
+  supervisor?: Pick<SupervisorOptions, 'backoff' | 'maxStartAttempts' | 'portRange' | 'inheritEnv'>;
+  /** Bound on a graceful stop of every instance at shutdown. */
+  shutdownTimeoutMs?: number;
+  /** Structured log sink (one object per line); default: JSON lines on stderr. */
+  log?: (entry: Record<string, unknown>) => void;
+}
+
+const keyOf = (k: ServiceKey) => `${k.env}/${k.app}`;
+
+function defaultLog(entry: Record<string, unknown>): void {
+  process.stderr.write(JSON.stringify({ at: new Date().toISOString(), component: 'agent', ...entry }) + '\n');
+}
+
+export class Agent {
+  readonly startedAt = new Date().toISOString();
+  readonly router: DataRouter;
+  readonly supervisor: Supervisor;
+  private readonly desired = new Map<string, DesiredService>();
+  /** Deleted services whose instances are still draining. */
+  private readonly removing = new Map<string, DesiredService>();
+  /** Where each environment's listener is open. */
+  private readonly listeners = new Map<string, { host: string; port: number }>();
+  private readonly subscribers = new Set<(e: AgentEvent) => void>();
+  /** Instances that started draining: their idle router connections are released after the next router update. */
+  private readonly toRelease = new Map<string, Set<string>>();
+  private readonly stateFile: string;
+  private readonly log: (entry: Record<string, unknown>) => void;
+  private queue: Promise<unknown> = Promise.resolve();
+  private stopping: Promise<void> | null = null;
+
+  constructor(private readonly opts: AgentOptions) {
+    this.log = opts.log ?? defaultLog;
+    this.stateFile = desiredStatePath(opts.dataDir);
+    const userHook = opts.routerOptions?.onBackendState;
+    this.router = opts.createRouter({
+      ...opts.routerOptions,
+      onBackendState: (id, ejected, reason) => {
+        this.onBackendState(id, ejected, reason);
+        userHook?.(id, ejected, reason);
+      },
+    });
+    this.supervisor = new Supervisor({
+      ...opts.supervisor,
+      dataDir: opts.dataDir,
+      inFlight: (id) => this.router.inFlight(id),
+      isEjected: (id) => this.router.isEjected(id),
+      onChange: (key) => this.syncRouter(key),
+      onInstance: (key, inst) => this.onInstance(key, inst),
+    });
+  }
+
+  /** Brings back the services saved by a previous run. */
+  async start(): Promise<void> {
+    const reaped = await this.supervisor.reapOrphans();
+    if (reaped.length > 0) this.log({ level: 'warn', msg: `stopped ${reaped.length} instance(s) left running by a previous agent: ${reaped.join(', ')}` });
+    const saved = readDesiredState(this.stateFile, (msg) => this.log({ level: 'warn', msg }));
+    for (const svc of saved) {
+      const key = { env: svc.env, app: svc.app };
+      this.desired.set(keyOf(key), svc);
+      try {
+        await this.openListener(svc.env, svc.listenHost, svc.listenPort);
+      } catch (e) {
+        this.log({ level: 'error', msg: `cannot reopen the listener of ${svc.env} on ${svc.listenHost}:${svc.listenPort}: ${errorMessage(e)}`, env: svc.env, app: svc.app });
+      }
+      this.supervisor.reconcile(key, svc.versions);
+      await this.supervisor.notify(key);
+    }
+    if (saved.length > 0) this.log({ level: 'info', msg: `restored ${saved.length} service(s) from ${this.stateFile}` });
+  }
+
+  /** Declares a service's versions (and optionally routes). Changes nothing if the listener cannot be opened. */
+  putService(key: ServiceKey, body: PutServiceBody): Promise<ServiceObserved> {
+    return this.exclusive(async () => {
+      this.assertRunning();
+      await this.openListener(key.env, body.listenHost, body.listenPort);
+      const prev = this.desired.get(keyOf(key)) ?? this.removing.get(keyOf(key));
+      const svc: DesiredService = {
+        env: key.env,
+        app: key.app,
+        listenHost: body.listenHost,
+        listenPort: body.listenPort,
+        hosts: body.hosts,
+        versions: body.versions,
+        routes: body.routes ?? prev?.routes ?? null,
+      };
+      this.desired.set(keyOf(key), svc);
+      this.removing.delete(keyOf(key));
+      // Every app of an environment shares its listener.
+      for (const other of this.desired.values()) {
+        if (other.env === key.env) Object.assign(other, { listenHost: body.listenHost, listenPort: body.listenPort });
+      }
+      this.persist();
+      this.supervisor.reconcile(key, svc.versions);
+      await this.supervisor.notify(key);
+      return this.observe(key)!;
+    });
+  }
+
+  /** Replaces a service's routes. Versions without ready instances are accepted (the router falls back). */
+  putRoutes(key: ServiceKey, routes: RouteSpec): Promise<ServiceObserved> {
+    return this.exclusive(async () => {
+      this.assertRunning();
+      const svc = this.desired.get(keyOf(key));
+      if (!svc) throw new RollgateError('not_found', `the agent runs no service ${key.app} in ${key.env}; declare it with PUT /v1/services/${key.env}/${key.app} first`);
+      svc.routes = routes;
+      this.persist();
+      await this.supervisor.notify(key);
+      return this.observe(key)!;
+    });
+  }
+
+  /** Stops a service: its instances drain in the background, then its routes and (if unused) its listener go. */
+  deleteService(key: ServiceKey): Promise<boolean> {
+    return this.exclusive(async () => {
+      const k = keyOf(key);
+      const svc = this.desired.get(k);
+      if (!svc) return false;
+      this.desired.delete(k);
+      this.removing.set(k, svc);
+      this.persist();
+      void this.finishRemoval(key, svc);
+      return true;
+    });
+  }
+
+  observe(key: ServiceKey): ServiceObserved | null {
+    const svc = this.desired.get(keyOf(key)) ?? this.removing.get(keyOf(key));
+    if (!svc) return null;
+    return {
+      env: svc.env,
+      app: svc.app,
+      listenPort: svc.listenPort,
+      versions: this.supervisor.observe(key),
+      routes: svc.routes,
+      metrics: this.router.metrics(svc.env, svc.app),
+      observedAt: new Date().toISOString(),
+    };
+  }
+
+  list(): ServiceObserved[] {
+    return [...this.desired.values()].map((s) => this.observe(s)!);
+  }
+
+  serviceCount(): number {
+    return this.desired.size;
+  }
+
+  logs(key: ServiceKey, q: LogQuery): Promise<LogLine[]> {
+    return this.supervisor.logs(key, q);
+  }
+
+  /** Instance state changes, as they happen. Returns the unsubscribe function. */
+  subscribe(fn: (e: AgentEvent) => void): () => void {
+    this.subscribers.add(fn);
+    return () => this.subscribers.delete(fn);
+  }
+
+  renderPrometheus(): string {
+    return this.router.renderPrometheus();
+  }
+
+  /** Stops every instance gracefully (bounded), then the router. Idempotent. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      await this.queue.catch(() => undefined);
+      await this.supervisor.shutdown(this.opts.shutdownTimeoutMs ?? 15_000);
+      await this.router.close();
+      this.subscribers.clear();
+    })();
+    return this.stopping;
+  }
+
+  private assertRunning(): void {
+    if (this.stopping) throw new RollgateError('unavailable', 'the agent is shutting down; retry once it has restarted');
+  }
+
+  /** Mutations run one at a time so persisted state and the router never see interleaved updates. */
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private persist(): void {
+    writeDesiredState(this.stateFile, [...this.desired.values()]);
+  }
+
+  /** Opens (or moves) an environment's listener; the router opens the new address before closing the old. */
+  private async openListener(env: string, host: string, port: number): Promise<void> {
+    await this.router.ensureListener(env, host, port);
+    this.listeners.set(env, { host, port });
+  }
+
+  private async finishRemoval(key: ServiceKey, svc: DesiredService): Promise<void> {
+    const k = keyOf(key);
+    try {
+      await this.supervisor.remove(key);
+      if (this.removing.get(k) !== svc) return; // declared again meanwhile
+      this.removing.delete(k);
+      await this.router.removeService(key.env, key.app);
+      const envInUse = [...this.desired.values(), ...this.removing.values()].some((s) => s.env === key.env);
+      if (!envInUse && this.listeners.has(key.env)) {
+        this.listeners.delete(key.env);
+        await this.router.closeListener(key.env);
+      }
+    } catch (e) {
+      this.log({ level: 'error', msg: `removing ${key.app} in ${key.env} failed: ${errorMessage(e)}`, env: key.env, app: key.app });
+    }
+  }
+
+  /** Called by the supervisor (coalesced) after instance changes: the router gets the ready backends. */
+  private async syncRouter(key: ServiceKey): Promise<void> {
+    const k = keyOf(key);
+    const svc = this.desired.get(k) ?? this.removing.get(k);
+    if (!svc) return;
+    await this.router.setService({ env: svc.env, app: svc.app, hosts: svc.hosts, routes: svc.routes, backends: this.supervisor.ready(key) });
+    const ids = this.toRelease.get(k);
+    if (ids) {
+      this.toRelease.delete(k);
+      for (const id of ids) this.router.releaseBackend(id);
+    }
+  }
+
+  private onInstance(key: ServiceKey, instance: InstanceObserved): void {
+    if (instance.state === 'draining') {
+      const k = keyOf(key);
+      let set = this.toRelease.get(k);
+      if (!set) this.toRelease.set(k, (set = new Set()));
+      set.add(instance.id);
+    }
+    if (instance.state === 'failed' || instance.state === 'crashed' || instance.state === 'unhealthy') {
+      this.log({ level: 'warn', msg: `instance ${instance.id} ${instance.state}: ${instance.lastError ?? ''}`, env: key.env, app: key.app });
+    }
+    this.emit({ env: key.env, app: key.app, instance });
+  }
+
+  private onBackendState(id: string, ejected: boolean, reason: string): void {
+    const found = this.supervisor.findInstance(id);
+    this.log({ level: 'warn', msg: `router ${ejected ? 'ejected' : 'readmitted'} ${id}: ${reason}` });
+    if (found) this.emit({ env: found.key.env, app: found.key.app, instance: found.instance });
+  }
+
+  private emit(e: AgentEvent): void {
+    for (const fn of this.subscribers) {
+      try {
+        fn(e);
+      } catch {
+        // one bad subscriber must not starve the others
+      }
+    }
+  }
+}

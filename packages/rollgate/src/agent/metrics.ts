@@ -1,0 +1,105 @@
+/**
+ * Per-version request counters of the router. Updated on the hot path, so plain numeric
+ * fields and a typed array: no allocation per request. Read (snapshot) by the control plane.
+ *
+ * What is counted, once per client request, under the version that finally answered it:
+ * - `requests` and `byClass`: the status the client got, router-made errors included
+ *   (a 502 after an unreachable upstream is a `5xx`).
+ * - `upstreamErrors`: requests that ended without a complete upstream response
+ *   (connection refused/reset, timeout, response cut short).
+ * - `retries`: counted under the version whose backend failed and made the router retry
+ *   elsewhere (a crashing canary shows up here even when users saw no error).
+ * Requests abandoned by the client before an answer are not counted.
+ */
+import type { VersionMetrics } from '../core/dataplane.js';
+
+/** Latency bucket upper bounds (ms); the histogram has one more bucket for +Inf. */
+export const LATENCY_BOUNDS_MS: readonly number[] = Object.freeze([1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000]);
+
+export class VersionCounters {
+  requests = 0;
+  c1 = 0;
+  c2 = 0;
+  c3 = 0;
+  c4 = 0;
+  c5 = 0;
+  upstreamErrors = 0;
+  retries = 0;
+  sumMs = 0;
+  /** Non-cumulative bucket counts; index LATENCY_BOUNDS_MS.length is +Inf. */
+  readonly buckets = new Float64Array(LATENCY_BOUNDS_MS.length + 1);
+
+  observe(status: number, ms: number): void {
+    this.requests++;
+    if (status >= 500) this.c5++;
+    else if (status >= 400) this.c4++;
+    else if (status >= 300) this.c3++;
+    else if (status >= 200) this.c2++;
+    else this.c1++;
+    this.sumMs += ms;
+    const b = LATENCY_BOUNDS_MS;
+    let i = 0;
+    while (i < b.length && ms > (b[i] as number)) i++;
+    this.buckets[i]!++;
+  }
+
+  snapshot(): VersionMetrics {
+    const byClass: Record<string, number> = { '2xx': this.c2, '3xx': this.c3, '4xx': this.c4, '5xx': this.c5 };
+    // Only WebSocket upgrades (101) land here; keep the usual four classes uncluttered otherwise.
+    if (this.c1 > 0) byClass['1xx'] = this.c1;
+    const counts: number[] = [];
+    let acc = 0;
+    for (let i = 0; i < this.buckets.length; i++) {
+      acc += this.buckets[i] as number;
+      counts.push(acc);
+    }
+    return {
+      requests: this.requests,
+      byClass,
+      upstreamErrors: this.upstreamErrors,
+      retries: this.retries,
+      latency: { boundsMs: [...LATENCY_BOUNDS_MS], counts, sumMs: this.sumMs, count: this.requests },
+    };
+  }
+}
+
+/** Counters of every service, kept across table swaps (monotonic while the service exists). */
+export class MetricsRegistry {
+  private readonly services = new Map<string, { env: string; app: string; versions: Map<string, VersionCounters> }>();
+
+  counters(env: string, app: string, version: string): VersionCounters {
+    const key = serviceKey(env, app);
+    let svc = this.services.get(key);
+    if (!svc) {
+      svc = { env, app, versions: new Map() };
+      this.services.set(key, svc);
+    }
+    let c = svc.versions.get(version);
+    if (!c) {
+      c = new VersionCounters();
+      svc.versions.set(version, c);
+    }
+    return c;
+  }
+
+  snapshot(env: string, app: string): Record<string, VersionMetrics> {
+    const out: Record<string, VersionMetrics> = {};
+    const svc = this.services.get(serviceKey(env, app));
+    if (svc) for (const [v, c] of svc.versions) out[v] = c.snapshot();
+    return out;
+  }
+
+  remove(env: string, app: string): void {
+    this.services.delete(serviceKey(env, app));
+  }
+
+  *entries(): Iterable<{ env: string; app: string; version: string; counters: VersionCounters }> {
+    for (const svc of this.services.values()) {
+      for (const [version, counters] of svc.versions) yield { env: svc.env, app: svc.app, version, counters };
+    }
+  }
+}
+
+export function serviceKey(env: string, app: string): string {
+  return `${env}\u0000${app}`;
+}

@@ -1,0 +1,145 @@
+/**
+ * Upgrade passthrough (WebSocket and any other `Upgrade:` protocol): the request head is
+ * forwarded with its Connection/Upgrade fields, then bytes are piped both ways untouched.
+ * The backend counts as in flight for the life of the tunnel, so draining waits for it.
+ */
+import net from 'node:net';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { performance } from 'node:perf_hooks';
+import type { CompiledService, PickTarget, VersionSlot } from './balancer.js';
+import type { BackendState } from './router-backend.js';
+import type { ExchangeContext } from './router-exchange.js';
+
+/** Builds the upstream head of an upgrade request: everything kept but X-Forwarded-*, which is extended. */
+function upgradeHead(req: IncomingMessage): string {
+  const raw = req.rawHeaders;
+  let h = `${req.method ?? 'GET'} ${req.url ?? '/'} HTTP/1.1\r\n`;
+  let xff: string | null = null;
+  let host: string | null = null;
+  let hasProto = false;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] as string;
+    const value = raw[i + 1] as string;
+    const l = name.toLowerCase();
+    if (l === 'x-forwarded-for') {
+      xff = xff === null ? value : `${xff}, ${value}`;
+      continue;
+    }
+    if (l === 'host' && host === null) host = value;
+    if (l === 'x-forwarded-proto') hasProto = true;
+    h += `${name}: ${value}\r\n`;
+  }
+  const remote = req.socket.remoteAddress ?? '';
+  h += `x-forwarded-for: ${xff === null ? remote : `${xff}, ${remote}`}\r\n`;
+  if (!hasProto) h += 'x-forwarded-proto: http\r\n';
+  if (host !== null) h += `x-forwarded-host: ${host}\r\n`;
+  return h + '\r\n';
+}
+
+export class UpgradeTunnel implements PickTarget {
+  backend: BackendState | null = null;
+  slot: VersionSlot | null = null;
+  weighted = false;
+  private upstream: net.Socket | null = null;
+  private attempts = 0;
+  private tried: BackendState[] = [];
+  private counted = false;
+  private closed = false;
+  private readonly head: string;
+
+  constructor(
+    private readonly ctx: ExchangeContext,
+    private readonly svc: CompiledService,
+    req: IncomingMessage,
+    private readonly client: Duplex,
+    private readonly firstBytes: Buffer,
+    private readonly tracker: Set<Duplex>,
+    private readonly previewOnly: boolean,
+  ) {
+    this.head = upgradeHead(req);
+    tracker.add(client);
+    client.on('error', () => this.close());
+    client.on('close', () => this.close());
+    // The listener's sockets allow half-open; a tunnel does not: either side ending ends both.
+    client.on('end', () => this.close());
+  }
+
+  private readonly start = performance.now();
+
+  connect(): void {
+    const b = this.backend as BackendState;
+    this.attempts++;
+    const up = net.connect(b.port, b.host);
+    this.upstream = up;
+    this.tracker.add(up);
+    let connected = false;
+    up.setNoDelay(true);
+    up.on('connect', () => {
+      connected = true;
+      b.inFlight++;
+      up.write(this.head, 'latin1');
+      if (this.firstBytes.length > 0) up.write(this.firstBytes);
+      up.pipe(this.client);
+      this.client.pipe(up);
+    });
+    up.once('data', (d: Buffer) => this.countResponse(d));
+    up.on('error', (e: NodeJS.ErrnoException) => {
+      if (connected || this.closed) return;
+      this.tracker.delete(up);
+      this.ctx.detector.onFailure(b, this.svc, e.code ?? e.message);
+      if (this.attempts <= this.ctx.maxRetries) {
+        (this.slot as VersionSlot).counters.retries++;
+        this.tried.push(b);
+        if (this.svc.chooseRetry(this, this.tried, this.previewOnly)) {
+          this.connect();
+          return;
+        }
+      }
+      this.refuse(e.code ?? e.message);
+    });
+    up.on('end', () => this.close());
+    up.on('close', () => {
+      if (!connected) return;
+      b.inFlight--;
+      connected = false;
+      this.close();
+    });
+  }
+
+  private countResponse(d: Buffer): void {
+    if (this.counted) return;
+    this.counted = true;
+    const status = d.length >= 12 ? Number(d.toString('latin1', 9, 12)) : 0;
+    const slot = this.slot as VersionSlot;
+    slot.counters.observe(Number.isInteger(status) && status >= 100 ? status : 502, performance.now() - this.start);
+    if (status >= 500) this.ctx.detector.onFailure(this.backend as BackendState, this.svc, `HTTP ${status}`);
+    else this.ctx.detector.onSuccess(this.backend as BackendState);
+  }
+
+  private refuse(reason: string): void {
+    const slot = this.slot as VersionSlot;
+    slot.counters.upstreamErrors++;
+    slot.counters.observe(502, performance.now() - this.start);
+    this.counted = true;
+    const body = JSON.stringify({ error: { code: 'upstream_unavailable', message: `no instance of ${this.svc.app} accepted the upgrade (${reason})` } });
+    if (!this.client.destroyed) {
+      this.client.end(
+        `HTTP/1.1 502 Bad Gateway\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+      );
+    }
+    this.tracker.delete(this.client);
+  }
+
+  private close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.tracker.delete(this.client);
+    this.client.destroy();
+    const up = this.upstream;
+    if (up !== null) {
+      this.tracker.delete(up);
+      up.destroy();
+    }
+  }
+}

@@ -1,0 +1,211 @@
+/**
+ * The control plane's HTTP API (routes listed in contract.ts). Bodies and queries are parsed at
+ * this edge with zod; handlers pass typed values to the engine. Every mutating route goes
+ * through the one authorization check below.
+ */
+import { Readable } from 'node:stream';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import { Hono, type Context } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { streamSSE } from 'hono/streaming';
+import type { z } from 'zod';
+import type { EventRecord } from '../core/domain.js';
+import { RollgateError, isRollgateError } from '../core/errors.js';
+import { EnvironmentSpec, listenAddress, ProjectSpec } from '../core/spec.js';
+import type { Deployments } from '../engine/deployments.js';
+import type { EventBus } from '../engine/events.js';
+import type { Logger } from '../engine/logger.js';
+import type { Releases } from '../engine/releases.js';
+import type { Views } from '../engine/views.js';
+import type { Runtime } from '../runtime/types.js';
+import type { Store } from '../store/types.js';
+import { ApplySpecRequest, AppName, DeployRequest, EnvName, LogsQuery, PromoteRequest, ReleaseQuery, RollbackRequest } from './contract.js';
+import { tokenMatches } from './token.js';
+
+export interface ApiDeps {
+  store: Store;
+  deployments: Deployments;
+  releases: Releases;
+  views: Views;
+  events: EventBus;
+  runtime: Runtime;
+  tokenHash: Buffer;
+  log: Logger;
+  version: string;
+  maxReleaseBytes: number;
+}
+
+type Env = { Variables: { actor: string } };
+
+export function parse<S extends z.ZodType>(schema: S, value: unknown, where: string): z.infer<S> {
+  const r = schema.safeParse(value);
+  if (r.success) return r.data;
+  const detail = r.error.issues.map((i) => `${i.path.length ? i.path.join('.') : where}: ${i.message}`).join('; ');
+  throw new RollgateError('invalid_input', `invalid ${where}: ${detail}`, { issues: r.error.issues.map((i) => ({ path: i.path.map(String), message: i.message })) });
+}
+
+async function jsonBody(c: Context): Promise<unknown> {
+  const text = await c.req.text();
+  if (text.trim() === '') return {};
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw new RollgateError('invalid_input', 'request body is not valid JSON; send a JSON object with Content-Type: application/json');
+  }
+}
+
+export function createApi(d: ApiDeps): Hono<Env> {
+  const app = new Hono<Env>();
+
+  app.onError((err, c) => {
+    if (isRollgateError(err)) return c.json(err.toJSON(), err.status as 400);
+    d.log.error('unhandled API error', { path: c.req.path, error: err.message });
+    return c.json({ error: { code: 'internal', message: 'internal error; see the server log' } }, 500);
+  });
+  app.notFound((c) => c.json({ error: { code: 'not_found', message: `no route ${c.req.method} ${c.req.path}; see the API list in the docs` } }, 404));
+
+  app.get('/v1/health', (c) => c.json({ ok: true, version: d.version, dialect: d.store.dialect }));
+
+  // One authorization check for everything below.
+  app.use('/v1/*', async (c, next) => {
+    const h = c.req.header('authorization') ?? '';
+    const m = /^Bearer (\S{1,512})$/.exec(h);
+    if (!m) throw new RollgateError('unauthorized', 'missing API token; send Authorization: Bearer <token> (the token is in <data-dir>/api.token, or set ROLLGATE_TOKEN)');
+    if (!tokenMatches(m[1]!, d.tokenHash)) throw new RollgateError('unauthorized', 'API token not accepted; check ROLLGATE_TOKEN or <data-dir>/api.token');
+    c.set('actor', 'token:admin');
+    await next();
+  });
+  const jsonLimit = bodyLimit({ maxSize: 1024 * 1024, onError: () => { throw new RollgateError('payload_too_large', 'request body over 1 MiB; send less'); } });
+
+  app.post('/v1/spec', jsonLimit, async (c) => {
+    const body = parse(ApplySpecRequest, await jsonBody(c), 'body');
+    const spec = parse(ProjectSpec, body.spec, 'spec');
+    for (const [name, env] of Object.entries(spec.environments)) await d.store.upsertEnvironment(name, env);
+    for (const [name, a] of Object.entries(spec.apps)) await d.store.upsertApp(name, a);
+    await d.events.emit({ type: 'spec.applied', data: { apps: Object.keys(spec.apps), environments: Object.keys(spec.environments), actor: c.get('actor') } });
+    return c.json({ apps: Object.keys(spec.apps), environments: Object.keys(spec.environments) });
+  });
+
+  app.get('/v1/apps', async (c) => c.json(await d.views.apps()));
+  app.get('/v1/environments', async (c) => {
+    const envs = await d.store.listEnvironments();
+    return c.json(envs.map((e) => {
+      const spec = EnvironmentSpec.parse(e.spec);
+      const l = listenAddress(spec);
+      return { name: e.name, listen: `http://${l.host}:${l.port}`, spec };
+    }));
+  });
+
+  app.post('/v1/apps/:app/releases', async (c) => {
+    const appName = parse(AppName, c.req.param('app'), 'app');
+    const q = parse(ReleaseQuery, c.req.query(), 'query');
+    const raw = c.req.raw.body;
+    if (!raw) throw new RollgateError('invalid_input', 'release upload has no body; send the release directory as a tar.gz archive');
+    const { release, created } = await d.releases.upload({
+      app: appName,
+      version: q.version,
+      commitSha: q.commitSha,
+      commitTime: q.commitTime,
+      actor: c.get('actor'),
+      body: Readable.fromWeb(raw as unknown as WebReadableStream<Uint8Array>),
+      maxBytes: d.maxReleaseBytes,
+    });
+    if (created) await d.events.emit({ type: 'release.created', app: appName, data: { version: release.version, releaseId: release.id } });
+    return c.json(release, created ? 201 : 200);
+  });
+  app.get('/v1/apps/:app/releases', async (c) => c.json(await d.store.listReleases(parse(AppName, c.req.param('app'), 'app'))));
+
+  app.post('/v1/deployments', jsonLimit, async (c) => {
+    const req = parse(DeployRequest, await jsonBody(c), 'body');
+    const dep = await d.deployments.deploy(req, c.get('actor'));
+    return c.json(await d.views.deployment(dep), 201);
+  });
+  app.get('/v1/deployments', async (c) => {
+    const q = c.req.query();
+    const limit = q.limit ? Number(q.limit) : 50;
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new RollgateError('invalid_input', 'limit must be a whole number from 1 to 1000');
+    return c.json(await d.store.listDeployments({ app: q.app ? parse(AppName, q.app, 'app') : undefined, env: q.env ? parse(EnvName, q.env, 'env') : undefined, limit }));
+  });
+  app.get('/v1/deployments/:id', async (c) => c.json(await d.views.deployment(await mustDeployment(d.store, c.req.param('id')))));
+
+  const action = (name: 'promote' | 'pause' | 'resume' | 'abort') =>
+    app.post(`/v1/deployments/:id/${name}`, jsonLimit, async (c) => {
+      const id = c.req.param('id');
+      await mustDeployment(d.store, id);
+      const actor = c.get('actor');
+      const dep =
+        name === 'promote'
+          ? await d.deployments.promote(id, parse(PromoteRequest, await jsonBody(c), 'body').full, actor)
+          : name === 'pause'
+            ? await d.deployments.pause(id, actor)
+            : name === 'resume'
+              ? await d.deployments.resume(id, actor)
+              : await d.deployments.abort(id, actor);
+      return c.json(await d.views.deployment(dep));
+    });
+  action('promote');
+  action('pause');
+  action('resume');
+  action('abort');
+
+  app.post('/v1/rollback', jsonLimit, async (c) => {
+    const req = parse(RollbackRequest, await jsonBody(c), 'body');
+    const dep = await d.deployments.rollback(req, c.get('actor'));
+    return c.json(await d.views.deployment(dep), 201);
+  });
+
+  app.get('/v1/status', async (c) => {
+    const q = c.req.query();
+    return c.json(await d.views.status({ app: q.app ? parse(AppName, q.app, 'app') : undefined, env: q.env ? parse(EnvName, q.env, 'env') : undefined }));
+  });
+
+  app.get('/v1/logs', async (c) => {
+    const q = parse(LogsQuery, c.req.query(), 'query');
+    return c.json({ lines: await d.runtime.logs({ app: q.app, env: q.env }, { version: q.version, instance: q.instance, tail: q.tail }) });
+  });
+
+  app.get('/v1/events', (c) => {
+    const after = Number(c.req.header('last-event-id') ?? c.req.query('after') ?? 0);
+    if (!Number.isInteger(after) || after < 0) throw new RollgateError('invalid_input', 'after / Last-Event-ID must be a non-negative event id');
+    return streamSSE(c, async (stream) => {
+      // Subscribe first and buffer, then replay from the store, so nothing falls in between.
+      const buffered: EventRecord[] = [];
+      let live = false;
+      let last = after;
+      const send = async (e: EventRecord) => {
+        if (e.id <= last) return;
+        last = e.id;
+        await stream.writeSSE({ id: String(e.id), event: e.type, data: JSON.stringify(e) });
+      };
+      const unsubscribe = d.events.subscribe((e) => {
+        if (live) void send(e).catch(() => undefined);
+        else buffered.push(e);
+      });
+      stream.onAbort(unsubscribe);
+      try {
+        for (;;) {
+          const page = await d.store.listEvents(last, 500);
+          for (const e of page) await send(e);
+          if (page.length < 500) break;
+        }
+        for (const e of buffered) await send(e);
+        live = true;
+        while (!stream.aborted) {
+          await stream.sleep(15_000);
+          await stream.write(': keep-alive\n\n');
+        }
+      } finally {
+        unsubscribe();
+      }
+    });
+  });
+
+  return app;
+}
+
+async function mustDeployment(store: Store, id: string) {
+  if (!/^[0-9a-f-]{36}$/.test(id)) throw new RollgateError('invalid_input', `"${id.slice(0, 60)}" is not a deployment id`);
+  const dep = await store.getDeployment(id);
+  if (!dep) throw new RollgateError('not_found', `no deployment ${id}`);
+  return dep;
+}

@@ -1,0 +1,194 @@
+/**
+ * Typed client of the control-plane HTTP API (src/api/contract.ts): one method per route.
+ * `{error}` answers become ApiError (code, message, status); a server that cannot be reached
+ * becomes RollgateError('unavailable') naming the URL.
+ */
+import { Readable } from 'node:stream';
+import { request } from 'undici';
+import { z } from 'zod';
+import type { DeploymentRecord, EventRecord } from '../core/domain.js';
+import { RollgateError, errorMessage } from '../core/errors.js';
+import type { AppSummary, DeployRequest, DeploymentView, LogLine, ReleaseRecord, RollbackRequest, ServiceStatus } from '../api/contract.js';
+import { ApiError } from './exit.js';
+import { parseSse } from './sse.js';
+
+export interface EnvironmentView {
+  name: string;
+  listen: string | number;
+  spec: unknown;
+}
+
+export type DeploymentAction = 'promote' | 'pause' | 'resume' | 'abort';
+
+export interface ReleaseUpload {
+  version?: string | undefined;
+  commitSha?: string | undefined;
+  commitTime?: string | undefined;
+}
+
+type Method = 'GET' | 'POST';
+type Query = Record<string, string | number | undefined>;
+
+const ErrorBody = z.object({ error: z.object({ code: z.string(), message: z.string() }) });
+
+const TIMEOUT_MS = 30_000;
+/** The server hashes and unpacks an upload before answering. */
+const UPLOAD_TIMEOUT_MS = 300_000;
+
+export class ApiClient {
+  constructor(
+    readonly baseUrl: string,
+    private readonly token: string | null,
+  ) {}
+
+  health(): Promise<{ ok: boolean; version: string; dialect: string }> {
+    return this.call('GET', '/v1/health');
+  }
+  applySpec(spec: unknown): Promise<{ apps: string[]; environments: string[] }> {
+    return this.call('POST', '/v1/spec', { body: { spec } });
+  }
+  apps(): Promise<AppSummary[]> {
+    return this.call('GET', '/v1/apps');
+  }
+  environments(): Promise<EnvironmentView[]> {
+    return this.call('GET', '/v1/environments');
+  }
+  releases(app: string): Promise<ReleaseRecord[]> {
+    return this.call('GET', `/v1/apps/${encodeURIComponent(app)}/releases`);
+  }
+  /** Streams a tar.gz to the server (never held whole in memory). */
+  uploadRelease(app: string, archive: AsyncIterable<Uint8Array>, meta: ReleaseUpload): Promise<ReleaseRecord> {
+    return this.call('POST', `/v1/apps/${encodeURIComponent(app)}/releases`, {
+      query: { version: meta.version, commitSha: meta.commitSha, commitTime: meta.commitTime },
+      raw: archive,
+      contentType: 'application/gzip',
+      timeoutMs: UPLOAD_TIMEOUT_MS,
+    });
+  }
+  deploy(req: DeployRequest): Promise<DeploymentView> {
+    return this.call('POST', '/v1/deployments', { body: req });
+  }
+  deployments(q: { app?: string | undefined; env?: string | undefined; limit?: number | undefined } = {}): Promise<DeploymentRecord[]> {
+    return this.call('GET', '/v1/deployments', { query: q });
+  }
+  deployment(id: string): Promise<DeploymentView> {
+    return this.call('GET', `/v1/deployments/${encodeURIComponent(id)}`);
+  }
+  act(id: string, action: DeploymentAction, body: unknown = {}): Promise<DeploymentView> {
+    return this.call('POST', `/v1/deployments/${encodeURIComponent(id)}/${action}`, { body });
+  }
+  rollback(req: RollbackRequest): Promise<DeploymentView> {
+    return this.call('POST', '/v1/rollback', { body: req });
+  }
+  status(q: { app?: string | undefined; env?: string | undefined } = {}): Promise<ServiceStatus[]> {
+    return this.call('GET', '/v1/status', { query: q });
+  }
+  logs(q: { app: string; env: string; version?: string | undefined; instance?: string | undefined; tail?: number | undefined }): Promise<{ lines: LogLine[] }> {
+    return this.call('GET', '/v1/logs', { query: q });
+  }
+
+  /** The platform event stream (SSE). Ends when `signal` aborts or the server closes it. */
+  async *events(opts: { after?: number | undefined; signal: AbortSignal }): AsyncGenerator<EventRecord> {
+    const url = this.url('/v1/events', { after: opts.after });
+    let res;
+    try {
+      res = await request(url, {
+        method: 'GET',
+        headers: { ...this.authHeaders(), accept: 'text/event-stream' },
+        signal: opts.signal,
+        headersTimeout: TIMEOUT_MS,
+        bodyTimeout: 0, // a quiet stream is not an error
+      });
+    } catch (e) {
+      throw this.unreachable(e);
+    }
+    if (res.statusCode >= 400) throw await this.errorFrom(res.statusCode, await res.body.text());
+    try {
+      for await (const msg of parseSse(res.body)) {
+        if (msg.data === '') continue;
+        let ev: unknown;
+        try {
+          ev = JSON.parse(msg.data);
+        } catch {
+          continue; // a comment or keep-alive payload, not an event
+        }
+        yield ev as EventRecord;
+      }
+    } finally {
+      res.body.destroy();
+    }
+  }
+
+  private async call<T>(
+    method: Method,
+    path: string,
+    opts: { query?: Query; body?: unknown; raw?: AsyncIterable<Uint8Array>; contentType?: string; timeoutMs?: number } = {},
+  ): Promise<T> {
+    const headers: Record<string, string> = { ...this.authHeaders(), accept: 'application/json' };
+    let body: string | Readable | undefined;
+    if (opts.raw !== undefined) {
+      body = Readable.from(opts.raw, { objectMode: false });
+      headers['content-type'] = opts.contentType ?? 'application/octet-stream';
+    } else if (opts.body !== undefined) {
+      body = JSON.stringify(opts.body);
+      headers['content-type'] = 'application/json';
+    }
+    let res;
+    try {
+      res = await request(this.url(path, opts.query), {
+        method,
+        headers,
+        body,
+        headersTimeout: opts.timeoutMs ?? TIMEOUT_MS,
+        bodyTimeout: opts.timeoutMs ?? TIMEOUT_MS,
+      });
+    } catch (e) {
+      if (e instanceof RollgateError) throw e; // raised by the body stream (e.g. a symlink check while packing)
+      throw this.unreachable(e);
+    }
+    const text = await res.body.text();
+    if (res.statusCode >= 400) throw await this.errorFrom(res.statusCode, text);
+    try {
+      return JSON.parse(text) as T;
+    } catch {
+      throw new ApiError('bad_response', `the server at ${this.baseUrl} answered ${method} ${path} with something that is not JSON; is it a Rollgate server?`, 502);
+    }
+  }
+
+  private url(path: string, query?: Query): string {
+    const u = new URL(this.baseUrl + path);
+    for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined && v !== '') u.searchParams.set(k, String(v));
+    return u.toString();
+  }
+
+  private authHeaders(): Record<string, string> {
+    return this.token ? { authorization: `Bearer ${this.token}` } : {};
+  }
+
+  private async errorFrom(status: number, text: string): Promise<ApiError> {
+    let parsed: z.infer<typeof ErrorBody> | null = null;
+    try {
+      const r = ErrorBody.safeParse(JSON.parse(text));
+      if (r.success) parsed = r.data;
+    } catch {
+      // not JSON: fall through to a generic message
+    }
+    if (status === 401 && !this.token) {
+      return new ApiError(
+        'unauthorized',
+        `the server at ${this.baseUrl} wants an API token and none was found; set ROLLGATE_TOKEN, or run from the directory whose .rollgate/api.token \`rollgate up\` wrote`,
+        401,
+      );
+    }
+    if (parsed) return new ApiError(parsed.error.code, parsed.error.message, status);
+    return new ApiError(`http_${status}`, `the server at ${this.baseUrl} answered HTTP ${status}${text ? `: ${text.slice(0, 200)}` : ''}`, status);
+  }
+
+  private unreachable(e: unknown): RollgateError {
+    const cause = e instanceof Error && 'code' in e && typeof e.code === 'string' ? e.code : errorMessage(e);
+    return new RollgateError(
+      'unavailable',
+      `cannot reach the Rollgate server at ${this.baseUrl} (${cause}); start it with \`rollgate up\`, or point --server / ROLLGATE_SERVER at it`,
+    );
+  }
+}

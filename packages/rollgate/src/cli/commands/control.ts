@@ -1,0 +1,76 @@
+/** Commands that steer a rollout in progress, and rollback. */
+import type { Command } from 'commander';
+import { z } from 'zod';
+import { AppName, EnvName, Version } from '../../api/contract.js';
+import { isActiveStatus } from '../../core/domain.js';
+import { RollgateError } from '../../core/errors.js';
+import type { ApiClient, DeploymentAction } from '../client.js';
+import { ClientOpts, action, clientFor, clientOptions, parseArg } from '../command.js';
+import { describeDeployment } from '../format.js';
+import { endLine, requireSucceeded, waitForDeployment } from '../watch.js';
+
+const ActionOpts = ClientOpts.extend({ env: EnvName, full: z.boolean().optional() });
+const RollbackOpts = ClientOpts.extend({ env: EnvName, to: Version.optional(), wait: z.boolean().optional() });
+
+/** The deployment in progress for app × env, or a not_found error saying there is none. */
+export async function activeDeployment(client: ApiClient, app: string, env: string): Promise<string> {
+  const [latest] = await client.deployments({ app, env, limit: 1 });
+  if (!latest || !isActiveStatus(latest.status)) {
+    throw new RollgateError('not_found', `no deployment of ${app} is in progress in ${env}${latest ? ` (the last one, ${latest.id}, ${latest.status.replace('_', ' ')})` : ''}`);
+  }
+  return latest.id;
+}
+
+const ACTIONS: { name: DeploymentAction; help: string; past: string }[] = [
+  { name: 'promote', help: 'continue a paused rollout to its next step (--full: skip every remaining step)', past: 'promotion requested' },
+  { name: 'pause', help: 'hold the rollout at its current step until `rollgate resume`', past: 'pause requested' },
+  { name: 'resume', help: 'continue a rollout held by `rollgate pause`', past: 'resume requested' },
+  { name: 'abort', help: 'stop the rollout: traffic back to the stable version, the new one removed', past: 'abort requested' },
+];
+
+export function registerControl(program: Command): void {
+  for (const a of ACTIONS) {
+    const cmd = clientOptions(
+      program
+        .command(a.name)
+        .description(a.help)
+        .argument('<app>', 'app name')
+        .requiredOption('-e, --env <env>', 'environment'),
+    );
+    if (a.name === 'promote') cmd.option('--full', 'promote to 100% at once, skipping the remaining steps');
+    cmd.action(
+      action(ActionOpts, async (opts, { out }, appArg: string) => {
+        const app = parseArg(AppName, appArg, 'app');
+        const client = clientFor(opts);
+        const id = await activeDeployment(client, app, opts.env);
+        const view = await client.act(id, a.name, a.name === 'promote' ? { full: opts.full === true } : {});
+        // The executor acts on the request at its next step; `rollgate status` shows the effect.
+        out.result(view, () => `${a.past} for deployment ${view.id} (${app} ${view.version} in ${opts.env}, ${describeDeployment(view)})`);
+      }),
+    );
+  }
+
+  clientOptions(
+    program
+      .command('rollback')
+      .description('return traffic to the previous release at once (or to --to VERSION)')
+      .argument('<app>', 'app name')
+      .requiredOption('-e, --env <env>', 'environment')
+      .option('--to <version>', 'version to return to (default: the release that served before the current one)')
+      .option('-w, --wait', 'follow the rollback until it ends; exit 0 only if it succeeded'),
+  ).action(
+    action(RollbackOpts, async (opts, { out }, appArg: string) => {
+      const app = parseArg(AppName, appArg, 'app');
+      const client = clientFor(opts);
+      const started = await client.rollback({ app, env: opts.env, ...(opts.to ? { toVersion: opts.to } : {}) });
+      if (!opts.wait) {
+        out.result(started, () => `rollback ${started.id} started: ${app} in ${opts.env} back to ${started.version} (${started.status})`);
+        return;
+      }
+      out.info(`rollback ${started.id}: ${app} in ${opts.env} back to ${started.version}`);
+      const final = await waitForDeployment(client, started, out);
+      requireSucceeded(final, { deployment: final });
+      out.result(final, () => endLine(final));
+    }),
+  );
+}

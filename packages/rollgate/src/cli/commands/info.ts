@@ -1,0 +1,169 @@
+/** Read-only commands: status, apps, history, logs. */
+import type { Command } from 'commander';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { z } from 'zod';
+import { AppName, EnvName, Version } from '../../api/contract.js';
+import type { LogLine } from '../../api/contract.js';
+import { ClientOpts, IntString, action, clientFor, clientOptions, parseArg } from '../command.js';
+import { deploymentDuration, formatTime, outcome, statusTable, table } from '../format.js';
+
+const StatusOpts = ClientOpts.extend({ env: EnvName.optional() });
+const HistoryOpts = ClientOpts.extend({ env: EnvName.optional(), limit: IntString(1, 1000).default(20) });
+const LogsOpts = ClientOpts.extend({
+  env: EnvName,
+  version: Version.optional(),
+  instance: z.string().regex(/^[A-Za-z0-9._+-]{1,200}$/, { message: 'instance ids are letters, digits, ".", "_", "+" and "-"' }).optional(),
+  tail: IntString(1, 10_000).default(100),
+  follow: z.boolean().optional(),
+});
+
+const optionalApp = (a: unknown) => (a === undefined ? undefined : parseArg(AppName, a, 'app'));
+
+export function registerInfo(program: Command): void {
+  clientOptions(
+    program
+      .command('status')
+      .description('per app and environment: current version, traffic weights, instance health, the deployment in progress')
+      .argument('[app]', 'only this app')
+      .option('-e, --env <env>', 'only this environment'),
+  ).action(
+    action(StatusOpts, async (opts, { out }, appArg: string | undefined) => {
+      const services = await clientFor(opts).status({ app: optionalApp(appArg), env: opts.env });
+      out.result(services, () => {
+        if (services.length === 0) return 'nothing deployed yet; deploy with `rollgate deploy APP --env ENV --path DIR`';
+        const problems = services.filter((s) => s.dataPlaneError).map((s) => `warning: ${s.app}/${s.env}: data plane not reachable (${s.dataPlaneError}); shown from the store`);
+        return [statusTable(services), ...problems].join('\n');
+      });
+    }),
+  );
+
+  clientOptions(program.command('apps').description('apps known to the server, with the version each environment runs')).action(
+    action(ClientOpts, async (opts, { out }) => {
+      const apps = await clientFor(opts).apps();
+      out.result(apps, () => {
+        if (apps.length === 0) return 'no apps yet; declare them in rollgate.yaml and run `rollgate apply`';
+        const rows = apps.map((a) => [
+          a.name,
+          a.environments.map((e) => `${e.env}=${e.currentVersion ?? '-'}${e.status && e.status !== 'succeeded' ? ` (${outcome(e.status)})` : ''}`).join(' ') || '-',
+          String(a.releases),
+        ]);
+        return table(['app', 'environments', 'releases'], rows);
+      });
+    }),
+  );
+
+  clientOptions(
+    program
+      .command('history')
+      .description('past and current deployments, newest first: version, strategy, outcome, duration, who')
+      .argument('[app]', 'only this app')
+      .option('-e, --env <env>', 'only this environment')
+      .option('-n, --limit <n>', 'how many', '20'),
+  ).action(
+    action(HistoryOpts, async (opts, { out }, appArg: string | undefined) => {
+      const list = await clientFor(opts).deployments({ app: optionalApp(appArg), env: opts.env, limit: opts.limit });
+      out.result(list, () => {
+        if (list.length === 0) return 'no deployments yet';
+        const rows = list.map((d) => [
+          d.id.slice(0, 8), // enough to tell them apart; --json has the full id
+          d.app,
+          d.env,
+          d.kind === 'rollback' ? `${d.version} (rollback)` : d.version,
+          Object.keys(d.strategy)[0] ?? '-',
+          outcome(d.status),
+          deploymentDuration(d),
+          d.requestedBy,
+          formatTime(d.createdAt),
+        ]);
+        return table(['id', 'app', 'env', 'version', 'strategy', 'outcome', 'duration', 'by', 'created'], rows);
+      });
+    }),
+  );
+
+  clientOptions(
+    program
+      .command('logs')
+      .description("an app's instance output (stdout and stderr) in an environment")
+      .argument('<app>', 'app name')
+      .requiredOption('-e, --env <env>', 'environment')
+      .option('--version <version>', 'only instances of this version')
+      .option('--instance <id>', 'only this instance')
+      .option('-n, --tail <n>', 'how many recent lines', '100')
+      .option('-f, --follow', 'keep printing new lines (checks every second) until interrupted'),
+  ).action(
+    action(LogsOpts, async (opts, { out }, appArg: string) => {
+      const app = parseArg(AppName, appArg, 'app');
+      const client = clientFor(opts);
+      const query = { app, env: opts.env, version: opts.version, instance: opts.instance };
+      const first = await client.logs({ ...query, tail: opts.tail });
+      if (!opts.follow || out.json) {
+        out.result(first, () => first.lines.map(logLine).join('\n'));
+        return;
+      }
+      const seen = new LineSet(first.lines);
+      for (const l of first.lines) process.stdout.write(logLine(l) + '\n');
+      const stop = new AbortController();
+      const onSignal = () => stop.abort();
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+      try {
+        while (!stop.signal.aborted) {
+          try {
+            await sleep(1000, undefined, { signal: stop.signal });
+          } catch {
+            break;
+          }
+          const next = await client.logs({ ...query, tail: 1000 });
+          for (const l of seen.fresh(next.lines)) process.stdout.write(logLine(l) + '\n');
+        }
+      } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      }
+    }),
+  );
+}
+
+export function logLine(l: LogLine): string {
+  return `${formatTime(l.at).slice(11)} ${l.version}/${l.instance}${l.stream === 'stderr' ? ' !' : ''} ${l.text}`;
+}
+
+/**
+ * Picks the lines of a re-read tail that were not printed yet: newer than what was shown, or
+ * within a few seconds of it (lines of different instances may land slightly out of order)
+ * and not seen before.
+ */
+export class LineSet {
+  private keys = new Set<string>();
+  private floor: string;
+  constructor(initial: LogLine[] = []) {
+    for (const l of initial) this.keys.add(key(l));
+    this.floor = maxAt(initial) ?? '';
+  }
+  fresh(lines: LogLine[]): LogLine[] {
+    const out = lines.filter((l) => l.at >= this.floor && !this.keys.has(key(l)));
+    const newest = maxAt(lines);
+    if (newest !== null) {
+      const slack = new Date(Date.parse(newest) - LATE_LINE_MS).toISOString();
+      this.floor = slack > this.floor ? slack : this.floor;
+    }
+    // Remember only what can still come back (at or after the floor).
+    const keep = new Set<string>();
+    for (const k of this.keys) if (k >= this.floor) keep.add(k);
+    for (const l of lines) if (l.at >= this.floor) keep.add(key(l));
+    this.keys = keep;
+    return out;
+  }
+}
+
+const LATE_LINE_MS = 5000;
+
+function maxAt(lines: LogLine[]): string | null {
+  let m: string | null = null;
+  for (const l of lines) if (m === null || l.at > m) m = l.at;
+  return m;
+}
+
+function key(l: LogLine): string {
+  return `${l.at}\u0000${l.instance}\u0000${l.stream}\u0000${l.text}`;
+}

@@ -1,0 +1,105 @@
+/**
+ * Follows a deployment until it is no longer active. Woken by the SSE event stream, with
+ * polling every 500ms when the stream is not available. Survives a server restart for a while
+ * (the rollout goes on in the data plane; the server resumes it when it is back).
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { isActiveStatus } from '../core/domain.js';
+import { RollgateError, isRollgateError } from '../core/errors.js';
+import type { DeploymentView } from '../api/contract.js';
+import type { ApiClient } from './client.js';
+
+export const POLL_MS = 500;
+/** With a live event stream, refetch anyway this often in case an event was missed. */
+const SAFETY_REFRESH_MS = 5_000;
+/** How long the server may be unreachable before --wait gives up. */
+const UNREACHABLE_GRACE_MS = 120_000;
+
+export interface FollowHooks {
+  /** Called with every fresh view (at least once, and with the final one). */
+  onView(view: DeploymentView): void | Promise<void>;
+  /** The server could not be reached; following retries. */
+  onUnreachable?(message: string): void;
+}
+
+export async function followDeployment(client: ApiClient, id: string, hooks: FollowHooks, opts: { pollMs?: number } = {}): Promise<DeploymentView> {
+  const pollMs = opts.pollMs ?? POLL_MS;
+  const stop = new AbortController();
+  const wake = new Waker();
+  let streaming = false;
+  const scope: { app?: string; env?: string } = {};
+
+  // Background: listen to the event stream and wake the loop on anything about this deployment.
+  const listen = (async () => {
+    try {
+      for await (const ev of client.events({ signal: stop.signal })) {
+        streaming = true;
+        if (ev.deploymentId === id || (scope.app !== undefined && ev.app === scope.app && ev.env === scope.env)) wake.wake();
+      }
+    } catch {
+      // No stream (older server, proxy, restart): polling takes over.
+    } finally {
+      streaming = false;
+    }
+  })();
+
+  let unreachableSince: number | null = null;
+  try {
+    for (;;) {
+      let view: DeploymentView;
+      try {
+        view = await client.deployment(id);
+        unreachableSince = null;
+      } catch (e) {
+        if (!isRollgateError(e) || e.code !== 'unavailable') throw e;
+        unreachableSince ??= Date.now();
+        if (Date.now() - unreachableSince > UNREACHABLE_GRACE_MS) {
+          throw new RollgateError('unavailable', `${e.message}; gave up following deployment ${id} (it may still be running: \`rollgate status\`)`);
+        }
+        hooks.onUnreachable?.(e.message);
+        await sleep(1000);
+        continue;
+      }
+      scope.app = view.app;
+      scope.env = view.env;
+      await hooks.onView(view);
+      if (!isActiveStatus(view.status)) return view;
+      await wake.wait(streaming ? SAFETY_REFRESH_MS : pollMs);
+    }
+  } finally {
+    stop.abort();
+    await listen;
+  }
+}
+
+/** A one-shot wake-up that is remembered if it comes while nobody waits. */
+class Waker {
+  private pending = false;
+  private resolve: (() => void) | null = null;
+  wake(): void {
+    if (this.resolve) {
+      const r = this.resolve;
+      this.resolve = null;
+      r();
+    } else this.pending = true;
+  }
+  async wait(ms: number): Promise<void> {
+    if (this.pending) {
+      this.pending = false;
+      // Let a burst of events settle into one refetch.
+      await sleep(50);
+      return;
+    }
+    await new Promise<void>((res) => {
+      const t = setTimeout(() => {
+        this.resolve = null;
+        res();
+      }, ms);
+      this.resolve = () => {
+        clearTimeout(t);
+        res();
+      };
+    });
+    await sleep(50);
+  }
+}

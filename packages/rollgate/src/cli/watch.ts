@@ -1,0 +1,59 @@
+/** Waits for a deployment to end while showing its progress the way the terminal allows. */
+import type { DeploymentView, ServiceStatus } from '../api/contract.js';
+import type { ApiClient } from './client.js';
+import { OperationFailed } from './exit.js';
+import { followDeployment } from './follow.js';
+import { deploymentDuration, outcome } from './format.js';
+import type { Output } from './output.js';
+import { EventLines, LiveBlock, renderLive } from './progress.js';
+
+export async function waitForDeployment(client: ApiClient, started: DeploymentView, out: Output): Promise<DeploymentView> {
+  const tty = !out.json && process.stdout.isTTY === true;
+  let final: DeploymentView;
+  if (tty) {
+    const block = new LiveBlock(process.stdout);
+    let status: ServiceStatus | null = null;
+    let latest = started;
+    const draw = () => block.render(renderLive(latest, status));
+    // Keep elapsed time moving between updates.
+    const ticker = setInterval(draw, 1000);
+    try {
+      final = await followDeployment(client, started.id, {
+        onView: async (view) => {
+          latest = view;
+          try {
+            status = (await client.status({ app: view.app, env: view.env }))[0] ?? null;
+          } catch {
+            // The view still shows the deployment itself.
+          }
+          draw();
+        },
+      });
+    } finally {
+      clearInterval(ticker);
+      block.done();
+    }
+  } else {
+    const lines = new EventLines((l) => out.info(l));
+    let warned = false;
+    final = await followDeployment(client, started.id, {
+      onView: (view) => lines.show(view),
+      onUnreachable: (msg) => {
+        if (!warned) out.warn(`${msg}; retrying`);
+        warned = true;
+      },
+    });
+  }
+  return final;
+}
+
+/** The one-line summary printed when a followed deployment ends. */
+export function endLine(d: DeploymentView): string {
+  return `deployment ${d.id} ${outcome(d.status)} after ${deploymentDuration(d)}: ${d.message || `${d.app} ${d.version} in ${d.env}`}`;
+}
+
+/** Exit 0 only when it succeeded; anything else is an operation failure (exit 1). */
+export function requireSucceeded(d: DeploymentView, result: Record<string, unknown>): void {
+  if (d.status === 'succeeded') return;
+  throw new OperationFailed(`deployment_${d.status}`, endLine(d), result);
+}

@@ -1,0 +1,88 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseSpec } from './spec-load.js';
+import { RollgateError } from './errors.js';
+import { resolveStrategy } from './spec.js';
+
+const GOOD = `
+apps:
+  shop:
+    run: node server.js
+    healthCheck: { path: /healthz }
+    replicas: 3
+environments:
+  staging:
+    listen: 18080
+  production:
+    listen: 127.0.0.1:18081
+    strategy:
+      canary:
+        steps:
+          - setWeight: 10
+          - pause: { duration: 30s }
+          - pause: {}
+`;
+
+function problemsOf(text: string) {
+  try {
+    parseSpec(text, 'rollgate.yaml');
+  } catch (e) {
+    assert.ok(e instanceof RollgateError);
+    assert.equal(e.code, 'invalid_spec');
+    return { message: e.message, problems: (e.details as { problems: { line: number; field: string; message: string }[] }).problems };
+  }
+  assert.fail('expected the spec to be rejected');
+}
+
+test('a valid spec parses with defaults filled in', () => {
+  const s = parseSpec(GOOD);
+  assert.equal(s.apps.shop?.portEnv, 'PORT');
+  assert.equal(s.apps.shop?.healthCheck.interval, '1s');
+  assert.equal(s.apps.shop?.drainTimeout, '30s');
+  const strat = resolveStrategy(s.apps.shop!, 'production', s.environments.production!);
+  assert.ok('canary' in strat && strat.canary.steps.length === 3);
+  assert.ok('rolling' in resolveStrategy(s.apps.shop!, 'staging', s.environments.staging!));
+});
+
+test('a wrong type names file, line and field', () => {
+  const { problems, message } = problemsOf(GOOD.replace('replicas: 3', 'replicas: lots'));
+  assert.equal(problems[0]?.field, 'apps.shop.replicas');
+  assert.equal(problems[0]?.line, 6);
+  assert.match(message, /rollgate\.yaml:6:\d+: apps\.shop\.replicas/);
+  assert.match(message, /nothing was deployed/);
+});
+
+test('a missing required field points at its parent', () => {
+  const { problems } = problemsOf(GOOD.replace('    run: node server.js\n', ''));
+  assert.equal(problems[0]?.field, 'apps.shop.run');
+  assert.match(problems[0]!.message, /required/);
+  assert.equal(problems[0]?.line, 4);
+});
+
+test('an unknown key is named', () => {
+  const { problems } = problemsOf(GOOD.replace('replicas: 3', 'replicas: 3\n    replica: 2'));
+  assert.match(problems[0]!.message, /unknown field "replica"/);
+});
+
+test('a bad duration and a bad strategy step are explained', () => {
+  const a = problemsOf(GOOD.replace('duration: 30s', 'duration: thirty'));
+  assert.match(a.problems[0]!.message, /duration|allowed form|one of/);
+  assert.equal(a.problems[0]!.line, 16);
+  const b = problemsOf(GOOD.replace('setWeight: 10', 'setWeight: 120'));
+  assert.equal(b.problems[0]!.line, 15);
+});
+
+test('YAML syntax errors carry a line', () => {
+  const { problems } = problemsOf('apps:\n  shop: [unclosed\n');
+  assert.ok(problems[0]!.line >= 2);
+});
+
+test('two environments on one listener are rejected', () => {
+  const { problems } = problemsOf(GOOD.replace('listen: 127.0.0.1:18081', 'listen: 18080'));
+  assert.match(problems[0]!.message, /already used by environment "staging"/);
+});
+
+test('an override for an undeclared environment is rejected', () => {
+  const { problems } = problemsOf(GOOD.replace('replicas: 3', 'replicas: 3\n    environments:\n      prod: { replicas: 5 }'));
+  assert.match(problems[0]!.message, /unknown environment "prod"/);
+});

@@ -1,0 +1,136 @@
+/**
+ * User commands on deployments. Each writes its intent to the store under the deployment's
+ * lock, then wakes the executor, which acts on it.
+ */
+import { randomUUID } from 'node:crypto';
+import { isActiveStatus, type DeploymentRecord, type DeploymentState } from '../core/domain.js';
+import { RollgateError } from '../core/errors.js';
+import { defaultStrategy, resolveStrategy, strategyType, type StrategySpec, type StrategyType } from '../core/spec.js';
+import type { DeployRequest, RollbackRequest } from '../api/contract.js';
+import type { Store } from '../store/types.js';
+import { loadServiceConfig } from './config-store.js';
+import type { EventBus } from './events.js';
+import type { Executor } from './executor.js';
+
+const STRATEGY_NAMES: Record<string, StrategyType> = { rolling: 'rolling', 'blue-green': 'blueGreen', canary: 'canary', recreate: 'recreate' };
+
+export function initialState(nowIso: string): DeploymentState {
+  return {
+    stepIndex: 0,
+    stepStartedAt: nowIso,
+    promoteRequested: false,
+    promoteFull: false,
+    pausedByUser: false,
+    abortRequested: false,
+    revert: null,
+    scaleDownAt: null,
+    oldScaledDown: false,
+    lastProgressAt: nowIso,
+    lastReady: 0,
+  };
+}
+
+export class Deployments {
+  constructor(
+    private readonly store: Store,
+    private readonly executor: Executor,
+    private readonly events: EventBus,
+  ) {}
+
+  async deploy(req: DeployRequest, actor: string): Promise<DeploymentRecord> {
+    const cfg = await loadServiceConfig(this.store, req.app, req.env);
+    const release = req.releaseId ? await this.store.getRelease(req.releaseId) : await this.store.getReleaseByVersion(req.app, req.version!);
+    if (!release || release.app !== req.app) {
+      throw new RollgateError('not_found', `no release ${req.version ?? req.releaseId} of app "${req.app}"; create it first (rollgate deploy --path DIR, or POST /v1/apps/${req.app}/releases)`);
+    }
+    const svc = await this.store.getServiceState(req.app, req.env);
+    const previous = svc?.currentReleaseId ? await this.store.getRelease(svc.currentReleaseId) : null;
+    if (previous?.id === release.id) {
+      const active = await this.store.getActiveDeployment(req.app, req.env);
+      if (!active) throw new RollgateError('conflict', `${req.app} ${release.version} already serves ${req.env}; deploy a new version, or roll back with rollgate rollback`);
+    }
+    let strategy: StrategySpec = resolveStrategy(cfg.appSpec, req.env, cfg.envSpec);
+    if (req.strategy) {
+      const want = STRATEGY_NAMES[req.strategy]!;
+      if (strategyType(strategy) !== want) strategy = defaultStrategy(want);
+    }
+    return this.create(req.app, req.env, 'deploy', release.id, release.version, previous, strategy, actor);
+  }
+
+  async rollback(req: RollbackRequest, actor: string): Promise<DeploymentRecord> {
+    const cfg = await loadServiceConfig(this.store, req.app, req.env);
+    const active = await this.store.getActiveDeployment(req.app, req.env);
+    if (active) {
+      // Rolling back a rollout in progress means: abort it, traffic back to stable at once.
+      if (req.toVersion && req.toVersion !== active.previousVersion) {
+        throw new RollgateError('deployment_in_progress', `deployment ${active.id} of ${active.version} is in progress; rollback can only return to ${active.previousVersion ?? 'nothing'} now (run rollgate abort, then roll back to ${req.toVersion})`);
+      }
+      return this.abort(active.id, actor);
+    }
+    const svc = await this.store.getServiceState(req.app, req.env);
+    const current = svc?.currentReleaseId ? await this.store.getRelease(svc.currentReleaseId) : null;
+    if (!current) throw new RollgateError('conflict', `${req.app} does not serve ${req.env} yet; there is nothing to roll back`);
+    const target = req.toVersion ? await this.store.getReleaseByVersion(req.app, req.toVersion) : svc?.previousReleaseId ? await this.store.getRelease(svc.previousReleaseId) : null;
+    if (!target) {
+      throw new RollgateError(req.toVersion ? 'not_found' : 'conflict', req.toVersion ? `no release ${req.toVersion} of app "${req.app}"` : `${req.app} has had only one release in ${req.env}; there is no previous release to roll back to`);
+    }
+    if (target.id === current.id) throw new RollgateError('conflict', `${req.app} ${target.version} already serves ${req.env}`);
+    return this.create(req.app, req.env, 'rollback', target.id, target.version, current, resolveStrategy(cfg.appSpec, req.env, cfg.envSpec), actor);
+  }
+
+  promote(id: string, full: boolean, actor: string): Promise<DeploymentRecord> {
+    return this.command(id, actor, 'promote', full ? 'full promotion requested' : 'promotion requested', (s) => ({ ...s, promoteRequested: true, promoteFull: s.promoteFull || full, pausedByUser: false }));
+  }
+
+  pause(id: string, actor: string): Promise<DeploymentRecord> {
+    return this.command(id, actor, 'pause', 'paused by user', (s) => ({ ...s, pausedByUser: true }));
+  }
+
+  resume(id: string, actor: string): Promise<DeploymentRecord> {
+    return this.command(id, actor, 'resume', 'resumed by user', (s) => ({ ...s, pausedByUser: false, lastProgressAt: new Date().toISOString() }));
+  }
+
+  abort(id: string, actor: string): Promise<DeploymentRecord> {
+    return this.command(id, actor, 'abort', 'abort requested: traffic returns to the stable version', (s) => ({ ...s, abortRequested: true, pausedByUser: false }));
+  }
+
+  private async create(app: string, env: string, kind: 'deploy' | 'rollback', releaseId: string, version: string, previous: { id: string; version: string } | null, strategy: StrategySpec, actor: string): Promise<DeploymentRecord> {
+    const nowIso = new Date().toISOString();
+    const dep = await this.store.createDeployment({
+      id: randomUUID(),
+      app,
+      env,
+      kind,
+      releaseId,
+      version,
+      previousReleaseId: previous?.id ?? null,
+      previousVersion: previous?.version ?? null,
+      strategy,
+      status: 'pending',
+      state: initialState(nowIso),
+      message: 'queued',
+      requestedBy: actor,
+      startedAt: null,
+      finishedAt: null,
+    });
+    await this.store.addDeploymentEvent(dep.id, 'created', `${kind} of ${version} to ${env} requested by ${actor}${previous ? ` (serving now: ${previous.version})` : ''}`);
+    await this.events.emit({ type: 'deployment.created', app, env, deploymentId: dep.id, data: { version, kind, previousVersion: previous?.version ?? null } });
+    this.executor.drive(dep.id);
+    return dep;
+  }
+
+  private async command(id: string, actor: string, kind: string, message: string, change: (s: DeploymentState) => DeploymentState): Promise<DeploymentRecord> {
+    const rec = await this.executor.lock.run(id, async () => {
+      const dep = await this.store.getDeployment(id);
+      if (!dep) throw new RollgateError('not_found', `no deployment ${id}`);
+      if (!isActiveStatus(dep.status)) throw new RollgateError('conflict', `deployment ${id} already ended (${dep.status}); ${kind} applies to a deployment in progress`);
+      if (dep.state.revert && kind !== 'abort') throw new RollgateError('conflict', `deployment ${id} is being reverted (${dep.state.revert.reason}); it can no longer be ${kind}d`);
+      const updated = await this.store.updateDeployment(id, { state: change(dep.state) });
+      await this.store.addDeploymentEvent(id, kind, `${message} by ${actor}`);
+      await this.events.emit({ type: `deployment.${kind}`, app: dep.app, env: dep.env, deploymentId: id, data: { actor } });
+      return updated;
+    });
+    this.executor.wake(id);
+    return rec;
+  }
+}

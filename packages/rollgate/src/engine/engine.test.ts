@@ -1,0 +1,162 @@
+/**
+ * The control plane end to end against a real agent: real app processes, real router sockets,
+ * a real SQLite file. Each test deploys the demo app and checks what users would see.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { runAgent, type RunningAgent } from '../agent/main.js';
+import { ApiClient } from '../cli/client.js';
+import { checkReleaseDir, packDir } from '../cli/pack.js';
+import { demoSpec, freePort, makeDemoRelease, type Behavior } from '../demo/fixtures.js';
+import { waitForDeployment } from '../demo/platform.js';
+import { silentLogger } from './logger.js';
+import { runServer, type RunningServer } from '../server/main.js';
+
+let work: string;
+let agent: RunningAgent;
+let server: RunningServer;
+let client: ApiClient;
+let prodPort: number;
+let stagingPort: number;
+
+async function release(b: Behavior): Promise<void> {
+  const dir = await makeDemoRelease(join(work, 'releases'), b);
+  await client.uploadRelease('demo', packDir(await checkReleaseDir(dir)), { version: b.version });
+}
+
+async function get(port: number, path = '/', headers: Record<string, string> = {}): Promise<{ status: number; version: string | null }> {
+  const res = await fetch(`http://127.0.0.1:${port}${path}`, { headers });
+  await res.arrayBuffer();
+  return { status: res.status, version: res.headers.get('x-app-version') };
+}
+
+async function versionsSeen(port: number, n: number): Promise<Record<string, number>> {
+  const seen: Record<string, number> = {};
+  for (let i = 0; i < n; i++) {
+    const r = await get(port);
+    assert.equal(r.status, 200);
+    seen[r.version ?? '?'] = (seen[r.version ?? '?'] ?? 0) + 1;
+  }
+  return seen;
+}
+
+before(async () => {
+  work = await mkdtemp(join(tmpdir(), 'rollgate-engine-'));
+  [prodPort, stagingPort] = [await freePort(), await freePort()];
+  agent = await runAgent({ dataDir: join(work, 'agent'), log: () => {} });
+  server = await runServer({ dataDir: join(work, 'server'), port: 0, agent: { url: agent.url, token: agent.token }, log: silentLogger });
+  client = new ApiClient(server.url, server.token);
+  await client.applySpec(parseYaml(demoSpec({ stagingPort, productionPort: prodPort, replicas: 2, canaryPauseMs: 200 })));
+  for (const v of ['v1', 'v2', 'v3', 'v4']) await release({ version: v });
+  await release({ version: 'crash', crashOnStart: true });
+  await release({ version: 'sick', healthy: false });
+});
+
+after(async () => {
+  await server?.stop();
+  await agent?.stop();
+  await rm(work, { recursive: true, force: true });
+});
+
+describe('deployments against a real agent', () => {
+  test('first deployment starts every replica and serves the version', async () => {
+    const d = await client.deploy({ app: 'demo', env: 'production', version: 'v1' });
+    const done = await waitForDeployment(client, d.id);
+    assert.equal(done.status, 'succeeded', done.message);
+    assert.deepEqual(await versionsSeen(prodPort, 10), { v1: 10 });
+    const [st] = await client.status({ app: 'demo', env: 'production' });
+    assert.equal(st?.currentVersion, 'v1');
+    assert.equal(st?.versions.find((v) => v.version === 'v1')?.ready, 2);
+  });
+
+  test('canary walks its steps, holds at an open pause, a second deploy gets 409, promote finishes it', async () => {
+    const d = await client.deploy({ app: 'demo', env: 'production', version: 'v2' });
+    const paused = await waitForDeployment(client, d.id, 60_000, (x) => x.status === 'paused' || x.status === 'failed');
+    assert.equal(paused.status, 'paused', paused.message);
+    assert.equal(paused.candidateWeight, 50);
+    const seen = await versionsSeen(prodPort, 200);
+    assert.ok((seen.v1 ?? 0) > 40 && (seen.v2 ?? 0) > 40, `both versions serve at 50%: ${JSON.stringify(seen)}`);
+    // header pin
+    assert.equal((await get(prodPort, '/', { 'x-rollgate-version': 'v2' })).version, 'v2');
+
+    await assert.rejects(client.deploy({ app: 'demo', env: 'production', version: 'v3' }), (e: Error & { code?: string }) => {
+      assert.equal(e.code, 'deployment_in_progress');
+      assert.match(e.message, new RegExp(d.id));
+      return true;
+    });
+
+    await client.act(d.id, 'promote', { full: false });
+    const done = await waitForDeployment(client, d.id);
+    assert.equal(done.status, 'succeeded', done.message);
+    assert.deepEqual(await versionsSeen(prodPort, 20), { v2: 20 });
+    assert.ok(done.timeline.some((e) => e.kind === 'promote'));
+  });
+
+  test('rollback right after a canary is instant: the old version is still warm', async () => {
+    const d = await client.rollback({ app: 'demo', env: 'production' });
+    const done = await waitForDeployment(client, d.id);
+    assert.equal(done.status, 'succeeded', done.message);
+    assert.equal(done.kind, 'rollback');
+    assert.deepEqual(await versionsSeen(prodPort, 10), { v1: 10 });
+  });
+
+  test('an app that crashes on start fails the deployment with its stderr; traffic stays on the last good version', async () => {
+    const d = await client.deploy({ app: 'demo', env: 'production', version: 'crash', strategy: 'blue-green' });
+    const done = await waitForDeployment(client, d.id, 90_000);
+    assert.equal(done.status, 'failed');
+    assert.match(done.message, /crash could not become healthy/);
+    assert.deepEqual(await versionsSeen(prodPort, 10), { v1: 10 });
+  });
+
+  test('a health check that never passes fails the deployment (not hung)', async () => {
+    const d = await client.deploy({ app: 'demo', env: 'production', version: 'sick', strategy: 'rolling' });
+    const done = await waitForDeployment(client, d.id, 90_000);
+    assert.equal(done.status, 'failed', done.message);
+    assert.deepEqual(await versionsSeen(prodPort, 10), { v1: 10 });
+  });
+
+  test('abort mid-rollout returns all traffic to stable', async () => {
+    const d = await client.deploy({ app: 'demo', env: 'production', version: 'v3' });
+    await waitForDeployment(client, d.id, 60_000, (x) => x.status === 'paused');
+    await client.act(d.id, 'abort');
+    const done = await waitForDeployment(client, d.id);
+    assert.equal(done.status, 'aborted');
+    assert.deepEqual(await versionsSeen(prodPort, 10), { v1: 10 });
+  });
+
+  test('blue-green switches at once to the new version; rolling and recreate also end on the new version', async () => {
+    for (const [version, strategy] of [['v3', 'blue-green'], ['v4', 'rolling'], ['v2', 'recreate']] as const) {
+      const d = await client.deploy({ app: 'demo', env: 'production', version, strategy });
+      const done = await waitForDeployment(client, d.id);
+      assert.equal(done.status, 'succeeded', `${strategy}: ${done.message}`);
+      assert.deepEqual(await versionsSeen(prodPort, 10), { [version]: 10 });
+    }
+  });
+
+  test('bad input is refused with a clear error and changes nothing', async () => {
+    const before = await client.deployments({ app: 'demo' });
+    await assert.rejects(client.deploy({ app: 'nope', env: 'production', version: 'v1' }), /unknown app "nope"/);
+    await assert.rejects(client.deploy({ app: 'demo', env: 'qa', version: 'v1' }), /unknown environment "qa"/);
+    await assert.rejects(client.deploy({ app: 'demo', env: 'production', version: 'v9' }), /no release v9/);
+    await assert.rejects(client.deploy({ app: 'demo', env: 'production', version: 'bad version!' }), /versions are letters/);
+    assert.equal((await client.deployments({ app: 'demo' })).length, before.length);
+  });
+
+  test('a listener port taken by another program fails the deployment with a message naming it', async () => {
+    const blocker: Server = createServer();
+    await new Promise<void>((r) => blocker.listen(stagingPort, '127.0.0.1', () => r()));
+    try {
+      const d = await client.deploy({ app: 'demo', env: 'staging', version: 'v1' });
+      const done = await waitForDeployment(client, d.id, 60_000);
+      assert.equal(done.status, 'failed');
+      assert.match(done.message, /in use/);
+    } finally {
+      blocker.close();
+    }
+  });
+});

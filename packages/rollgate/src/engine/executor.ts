@@ -1,0 +1,347 @@
+/**
+ * The durable deployment executor. One loop per active deployment:
+ *   read the deployment from the store -> observe the data plane -> ask the pure planner
+ *   -> write the decision -> apply it (idempotent) -> wait for news or a timer.
+ * Every decision is written before it is acted on, and applying the same desired state twice
+ * changes nothing, so a server killed at any line resumes where it was on restart.
+ */
+import type { RouteSpec, ServiceKey, ServiceObserved } from '../core/dataplane.js';
+import { isActiveStatus, type DeploymentRecord, type DeploymentState, type DeploymentStatus, type ReleaseRecord } from '../core/domain.js';
+import { formatDuration, parseDuration } from '../core/duration.js';
+import { errorMessage, isRollgateError } from '../core/errors.js';
+import { canonicalJson } from '../core/canonical-json.js';
+import { plan, planRevert, planRollback, allTo, type Plan, type PlanContext } from '../core/strategies/index.js';
+import type { Runtime } from '../runtime/types.js';
+import type { Store } from '../store/types.js';
+import type { TrafficProvider } from '../traffic/types.js';
+import { loadServiceConfig } from './config-store.js';
+import type { EventBus } from './events.js';
+import { KeyedLock } from './keyed-lock.js';
+import type { Logger } from './logger.js';
+import { countsFrom } from './observed.js';
+import { declaration, replicasOf, type ServiceConfig } from './service-config.js';
+
+export interface ExecutorDeps {
+  store: Store;
+  runtime: Runtime;
+  traffic: TrafficProvider;
+  events: EventBus;
+  log: Logger;
+  now?: () => number;
+  /** Longest wait between two looks at a deployment when nothing is heard from the data plane. */
+  maxWaitMs?: number;
+}
+
+export interface PlanView {
+  step: string;
+  candidateWeight: number;
+}
+
+type TickResult = { done: true } | { done: false; again: boolean; waitMs: number };
+
+const serviceId = (k: ServiceKey) => `${k.app}/${k.env}`;
+
+export class Executor {
+  readonly lock = new KeyedLock();
+  private readonly loops = new Map<string, { wake: () => void }>();
+  private readonly plans = new Map<string, PlanView>();
+  /** Last declaration/routes sent per service, so a tick that changes nothing sends nothing. */
+  private readonly applied = new Map<string, { decl: string; routes: string }>();
+  private readonly scaleDowns = new Map<string, NodeJS.Timeout>();
+  private unwatch: (() => void) | null = null;
+  private stopped = false;
+  private readonly now: () => number;
+  private readonly maxWaitMs: number;
+
+  constructor(private readonly d: ExecutorDeps) {
+    this.now = d.now ?? Date.now;
+    this.maxWaitMs = d.maxWaitMs ?? 1000;
+  }
+
+  /** Resumes every active deployment and every pending scale-down found in the store. */
+  async start(): Promise<void> {
+    this.unwatch = this.d.runtime.watch((key) => this.wakeService(key));
+    for (const dep of await this.d.store.listActiveDeployments()) this.drive(dep.id);
+    for (const s of await this.d.store.listServiceStates()) {
+      const [last] = await this.d.store.listDeployments({ app: s.app, env: s.env, limit: 1 });
+      if (last && last.status === 'succeeded' && last.state.scaleDownAt && !last.state.oldScaledDown) this.scheduleScaleDown(last);
+    }
+  }
+
+  /** Stops the loops; the data plane keeps serving as last set. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.unwatch?.();
+    for (const t of this.scaleDowns.values()) clearTimeout(t);
+    for (const l of this.loops.values()) l.wake();
+  }
+
+  planOf(id: string): PlanView | null {
+    return this.plans.get(id) ?? null;
+  }
+
+  /** Starts the loop of a deployment if it is not running. */
+  drive(id: string): void {
+    if (this.stopped || this.loops.has(id)) return;
+    let wakeFn: () => void = () => {};
+    let woken = false;
+    const loop = { wake: () => ((woken = true), wakeFn()) };
+    this.loops.set(id, loop);
+    const sleep = (ms: number) =>
+      new Promise<void>((resolve) => {
+        if (woken) return resolve();
+        const t = setTimeout(resolve, ms);
+        wakeFn = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+    void (async () => {
+      try {
+        while (!this.stopped) {
+          woken = false;
+          let waitMs = this.maxWaitMs;
+          try {
+            const r = await this.lock.run(id, () => this.tick(id));
+            if (r.done) break;
+            if (r.again) continue;
+            waitMs = Math.min(r.waitMs, this.maxWaitMs);
+          } catch (e) {
+            // The data plane or the store is unreachable: keep the deployment as it is and look again.
+            this.d.log.warn('deployment tick failed; retrying', { deployment: id, error: errorMessage(e) });
+            waitMs = this.maxWaitMs;
+          }
+          await sleep(waitMs);
+        }
+      } finally {
+        this.loops.delete(id);
+      }
+    })();
+  }
+
+  wake(id: string): void {
+    const l = this.loops.get(id);
+    if (l) l.wake();
+    else this.drive(id);
+  }
+
+  private wakeService(key: ServiceKey): void {
+    // Deployment ids are not known per service here; waking all loops is cheap (a handful at most).
+    for (const l of this.loops.values()) l.wake();
+    void key;
+  }
+
+  private async tick(id: string): Promise<TickResult> {
+    const { store } = this.d;
+    let dep = await store.getDeployment(id);
+    if (!dep || !isActiveStatus(dep.status)) return { done: true };
+    const cfg = await loadServiceConfig(store, dep.app, dep.env);
+    const releases = await this.releasesOf(dep);
+    const now = this.now();
+    const nowIso = new Date(now).toISOString();
+
+    if (dep.status === 'pending') {
+      dep = await store.updateDeployment(id, { status: 'progressing', startedAt: nowIso, message: 'started' });
+      await this.timeline(dep, 'started', `deploying ${dep.version} to ${dep.env} (${dep.kind === 'rollback' ? 'rollback' : strategyLabel(dep)})`);
+    }
+
+    const observed = await this.d.runtime.observe(dep);
+    const counts = countsFrom(observed);
+    let state: DeploymentState = { ...dep.state };
+    const cand = counts[dep.version];
+
+    // Decide whether this deployment must be reverted, and write that down before acting on it.
+    if (!state.revert) {
+      let revert: DeploymentState['revert'] = null;
+      if (state.abortRequested) revert = { status: 'aborted', reason: 'aborted by user' };
+      else if (cand?.failed) revert = { status: 'failed', reason: `${dep.version} could not become healthy: ${cand.failureReason ?? 'unknown reason'}` };
+      else if (!state.pausedByUser) {
+        const deadline = parseDuration(cfg.envSpec.progressDeadline);
+        if (now - Date.parse(state.lastProgressAt) > deadline) {
+          revert = { status: 'failed', reason: `no progress for ${cfg.envSpec.progressDeadline} (progressDeadline of ${dep.env}); the rollout was stopped and traffic returned to ${dep.previousVersion ?? 'nothing'}` };
+        }
+      }
+      if (revert) {
+        state = { ...state, revert };
+        dep = await store.updateDeployment(id, { state, status: 'progressing', message: `reverting: ${revert.reason}` });
+        await this.timeline(dep, 'reverting', revert.reason, { status: revert.status });
+      }
+    }
+
+    const ctx: PlanContext = {
+      strategy: dep.strategy,
+      replicas: replicasOf(cfg),
+      stable: dep.previousVersion,
+      candidate: dep.version,
+      state,
+      observed: counts,
+      now,
+    };
+    const p: Plan = state.revert ? planRevert(ctx) : dep.kind === 'rollback' ? planRollback(ctx) : plan(ctx);
+    this.plans.set(id, { step: p.step, candidateWeight: p.candidateWeight });
+    try {
+      await this.apply(cfg, p.desired.replicas, p.desired.routes, releases, observed);
+    } catch (e) {
+      // The data plane refused the change for good (port taken, invalid declaration): retrying cannot
+      // help, and it changed nothing, so end the deployment here with its reason.
+      if (!isRollgateError(e) || e.status >= 500) throw e;
+      const reason = `the data plane refused the change: ${e.message}`;
+      const failed: DeploymentState = { ...state, revert: state.revert ?? { status: 'failed', reason } };
+      await this.finish(dep, cfg, { ...failed, revert: { status: failed.revert!.status, reason: state.revert ? `${state.revert.reason}; then ${reason}` : reason } }, releases);
+      return { done: true };
+    }
+
+    // Progress = more candidate instances ready, or a pause (waiting on purpose is not being stuck).
+    const ready = cand?.ready ?? 0;
+    if (ready > state.lastReady || (p.outcome.kind === 'wait' && p.outcome.paused)) {
+      state = { ...state, lastReady: Math.max(ready, state.lastReady), lastProgressAt: nowIso };
+      dep = await store.updateDeployment(id, { state });
+    }
+
+    switch (p.outcome.kind) {
+      case 'complete':
+        await this.finish(dep, cfg, state, releases);
+        return { done: true };
+      case 'advance': {
+        if (state.pausedByUser) return this.hold(dep, `paused by user at ${p.step} (rollgate resume)`, 'paused');
+        state = { ...state, stepIndex: state.stepIndex + 1, stepStartedAt: nowIso, promoteRequested: false, lastProgressAt: nowIso };
+        dep = await store.updateDeployment(id, { state, status: 'progressing', message: `completed ${p.step}` });
+        await this.timeline(dep, 'step', `completed ${p.step}`, { stepIndex: state.stepIndex - 1, candidateWeight: p.candidateWeight });
+        return { done: false, again: true, waitMs: 0 };
+      }
+      case 'wait': {
+        const status: DeploymentStatus = state.pausedByUser || (p.outcome.paused && p.outcome.waitMs === undefined) ? 'paused' : 'progressing';
+        const msg = state.pausedByUser ? `paused by user at ${p.step} (rollgate resume)` : `${p.step}: ${p.outcome.reason}`;
+        return this.hold(dep, msg, status, p.outcome.waitMs);
+      }
+    }
+  }
+
+  private async hold(dep: DeploymentRecord, message: string, status: DeploymentStatus, waitMs?: number): Promise<TickResult> {
+    if (dep.message !== message || dep.status !== status) {
+      const statusChanged = dep.status !== status;
+      dep = await this.d.store.updateDeployment(dep.id, { message, status });
+      if (statusChanged) await this.timeline(dep, status, message);
+      else await this.d.events.emit({ type: 'deployment.progress', app: dep.app, env: dep.env, deploymentId: dep.id, data: { message, status } });
+    }
+    return { done: false, again: false, waitMs: waitMs ?? this.maxWaitMs };
+  }
+
+  private async finish(dep: DeploymentRecord, cfg: ServiceConfig, state: DeploymentState, releases: Map<string, ReleaseRecord>): Promise<void> {
+    const { store } = this.d;
+    const nowIso = new Date(this.now()).toISOString();
+    if (state.revert) {
+      const rec = await store.updateDeployment(dep.id, { status: state.revert.status, finishedAt: nowIso, message: state.revert.reason, state });
+      await this.timeline(rec, state.revert.status, `ended ${state.revert.status.replace('_', ' ')}: ${state.revert.reason}`);
+      await this.d.events.emit({ type: 'deployment.finished', app: dep.app, env: dep.env, deploymentId: dep.id, data: { status: rec.status, version: dep.version, reason: state.revert.reason } });
+      return;
+    }
+    const keepWarm = dep.kind === 'deploy' && dep.previousVersion !== null && ('canary' in dep.strategy || 'blueGreen' in dep.strategy);
+    const delay = keepWarm ? parseDuration('canary' in dep.strategy ? dep.strategy.canary.scaleDownDelay : 'blueGreen' in dep.strategy ? dep.strategy.blueGreen.scaleDownDelay : '0s') : 0;
+    const finalState: DeploymentState = { ...state, scaleDownAt: keepWarm ? new Date(this.now() + delay).toISOString() : null, oldScaledDown: !keepWarm };
+    await store.setServiceState(dep.app, dep.env, dep.releaseId, dep.previousReleaseId);
+    const started = dep.startedAt ? Date.parse(dep.startedAt) : this.now();
+    const msg = `${dep.version} serves all traffic in ${dep.env} (took ${formatDuration(this.now() - started)})`;
+    const rec = await store.updateDeployment(dep.id, { status: 'succeeded', finishedAt: nowIso, message: msg, state: finalState });
+    await this.timeline(rec, 'succeeded', msg);
+    await this.d.events.emit({ type: 'deployment.finished', app: dep.app, env: dep.env, deploymentId: dep.id, data: { status: 'succeeded', version: dep.version } });
+    if (keepWarm) this.scheduleScaleDown(rec);
+    else if (dep.previousVersion) {
+      // Nothing kept warm: make sure the data plane holds only the new version.
+      await this.apply(cfg, { [dep.version]: replicasOf(cfg) }, allTo(dep.version), releases);
+    }
+  }
+
+  /** After a promotion, the old version stays warm for scaleDownDelay (instant rollback), then goes. */
+  private scheduleScaleDown(dep: DeploymentRecord): void {
+    const key = serviceId(dep);
+    clearTimeout(this.scaleDowns.get(key));
+    const at = Date.parse(dep.state.scaleDownAt ?? new Date(0).toISOString());
+    const t = setTimeout(() => {
+      this.scaleDowns.delete(key);
+      void this.lock.run(key, () => this.scaleDown(dep.id)).catch((e) => this.d.log.warn('scale-down failed; will retry on restart', { deployment: dep.id, error: errorMessage(e) }));
+    }, Math.max(0, at - this.now()));
+    t.unref();
+    this.scaleDowns.set(key, t);
+  }
+
+  private async scaleDown(id: string): Promise<void> {
+    const { store } = this.d;
+    const dep = await store.getDeployment(id);
+    if (!dep || dep.state.oldScaledDown) return;
+    const svc = await store.getServiceState(dep.app, dep.env);
+    const active = await store.getActiveDeployment(dep.app, dep.env);
+    // A newer deployment or a rollback owns the service now; it decides what runs.
+    if (active || svc?.currentReleaseId !== dep.releaseId) return;
+    const cfg = await loadServiceConfig(store, dep.app, dep.env);
+    await this.apply(cfg, { [dep.version]: replicasOf(cfg) }, allTo(dep.version), await this.releasesOf(dep));
+    const rec = await store.updateDeployment(id, { state: { ...dep.state, oldScaledDown: true } });
+    await this.timeline(rec, 'scaled-down', `${dep.previousVersion} stopped after the scale-down delay`);
+  }
+
+  /**
+   * Makes sure the data plane runs what the store says serves, for services with no active
+   * deployment (adoption after a restart, or an agent that lost its state). Idempotent.
+   */
+  async reconcileSettled(): Promise<void> {
+    const { store } = this.d;
+    for (const s of await store.listServiceStates()) {
+      if (!s.currentReleaseId || (await store.getActiveDeployment(s.app, s.env))) continue;
+      const cur = await store.getRelease(s.currentReleaseId);
+      if (!cur) continue;
+      const cfg = await loadServiceConfig(store, s.app, s.env);
+      const [last] = await store.listDeployments({ app: s.app, env: s.env, limit: 1 });
+      const warm = last && last.status === 'succeeded' && !last.state.oldScaledDown && last.previousVersion ? last : null;
+      const replicas: Record<string, number> = { [cur.version]: replicasOf(cfg) };
+      const releases = new Map([[cur.version, cur]]);
+      if (warm && s.previousReleaseId) {
+        const prev = await store.getRelease(s.previousReleaseId);
+        if (prev) {
+          replicas[prev.version] = replicasOf(cfg);
+          releases.set(prev.version, prev);
+        }
+      }
+      await this.apply(cfg, replicas, allTo(cur.version), releases);
+    }
+  }
+
+  private async apply(cfg: ServiceConfig, replicas: Record<string, number>, routes: RouteSpec, releases: Map<string, ReleaseRecord>, observed?: ServiceObserved | null): Promise<void> {
+    const key = serviceId(cfg);
+    const decl = declaration(cfg, replicas, releases);
+    const declJson = canonicalJson(decl);
+    const routesJson = canonicalJson(routes);
+    let last = this.applied.get(key);
+    // Verify: a data plane that restarted or drifted no longer matches what we sent; send again.
+    if (last && observed !== undefined && !matches(decl.versions, routesJson, observed)) last = undefined;
+    if (last?.decl !== declJson) await this.d.runtime.apply(decl);
+    if (last?.routes !== routesJson) await this.d.traffic.setRoutes(cfg, routes);
+    this.applied.set(key, { decl: declJson, routes: routesJson });
+  }
+
+  private async releasesOf(dep: DeploymentRecord): Promise<Map<string, ReleaseRecord>> {
+    const m = new Map<string, ReleaseRecord>();
+    for (const rid of [dep.releaseId, dep.previousReleaseId]) {
+      if (!rid) continue;
+      const r = await this.d.store.getRelease(rid);
+      if (r) m.set(r.version, r);
+    }
+    return m;
+  }
+
+  private async timeline(dep: DeploymentRecord, kind: string, message: string, data?: unknown): Promise<void> {
+    await this.d.store.addDeploymentEvent(dep.id, kind, message, data);
+    await this.d.events.emit({ type: `deployment.${kind}`, app: dep.app, env: dep.env, deploymentId: dep.id, data: { message, status: dep.status, ...(data as object | undefined) } });
+  }
+}
+
+function matches(versions: { version: string; replicas: number }[], routesJson: string, observed: ServiceObserved | null): boolean {
+  if (!observed || !observed.routes || canonicalJson(observed.routes) !== routesJson) return false;
+  const want = new Map(versions.map((v) => [v.version, v.replicas]));
+  for (const v of observed.versions) if (v.desiredReplicas > 0 && want.get(v.version) !== v.desiredReplicas) return false;
+  for (const [v, n] of want) if (observed.versions.find((o) => o.version === v)?.desiredReplicas !== n) return false;
+  return true;
+}
+
+function strategyLabel(dep: DeploymentRecord): string {
+  return Object.keys(dep.strategy)[0] ?? 'strategy';
+}

@@ -1,0 +1,22 @@
+import type { ServiceDesired, ServiceKey, ServiceObserved } from '../core/dataplane.js';
+import type { LogLine } from '../api/contract.js';
+
+/** What a Runtime is told for one service: its listener, hosts and versions (routes go to the TrafficProvider). */
+export type ServiceDeclaration = Omit<ServiceDesired, 'routes'>;
+
+/**
+ * Makes instances of given versions exist with given replicas and reports their health.
+ * Implementations: local agent (runtime/local-agent.ts); Kubernetes later.
+ */
+export interface Runtime {
+  readonly name: string;
+  /** Converge the service to the declaration (idempotent). */
+  apply(decl: ServiceDeclaration): Promise<ServiceObserved>;
+  /** What runs now; null when the runtime does not know the service. */
+  observe(key: ServiceKey): Promise<ServiceObserved | null>;
+  observeAll(): Promise<ServiceObserved[]>;
+  logs(key: ServiceKey, opts: { version?: string | undefined; instance?: string | undefined; tail: number }): Promise<LogLine[]>;
+  /** Calls back whenever an instance of the service changes state; returns an unsubscribe function. */
+  watch(onChange: (key: ServiceKey) => void): () => void;
+  close(): Promise<void>;
+}

@@ -1,0 +1,28 @@
+/**
+ * In-code migration provider: migrations are TS modules compiled with the rest, so no
+ * directory scanning at run time and no files to ship beside dist/.
+ */
+import type { Kysely, Migration, MigrationProvider } from 'kysely';
+import type { SqlDialect } from '../schema.js';
+import * as m0001 from './0001_initial.js';
+
+interface StoreMigration {
+  up(db: Kysely<unknown>, dialect: SqlDialect): Promise<void>;
+}
+
+/** Ordered by name; append new migrations here. */
+const MIGRATIONS: Record<string, StoreMigration> = {
+  '0001_initial': m0001,
+};
+
+export class StoreMigrationProvider implements MigrationProvider {
+  constructor(private readonly dialect: SqlDialect) {}
+
+  async getMigrations(): Promise<Record<string, Migration>> {
+    const out: Record<string, Migration> = {};
+    for (const [name, m] of Object.entries(MIGRATIONS)) {
+      out[name] = { up: (db) => m.up(db, this.dialect) };
+    }
+    return out;
+  }
+}

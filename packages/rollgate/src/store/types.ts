@@ -1,0 +1,85 @@
+/**
+ * The one typed query layer over SQLite and PostgreSQL. Every implementation passes the
+ * shared suite in test/store.suite.ts.
+ */
+import type {
+  AppRecord,
+  DeploymentEventRecord,
+  DeploymentRecord,
+  DeploymentStatus,
+  EnvironmentRecord,
+  EventRecord,
+  ReleaseRecord,
+  ServiceStateRecord,
+} from '../core/domain.js';
+
+export interface NewEvent {
+  type: string;
+  app?: string | null;
+  env?: string | null;
+  deploymentId?: string | null;
+  data?: unknown;
+}
+
+export interface DeploymentPatch {
+  status?: DeploymentStatus;
+  state?: DeploymentRecord['state'];
+  message?: string;
+  startedAt?: string | null;
+  finishedAt?: string | null;
+}
+
+export interface Store {
+  readonly dialect: 'sqlite' | 'postgres';
+
+  /** Applies pending migrations (idempotent). */
+  migrate(): Promise<void>;
+  close(): Promise<void>;
+
+  // settings (small key/value facts, e.g. the generated API token hash)
+  getSetting(key: string): Promise<string | null>;
+  setSetting(key: string, value: string): Promise<void>;
+
+  // apps and environments (spec as last applied)
+  upsertApp(name: string, spec: unknown): Promise<AppRecord>;
+  getApp(name: string): Promise<AppRecord | null>;
+  listApps(): Promise<AppRecord[]>;
+  upsertEnvironment(name: string, spec: unknown): Promise<EnvironmentRecord>;
+  getEnvironment(name: string): Promise<EnvironmentRecord | null>;
+  listEnvironments(): Promise<EnvironmentRecord[]>;
+
+  // releases (immutable)
+  /** Inserts a release; throws RollgateError('conflict') when (app, version) exists with another content hash. */
+  createRelease(r: Omit<ReleaseRecord, 'createdAt'>): Promise<ReleaseRecord>;
+  getRelease(id: string): Promise<ReleaseRecord | null>;
+  getReleaseByVersion(app: string, version: string): Promise<ReleaseRecord | null>;
+  listReleases(app: string, limit?: number): Promise<ReleaseRecord[]>;
+
+  // deployments
+  /**
+   * Inserts a deployment. Throws RollgateError('deployment_in_progress') naming the active
+   * one when (app, env) already has a deployment in an active status; atomic under concurrency.
+   */
+  createDeployment(d: Omit<DeploymentRecord, 'createdAt' | 'updatedAt'>): Promise<DeploymentRecord>;
+  getDeployment(id: string): Promise<DeploymentRecord | null>;
+  /** The active (pending/progressing/paused) deployment of a service, if any. */
+  getActiveDeployment(app: string, env: string): Promise<DeploymentRecord | null>;
+  /** Every active deployment (the executor resumes these on start). */
+  listActiveDeployments(): Promise<DeploymentRecord[]>;
+  listDeployments(filter: { app?: string; env?: string; limit?: number }): Promise<DeploymentRecord[]>;
+  updateDeployment(id: string, patch: DeploymentPatch): Promise<DeploymentRecord>;
+
+  // deployment timeline
+  addDeploymentEvent(deploymentId: string, kind: string, message: string, data?: unknown): Promise<DeploymentEventRecord>;
+  listDeploymentEvents(deploymentId: string): Promise<DeploymentEventRecord[]>;
+
+  // what serves per service
+  getServiceState(app: string, env: string): Promise<ServiceStateRecord | null>;
+  setServiceState(app: string, env: string, currentReleaseId: string | null, previousReleaseId: string | null): Promise<void>;
+  listServiceStates(): Promise<ServiceStateRecord[]>;
+
+  // platform event stream
+  appendEvent(e: NewEvent): Promise<EventRecord>;
+  /** Events with id > afterId, oldest first. */
+  listEvents(afterId: number, limit?: number): Promise<EventRecord[]>;
+}
