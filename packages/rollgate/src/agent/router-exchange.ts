@@ -13,6 +13,9 @@ import type { BackendState } from './router-backend.js';
 import type { ResponseHead } from './router-http1.js';
 import type { Clock, UpstreamConn, UpstreamFailure, UpstreamSink } from './router-pool.js';
 
+/** Bodies up to this size are sent with the response head in one write. */
+const SMALL_BODY = 16 * 1024;
+
 export interface ExchangeContext {
   readonly clock: Clock;
   readonly detector: OutlierDetector;
@@ -179,6 +182,7 @@ export class Exchange implements UpstreamSink, PickTarget {
   private done = false;
   private drainHooked = false;
   private bodyStarted = false;
+  private wroteBody = false;
 
   constructor(
     private readonly ctx: ExchangeContext,
@@ -231,6 +235,7 @@ export class Exchange implements UpstreamSink, PickTarget {
   }
 
   onBodyData(chunk: Buffer): boolean {
+    this.wroteBody = true;
     const ok = this.res.write(chunk);
     if (!ok && !this.drainHooked) {
       this.drainHooked = true;
@@ -244,7 +249,11 @@ export class Exchange implements UpstreamSink, PickTarget {
     this.done = true;
     (this.backend as BackendState).inFlight--;
     if (last === null) this.res.end();
-    else this.res.end(last);
+    else if (last.length <= SMALL_BODY && !this.wroteBody) {
+      // Node joins the head and a string body into one write; a Buffer body costs a writev of two.
+      // latin1 maps bytes 1:1, so any body survives the round trip.
+      this.res.end(last.toString('latin1'), 'latin1');
+    } else this.res.end(last);
     (this.slot as VersionSlot).counters.observe(this.status, performance.now() - this.start);
   }
 

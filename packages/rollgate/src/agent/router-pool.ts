@@ -171,7 +171,8 @@ export class UpstreamConn {
   private beginBody(head: ResponseHead): void {
     this.st = St.Body;
     this.reusable = !head.close;
-    if (head.keepAliveMs > 0) this.keepAliveMs = head.keepAliveMs >= 4000 ? head.keepAliveMs - 2000 : head.keepAliveMs / 2;
+    // Stop reusing well before the backend's own idle timeout (`timeout=0`: never reuse after idling).
+    if (head.keepAliveMs >= 0) this.keepAliveMs = head.keepAliveMs >= 4000 ? head.keepAliveMs - 2000 : head.keepAliveMs / 2;
     const s = head.status;
     if (this.isHead || s === 204 || s === 304) this.mode = Mode.None;
     else if (head.chunked) {

@@ -380,6 +380,59 @@ describe('router: failures', () => {
     });
   });
 
+  test('idle upstream connections the backend closed are never reused', async () => {
+    // A keep-alive backend that gives no Keep-Alive hint and closes idle sockets after 30 ms.
+    let connections = 0;
+    const raw = net.createServer((s) => {
+      connections++;
+      s.on('data', () => {
+        s.write('HTTP/1.1 200 OK\r\ncontent-length: 16\r\n\r\n{"version":"v1"}');
+        setTimeout(() => s.end(), 30);
+      });
+    });
+    await new Promise<void>((r) => raw.listen(0, '127.0.0.1', () => r()));
+    try {
+      await withRouter({}, async ({ router, port }) => {
+        const backend = { id: 'r1', version: 'v1', host: '127.0.0.1', port: (raw.address() as net.AddressInfo).port };
+        await router.setService({ env: 'prod', app: 'web', hosts: [], routes: routes({ v1: 100 }), backends: { v1: [backend] } });
+        for (let i = 0; i < 4; i++) {
+          assert.equal((await request(port)).status, 200);
+          await sleep(100);
+        }
+        assert.equal(connections, 4);
+        assert.equal(router.metrics('prod', 'web').v1?.retries, 0);
+      });
+    } finally {
+      await new Promise<void>((r) => raw.close(() => r()));
+    }
+  });
+
+  test('relays a body delimited by connection close, and cuts a response the upstream abandons', async () => {
+    const raw = net.createServer((s) => {
+      s.once('data', (d: Buffer) => {
+        if (d.toString().startsWith('GET /cut')) {
+          s.write('HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\npartial');
+          setTimeout(() => s.destroy(), 20);
+        } else s.end('HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\n\r\nuntil-close body');
+      });
+    });
+    await new Promise<void>((r) => raw.listen(0, '127.0.0.1', () => r()));
+    try {
+      await withRouter({}, async ({ router, port }) => {
+        const backend = { id: 'r1', version: 'v1', host: '127.0.0.1', port: (raw.address() as net.AddressInfo).port };
+        await router.setService({ env: 'prod', app: 'web', hosts: [], routes: routes({ v1: 100 }), backends: { v1: [backend] } });
+        const whole = await request(port);
+        assert.equal(whole.status, 200);
+        assert.equal(whole.body, 'until-close body');
+        await assert.rejects(request(port, { path: '/cut' }), /aborted|socket hang up|ECONNRESET/);
+        await until(() => router.metrics('prod', 'web').v1?.upstreamErrors === 1, 2000, 'upstream error to be counted');
+        assert.equal(router.inFlight('r1'), 0);
+      });
+    } finally {
+      await new Promise<void>((r) => raw.close(() => r()));
+    }
+  });
+
   test('retry moves to another version when the chosen one cannot be reached', async () => {
     await withRouter({ ejectAfterFailures: 1000 }, async ({ router, port, add }) => {
       const v1 = await add('a1', 'v1');

@@ -20,7 +20,7 @@ import { REPO_ROOT, freePort, makeDemoRelease } from '../demo/fixtures.js';
 import { startPlatform, waitForDeployment, type Platform } from '../demo/platform.js';
 
 const RATE = Number(process.env.CUTOVER_RATE ?? 1100);
-const WINDOW_MS = Number(process.env.CUTOVER_WINDOW_MS ?? 60_000);
+const WINDOW_MS = Number(process.env.CUTOVER_WINDOW_MS ?? 62_000);
 const SLOW_SHARE = 0.05;
 
 interface Outcome {

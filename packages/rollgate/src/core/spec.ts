@@ -32,6 +32,88 @@ export const HealthCheck = z
   })
   .strict();
 
+
+/** Pass/fail condition on an external metric's value. */
+export const MetricCondition = z
+  .object({
+    max: z.number().optional().describe('Fail when the value is above this'),
+    min: z.number().optional().describe('Fail when the value is below this'),
+    equals: z.union([z.string(), z.number(), z.boolean()]).optional().describe('Fail unless the value equals this'),
+  })
+  .strict();
+
+const BuiltinMetric = z
+  .object({
+    metric: z.enum(['errorRate', 'latency', 'requestRate']).describe('Measured by the router on every request of each version'),
+    quantile: z.union([z.literal(0.5), z.literal(0.95), z.literal(0.99)]).default(0.99).describe('For latency: which quantile'),
+    max: z.number().min(0).optional().describe('Absolute limit for the new version: error rate as a fraction (0.05), latency in ms'),
+    min: z.number().min(0).optional().describe('For requestRate: fewer requests per second than this is inconclusive'),
+    compareToStable: z.boolean().default(true).describe('Judge the new version against the stable one with a sequential test'),
+    tolerance: z.number().min(1).default(1.2).describe('For latency vs stable: how much slower (ratio) still passes'),
+  })
+  .strict();
+
+const PrometheusMetric = z
+  .object({
+    address: z.string().url().describe('Prometheus base URL, e.g. http://127.0.0.1:9090'),
+    query: z.string().min(1).describe('PromQL; {{app}}, {{env}}, {{canary}}, {{stable}} and {{window}} are replaced'),
+    timeout: Duration.default('5s'),
+  })
+  .strict();
+
+const HttpMetric = z
+  .object({
+    url: z.string().url(),
+    method: z.enum(['GET', 'POST', 'HEAD']).default('GET'),
+    headers: z.record(z.string(), z.string()).default({}),
+    expectStatus: z.number().int().min(100).max(599).optional().describe('Default: any 2xx'),
+    jsonPath: z.string().regex(/^[A-Za-z0-9_$-]+(\.[A-Za-z0-9_$-]+)*$/).optional().describe('Dotted path of a JSON field whose value is judged by condition'),
+    timeout: Duration.default('5s'),
+  })
+  .strict();
+
+const CommandMetric = z
+  .object({
+    run: z.string().min(1).describe('Shell command; exit 0 passes. With condition, its last line of output is the value'),
+    timeout: Duration.default('30s'),
+    env: EnvVars.default({}),
+  })
+  .strict();
+
+export const AnalysisMetric = z
+  .object({
+    name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, { message: 'metric names are letters, digits, ".", "_" and "-"' }),
+    interval: Duration.default('1s').describe('How often an external metric is measured (built-in metrics are judged continuously)'),
+    failureLimit: z.number().int().min(0).default(0).describe('Failed measurements tolerated before the analysis fails'),
+    inconclusiveLimit: z.number().int().min(0).default(0).describe('Inconclusive measurements tolerated before onInconclusive applies (0: no limit)'),
+    onInconclusive: z.enum(['pause', 'fail']).default('pause'),
+    consecutiveErrorLimit: z.number().int().min(0).default(4).describe('Measurements that error (query failed, timeout) in a row before the analysis fails'),
+    builtin: BuiltinMetric.optional(),
+    prometheus: PrometheusMetric.optional(),
+    http: HttpMetric.optional(),
+    command: CommandMetric.optional(),
+    condition: MetricCondition.optional(),
+  })
+  .strict()
+  .superRefine((m, ctx) => {
+    const sources = (['builtin', 'prometheus', 'http', 'command'] as const).filter((k) => m[k] !== undefined);
+    if (sources.length !== 1) ctx.addIssue({ code: 'custom', message: `metric "${m.name}" needs exactly one source: builtin, prometheus, http or command (has ${sources.join(', ') || 'none'})` });
+    if (m.prometheus && !m.condition) ctx.addIssue({ code: 'custom', path: ['condition'], message: 'a prometheus metric needs a condition (max, min or equals)' });
+    if (m.http?.jsonPath && !m.condition) ctx.addIssue({ code: 'custom', path: ['condition'], message: 'jsonPath needs a condition to judge the field by' });
+  });
+export type AnalysisMetric = z.infer<typeof AnalysisMetric>;
+
+export const AnalysisSpec = z
+  .object({
+    metrics: z.array(AnalysisMetric).min(1).optional().describe('Default: error rate and p99 latency against stable, and a request-rate floor'),
+    startDelay: Duration.default('0s').describe('Wait this long after the new version gets traffic before judging'),
+    alpha: z.number().gt(0).lt(0.5).default(0.002).describe('False-alarm probability per metric over the whole rollout'),
+  })
+  .strict();
+export type AnalysisSpec = z.infer<typeof AnalysisSpec>;
+/** `analysis: false` turns automated analysis off. */
+const AnalysisSetting = z.union([AnalysisSpec, z.literal(false)]);
+
 const CanaryStep = z.union([
   z.object({ setWeight: z.number().int().min(0).max(100).describe('Percent of traffic for the new version') }).strict(),
   z
@@ -49,6 +131,13 @@ const CanaryStep = z.union([
         .describe('Requests carrying this header value go to the new version, with no weighted share yet'),
     })
     .strict(),
+  z
+    .object({
+      analysis: z
+        .object({ duration: Duration.describe('Judge the new version for this long; the step passes when the analysis passes'), metrics: z.array(AnalysisMetric).min(1).optional() })
+        .strict(),
+    })
+    .strict(),
 ]);
 export type CanaryStep = z.infer<typeof CanaryStep>;
 
@@ -56,6 +145,7 @@ export const RollingStrategy = z
   .object({
     maxSurge: Percent.default('25%'),
     maxUnavailable: Percent.default(0),
+    analysis: AnalysisSetting.default(() => AnalysisSpec.parse({})).describe('Background analysis while instances are replaced'),
   })
   .strict();
 export const BlueGreenStrategy = z
@@ -64,12 +154,17 @@ export const BlueGreenStrategy = z
     autoPromote: z.boolean().default(true).describe('Switch as soon as the new version is healthy (after autoPromotionDelay)'),
     autoPromotionDelay: Duration.default('0s'),
     scaleDownDelay: Duration.default('30s').describe('How long the old version stays warm after the switch, for instant rollback'),
+    prePromotionAnalysis: AnalysisSetting.default(false).describe('Judge the new version (preview traffic, HTTP checks, commands) before the switch'),
+    postPromotionAnalysis: AnalysisSetting.default(() => AnalysisSpec.parse({})).describe('Watch the new version after the switch; a failure switches back at once'),
+    postPromotionWindow: Duration.default('30s').describe('How long the post-promotion watch lasts'),
   })
   .strict();
 export const CanaryStrategy = z
   .object({
     steps: z.array(CanaryStep).default([{ setWeight: 20 }, { pause: { duration: '10s' } }, { setWeight: 50 }, { pause: { duration: '10s' } }]),
     scaleDownDelay: Duration.default('30s'),
+    analysis: AnalysisSetting.default(() => AnalysisSpec.parse({})).describe('Background analysis for the whole rollout (false: off)'),
+    abortScaleDownDelay: Duration.default('30s').describe('After a rollback, how long the failed version stays up (for debugging) with no traffic'),
   })
   .strict();
 

@@ -23,6 +23,7 @@ let server: RunningServer;
 let client: ApiClient;
 let prodPort: number;
 let stagingPort: number;
+let qaPort: number;
 
 async function release(b: Behavior): Promise<void> {
   const dir = await makeDemoRelease(join(work, 'releases'), b);
@@ -47,14 +48,16 @@ async function versionsSeen(port: number, n: number): Promise<Record<string, num
 
 before(async () => {
   work = await mkdtemp(join(tmpdir(), 'rollgate-engine-'));
-  [prodPort, stagingPort] = [await freePort(), await freePort()];
+  [prodPort, stagingPort, qaPort] = [await freePort(), await freePort(), await freePort()];
   agent = await runAgent({ dataDir: join(work, 'agent'), log: () => {} });
   server = await runServer({ dataDir: join(work, 'server'), port: 0, agent: { url: agent.url, token: agent.token }, log: silentLogger });
   client = new ApiClient(server.url, server.token);
-  await client.applySpec(parseYaml(demoSpec({ stagingPort, productionPort: prodPort, replicas: 2, canaryPauseMs: 200 })));
+  const spec = demoSpec({ stagingPort, productionPort: prodPort, replicas: 2, canaryPauseMs: 200 }) + `  qa:\n    listen: ${qaPort}\n    progressDeadline: 1s\n`;
+  await client.applySpec(parseYaml(spec));
   for (const v of ['v1', 'v2', 'v3', 'v4']) await release({ version: v });
   await release({ version: 'crash', crashOnStart: true });
   await release({ version: 'sick', healthy: false });
+  await release({ version: 'slowstart', startDelayMs: 8000 });
 });
 
 after(async () => {
@@ -141,7 +144,7 @@ describe('deployments against a real agent', () => {
   test('bad input is refused with a clear error and changes nothing', async () => {
     const before = await client.deployments({ app: 'demo' });
     await assert.rejects(client.deploy({ app: 'nope', env: 'production', version: 'v1' }), /unknown app "nope"/);
-    await assert.rejects(client.deploy({ app: 'demo', env: 'qa', version: 'v1' }), /unknown environment "qa"/);
+    await assert.rejects(client.deploy({ app: 'demo', env: 'nowhere', version: 'v1' }), /unknown environment "nowhere"/);
     await assert.rejects(client.deploy({ app: 'demo', env: 'production', version: 'v9' }), /no release v9/);
     await assert.rejects(client.deploy({ app: 'demo', env: 'production', version: 'bad version!' }), /versions are letters/);
     assert.equal((await client.deployments({ app: 'demo' })).length, before.length);
@@ -158,5 +161,40 @@ describe('deployments against a real agent', () => {
     } finally {
       blocker.close();
     }
+  });
+
+  test('a rollout that stops moving is ended by the progress deadline', async () => {
+    const d = await client.deploy({ app: 'demo', env: 'qa', version: 'slowstart' });
+    const done = await waitForDeployment(client, d.id, 30_000);
+    assert.equal(done.status, 'failed');
+    assert.match(done.message, /no progress for 1s/);
+  });
+
+  test('the event stream carries step, weight and instance health changes, and resumes after an id', async () => {
+    const ctrl = new AbortController();
+    const types = new Set<string>();
+    let lastId = 0;
+    const reader = (async () => {
+      for await (const e of client.events({ after: 0, signal: ctrl.signal })) {
+        types.add(e.type);
+        lastId = e.id;
+      }
+    })().catch(() => undefined);
+    const d = await client.deploy({ app: 'demo', env: 'staging', version: 'v2' });
+    await waitForDeployment(client, d.id);
+    await new Promise((r) => setTimeout(r, 300));
+    ctrl.abort();
+    await reader;
+    for (const t of ['deployment.created', 'deployment.started', 'deployment.succeeded', 'traffic.changed', 'instance.changed']) assert.ok(types.has(t), `saw ${t}: ${[...types].join(', ')}`);
+    // Resuming after the last id replays nothing already seen.
+    const again = new AbortController();
+    const seen: number[] = [];
+    const r2 = (async () => {
+      for await (const e of client.events({ after: lastId, signal: again.signal })) seen.push(e.id);
+    })().catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 300));
+    again.abort();
+    await r2;
+    assert.ok(seen.every((id) => id > lastId));
   });
 });

@@ -60,7 +60,13 @@ export class Executor {
 
   /** Resumes every active deployment and every pending scale-down found in the store. */
   async start(): Promise<void> {
-    this.unwatch = this.d.runtime.watch((key) => this.wakeService(key));
+    this.unwatch = this.d.runtime.watch((change) => {
+      this.wakeService(change);
+      // Instance health is part of the platform's event stream (dashboard, CLI live view).
+      void this.d.events
+        .emit({ type: 'instance.changed', app: change.app, env: change.env, data: { instance: change.instance.id, version: change.instance.version, state: change.instance.state, lastError: change.instance.lastError } })
+        .catch((e) => this.d.log.warn('could not record an instance event', { error: errorMessage(e) }));
+    });
     for (const dep of await this.d.store.listActiveDeployments()) this.drive(dep.id);
     for (const s of await this.d.store.listServiceStates()) {
       const [last] = await this.d.store.listDeployments({ app: s.app, env: s.env, limit: 1 });
@@ -314,7 +320,12 @@ export class Executor {
     // Verify: a data plane that restarted or drifted no longer matches what we sent; send again.
     if (last && observed !== undefined && !matches(decl.versions, routesJson, observed)) last = undefined;
     if (last?.decl !== declJson) await this.d.runtime.apply(decl);
-    if (last?.routes !== routesJson) await this.d.traffic.setRoutes(cfg, routes);
+    if (last?.routes !== routesJson) {
+      await this.d.traffic.setRoutes(cfg, routes);
+      if (last === undefined || last.routes !== routesJson) {
+        await this.d.events.emit({ type: 'traffic.changed', app: cfg.app, env: cfg.env, data: { balance: routes.balance, weights: routes.weights, headerRoutes: routes.headerRoutes } });
+      }
+    }
     this.applied.set(key, { decl: declJson, routes: routesJson });
   }
 

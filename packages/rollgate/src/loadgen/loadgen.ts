@@ -65,13 +65,12 @@ export class LoadGenerator {
   }
 
   start(): void {
-    const tickMs = 10;
-    const perTick = (this.o.ratePerSecond * tickMs) / 1000;
-    let carry = 0;
     const startedAt = Date.now();
+    // Issue by elapsed time, not by timer ticks: a late tick catches up instead of losing requests.
     this.done = new Promise((resolve) => {
       this.timer = setInterval(() => {
-        const expired = Date.now() - startedAt >= this.o.durationMs || (this.o.maxRequests !== undefined && this.issued >= this.o.maxRequests);
+        const elapsed = Date.now() - startedAt;
+        const expired = elapsed >= this.o.durationMs || (this.o.maxRequests !== undefined && this.issued >= this.o.maxRequests);
         if (this.stopping || expired) {
           clearInterval(this.timer!);
           this.timer = null;
@@ -79,12 +78,9 @@ export class LoadGenerator {
           resolve();
           return;
         }
-        carry += perTick;
-        while (carry >= 1) {
-          carry -= 1;
-          this.fire();
-        }
-      }, tickMs);
+        const due = Math.floor((this.o.ratePerSecond * elapsed) / 1000);
+        while (this.issued < due) this.fire();
+      }, 5);
     });
   }
 

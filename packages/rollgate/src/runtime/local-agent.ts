@@ -1,12 +1,12 @@
 import type { ServiceKey, ServiceObserved } from '../core/dataplane.js';
 import type { AgentClient } from '../agent/client.js';
 import type { LogLine } from '../api/contract.js';
-import type { Runtime, ServiceDeclaration } from './types.js';
+import type { InstanceChange, Runtime, ServiceDeclaration } from './types.js';
 
 /** Runtime backed by a `rollgate agent` (process supervisor) on this or another host. */
 export class LocalAgentRuntime implements Runtime {
   readonly name = 'local-agent';
-  private readonly watchers = new Set<(key: ServiceKey) => void>();
+  private readonly watchers = new Set<(change: InstanceChange) => void>();
   private stopEvents: (() => void) | null = null;
 
   constructor(private readonly client: AgentClient) {}
@@ -31,10 +31,10 @@ export class LocalAgentRuntime implements Runtime {
     return this.client.logs(key, q);
   }
 
-  watch(onChange: (key: ServiceKey) => void): () => void {
+  watch(onChange: (change: InstanceChange) => void): () => void {
     this.watchers.add(onChange);
     this.stopEvents ??= this.client.events((e) => {
-      for (const w of this.watchers) w({ env: e.env, app: e.app });
+      for (const w of this.watchers) w({ env: e.env, app: e.app, instance: e.instance });
     });
     return () => {
       this.watchers.delete(onChange);

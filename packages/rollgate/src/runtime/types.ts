@@ -1,4 +1,4 @@
-import type { ServiceDesired, ServiceKey, ServiceObserved } from '../core/dataplane.js';
+import type { InstanceObserved, ServiceDesired, ServiceKey, ServiceObserved } from '../core/dataplane.js';
 import type { LogLine } from '../api/contract.js';
 
 /** What a Runtime is told for one service: its listener, hosts and versions (routes go to the TrafficProvider). */
@@ -16,7 +16,11 @@ export interface Runtime {
   observe(key: ServiceKey): Promise<ServiceObserved | null>;
   observeAll(): Promise<ServiceObserved[]>;
   logs(key: ServiceKey, opts: { version?: string | undefined; instance?: string | undefined; tail: number }): Promise<LogLine[]>;
-  /** Calls back whenever an instance of the service changes state; returns an unsubscribe function. */
-  watch(onChange: (key: ServiceKey) => void): () => void;
+  /** Calls back whenever an instance changes state; returns an unsubscribe function. */
+  watch(onChange: (change: InstanceChange) => void): () => void;
   close(): Promise<void>;
+}
+
+export interface InstanceChange extends ServiceKey {
+  instance: InstanceObserved;
 }

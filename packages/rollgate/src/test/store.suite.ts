@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { DeploymentRecord, DeploymentState, DeploymentStatus, ReleaseRecord } from '../core/domain.js';
 import { RollgateError } from '../core/errors.js';
-import type { StrategySpec } from '../core/spec.js';
+import { StrategySpec } from '../core/spec.js';
 import type { Store } from '../store/types.js';
 
 const ISO_UTC = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
@@ -35,12 +35,12 @@ function state(overrides: Partial<DeploymentState> = {}): DeploymentState {
   };
 }
 
-const CANARY: StrategySpec = {
+const CANARY: StrategySpec = StrategySpec.parse({
   canary: {
     steps: [{ setWeight: 20 }, { pause: {} }, { setHeaderRoute: { header: 'x-beta', value: 'ü' } }, { setWeight: 100 }],
     scaleDownDelay: '30s',
   },
-};
+});
 
 async function rejectsWith(p: Promise<unknown>, code: string, re?: RegExp): Promise<RollgateError> {
   let err: unknown;

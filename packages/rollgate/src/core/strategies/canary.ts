@@ -1,7 +1,7 @@
 import { parseDuration } from '../duration.js';
 import type { HeaderRoute } from '../dataplane.js';
 import type { CanaryStep } from '../spec.js';
-import { allTo, countsOf, firstDeployPlan, pauseOutcome, waitReady, weightsRoutes, type Plan, type PlanContext } from './types.js';
+import { allTo, countsOf, elapsedInStep, firstDeployPlan, pauseOutcome, waitReady, weightsRoutes, type Plan, type PlanContext, type PlanOutcome } from './types.js';
 
 /**
  * Canary: the steps as written (setWeight, pause, setHeaderRoute), then two closing steps:
@@ -51,6 +51,13 @@ export function planCanary(ctx: PlanContext): Plan {
     const d = step.pause.duration ? parseDuration(step.pause.duration) : null;
     return { desired, outcome: pauseOutcome(ctx, d), step: label, candidateWeight: weight };
   }
+  if ('analysis' in step) {
+    // The executor judges the metrics meanwhile and reverts on a failure; reaching the end of the
+    // duration without one is a pass.
+    const left = parseDuration(step.analysis.duration) - elapsedInStep(ctx);
+    const outcome: PlanOutcome = left <= 0 || ctx.state.promoteRequested ? { kind: 'advance' } : { kind: 'wait', reason: `analysing ${cand}, ${Math.ceil(left / 1000)}s left`, waitMs: left, paused: true };
+    return { desired, outcome, step: label, candidateWeight: weight };
+  }
   return { desired, outcome: waitReady(cand, ready, desired.replicas[cand]!), step: label, candidateWeight: weight };
 }
 
@@ -79,5 +86,6 @@ function priorCanaryReplicas(steps: CanaryStep[], idx: number, size: (w: number)
 export function describeStep(s: CanaryStep): string {
   if ('setWeight' in s) return `setWeight ${s.setWeight}`;
   if ('pause' in s) return s.pause.duration ? `pause ${s.pause.duration}` : 'pause until promoted';
+  if ('analysis' in s) return `analysis for ${s.analysis.duration}`;
   return `header route ${s.setHeaderRoute.header}: ${s.setHeaderRoute.value}`;
 }

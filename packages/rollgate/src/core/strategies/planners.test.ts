@@ -2,7 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { plan, planRevert, planRollback, type Plan, type PlanContext, type VersionCounts } from './index.js';
-import { defaultStrategy, type StrategySpec } from '../spec.js';
+import { defaultStrategy, StrategySpec } from '../spec.js';
 import type { DeploymentState } from '../../core/domain.js';
 
 const T0 = Date.parse('2026-01-01T00:00:00Z');
@@ -60,7 +60,7 @@ describe('first deployment', () => {
 });
 
 describe('canary', () => {
-  const strategy: StrategySpec = { canary: { steps: [{ setWeight: 10 }, { pause: { duration: '5s' } }, { setHeaderRoute: { header: 'X-Beta', value: 'yes' } }, { setWeight: 50 }, { pause: {} }], scaleDownDelay: '30s' } };
+  const strategy: StrategySpec = StrategySpec.parse({ canary: { steps: [{ setWeight: 10 }, { pause: { duration: '5s' } }, { setHeaderRoute: { header: 'X-Beta', value: 'yes' } }, { setWeight: 50 }, { pause: {} }], scaleDownDelay: '30s' } });
 
   test('walks the steps in order with the weights written', () => {
     const weights: number[] = [];
@@ -120,7 +120,7 @@ describe('canary', () => {
 
 describe('blue-green', () => {
   test('green is up at full size before any traffic moves; then all at once', () => {
-    const s: StrategySpec = { blueGreen: { autoPromote: true, autoPromotionDelay: '0s', scaleDownDelay: '30s', previewPort: 9999 } };
+    const s: StrategySpec = StrategySpec.parse({ blueGreen: { autoPromote: true, autoPromotionDelay: '0s', scaleDownDelay: '30s', previewPort: 9999 } });
     const seenWeights = new Set<number>();
     simulate(s, 3, {
       onTick: (p, obs) => {
@@ -134,7 +134,7 @@ describe('blue-green', () => {
   });
 
   test('without autoPromote it waits for promotion', () => {
-    const s: StrategySpec = { blueGreen: { autoPromote: false, autoPromotionDelay: '0s', scaleDownDelay: '30s' } };
+    const s: StrategySpec = StrategySpec.parse({ blueGreen: { autoPromote: false, autoPromotionDelay: '0s', scaleDownDelay: '30s' } });
     const ctx: PlanContext = { strategy: s, replicas: 1, stable: 'v1', candidate: 'v2', state: { ...freshState(), stepIndex: 1 }, observed: { v1: { ready: 1, total: 1, failed: false }, v2: { ready: 1, total: 1, failed: false } }, now: T0 + 86_400_000 };
     const p = plan(ctx);
     assert.equal(p.outcome.kind, 'wait');
@@ -148,7 +148,7 @@ describe('rolling', () => {
       fc.property(fc.integer({ min: 1, max: 12 }), fc.integer({ min: 0, max: 4 }), fc.integer({ min: 0, max: 4 }), fc.boolean(), (R, surgeN, unavN, asPercent) => {
         const surge = asPercent ? `${surgeN * 25}%` : surgeN;
         const unav = asPercent ? `${unavN * 25}%` : unavN;
-        const s: StrategySpec = { rolling: { maxSurge: surge, maxUnavailable: unav } };
+        const s: StrategySpec = StrategySpec.parse({ rolling: { maxSurge: surge, maxUnavailable: unav } });
         const surgeC = typeof surge === 'number' ? surge : Math.ceil((R * surgeN * 25) / 100);
         const unavC = typeof unav === 'number' ? unav : Math.floor((R * unavN * 25) / 100);
         const effSurge = surgeC === 0 && unavC === 0 ? 1 : surgeC;
