@@ -4,8 +4,9 @@
  * (api.ts) is a thin shell over this class.
  */
 import type { InstanceObserved, RouteSpec, ServiceKey, ServiceObserved } from '../core/dataplane.js';
-import type { AgentEvent, LogLine, PutServiceBody } from '../core/dataplane-schema.js';
+import type { AgentEvent, FaultObserved, KillResult, LogLine, PutFaultBody, PutServiceBody } from '../core/dataplane-schema.js';
 import { errorMessage, RollgateError } from '../core/errors.js';
+import { Faults } from './faults.js';
 import type { DataRouter, RouterOptions } from './router-types.js';
 import { desiredStatePath, readDesiredState, writeDesiredState, type DesiredService } from './state-file.js';
 import { Supervisor, type SupervisorOptions } from './supervisor.js';
@@ -32,6 +33,8 @@ function defaultLog(entry: Record<string, unknown>): void {
 
 export class Agent {
   readonly startedAt = new Date().toISOString();
+  /** Injected faults (chaos); the router asks `faults.decide` per request. Initialised before the router is built. */
+  readonly faults = new Faults();
   readonly router: DataRouter;
   readonly supervisor: Supervisor;
   private readonly desired = new Map<string, DesiredService>();
@@ -53,6 +56,7 @@ export class Agent {
     const userHook = opts.routerOptions?.onBackendState;
     this.router = opts.createRouter({
       ...opts.routerOptions,
+      faults: this.faults,
       onBackendState: (id, ejected, reason) => {
         this.onBackendState(id, ejected, reason);
         userHook?.(id, ejected, reason);
@@ -136,6 +140,7 @@ export class Agent {
       if (!svc) return false;
       this.desired.delete(k);
       this.removing.set(k, svc);
+      this.faults.clear(key);
       this.persist();
       void this.finishRemoval(key, svc);
       return true;
@@ -172,6 +177,45 @@ export class Agent {
   subscribe(fn: (e: AgentEvent) => void): () => void {
     this.subscribers.add(fn);
     return () => this.subscribers.delete(fn);
+  }
+
+  /** Sets the fault of one version for `durationMs`; the service and version must be declared. */
+  setFault(key: ServiceKey, version: string, body: PutFaultBody): FaultObserved {
+    this.assertRunning();
+    this.requireVersion(key, version);
+    const until = Date.now() + body.durationMs;
+    this.faults.set(key, version, { errorRate: body.errorRate, latencyMs: body.latencyMs, until });
+    this.log({ level: 'warn', msg: `chaos: fault on ${version}: ${Math.round(body.errorRate * 1000) / 10}% errors, +${body.latencyMs}ms for ${body.durationMs}ms`, env: key.env, app: key.app });
+    return { env: key.env, app: key.app, version, errorRate: body.errorRate, latencyMs: body.latencyMs, until: new Date(until).toISOString() };
+  }
+
+  /** Clears one version's fault or all of the service's; returns how many were in force. */
+  clearFaults(key: ServiceKey, version?: string): number {
+    const n = this.faults.clear(key, version);
+    if (n > 0) this.log({ level: 'info', msg: `chaos: cleared ${n} fault(s)${version ? ` on ${version}` : ''}`, env: key.env, app: key.app });
+    return n;
+  }
+
+  listFaults(key?: ServiceKey): FaultObserved[] {
+    return this.faults.list(key).map((f) => ({ env: f.env, app: f.app, version: f.version, errorRate: f.errorRate, latencyMs: f.latencyMs, until: new Date(f.until).toISOString() }));
+  }
+
+  /** Chaos: SIGKILLs one instance of the version; the supervisor restarts it as after a crash. */
+  killInstance(key: ServiceKey, version: string): KillResult {
+    this.assertRunning();
+    this.requireVersion(key, version);
+    const killed = this.supervisor.killInstance(key, version);
+    if (!killed) throw new RollgateError('conflict', `${key.app} ${version} in ${key.env} has no running instance to kill right now; wait until one runs (rollgate status)`);
+    this.log({ level: 'warn', msg: `chaos: killed instance ${killed.id} (pid ${killed.pid ?? '?'}) with SIGKILL`, env: key.env, app: key.app });
+    return { killed, signal: 'SIGKILL' };
+  }
+
+  private requireVersion(key: ServiceKey, version: string): void {
+    const svc = this.desired.get(keyOf(key));
+    if (!svc) throw new RollgateError('not_found', `the agent runs no service ${key.app} in ${key.env}`);
+    if (!svc.versions.some((v) => v.version === version)) {
+      throw new RollgateError('not_found', `${key.app} in ${key.env} runs no version ${version}; it runs ${svc.versions.map((v) => v.version).join(', ') || 'no version'}`);
+    }
   }
 
   renderPrometheus(): string {

@@ -8,7 +8,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { streamSSE } from 'hono/streaming';
 import { z } from 'zod';
 import type { ServiceKey } from '../core/dataplane.js';
-import { describeIssues, LogsQuerySchema, NameParam, PutServiceBodySchema, RouteSpecSchema, type AgentEvent } from '../core/dataplane-schema.js';
+import { describeIssues, LogsQuerySchema, NameParam, PutFaultBodySchema, PutServiceBodySchema, RouteSpecSchema, VersionName, type AgentEvent } from '../core/dataplane-schema.js';
 import { isRollgateError, RollgateError } from '../core/errors.js';
 import type { Agent } from './agent.js';
 
@@ -31,6 +31,12 @@ function serviceKey(c: Context): ServiceKey {
   const app = NameParam.safeParse(c.req.param('app'));
   if (!app.success) throw new RollgateError('invalid_input', `app "${c.req.param('app')}" ${app.error.issues[0]?.message ?? 'is invalid'}`);
   return { env: env.data, app: app.data };
+}
+
+function versionParam(c: Context): string {
+  const v = VersionName.safeParse(c.req.param('version'));
+  if (!v.success) throw new RollgateError('invalid_input', `version "${c.req.param('version')}" ${v.error.issues[0]?.message ?? 'is invalid'}`);
+  return v.data;
 }
 
 async function parseBody<S extends z.ZodType>(c: Context, schema: S): Promise<z.infer<S>> {
@@ -119,6 +125,17 @@ export function createAgentApi(agent: Agent, opts: ApiOptions): AgentApi {
     if (!q.success) throw new RollgateError('invalid_input', `invalid query: ${describeIssues(q.error, 'query')}`);
     return c.json({ lines: await agent.logs(key, q.data) });
   });
+
+  // Chaos: faults the router injects (time-limited), and instance kills.
+  app.get('/v1/services/:env/:app/faults', (c) => c.json({ faults: agent.listFaults(serviceKey(c)) }));
+  app.put('/v1/services/:env/:app/faults/:version', async (c) => {
+    const key = serviceKey(c);
+    const version = versionParam(c);
+    return c.json(agent.setFault(key, version, await parseBody(c, PutFaultBodySchema)));
+  });
+  app.delete('/v1/services/:env/:app/faults', (c) => c.json({ cleared: agent.clearFaults(serviceKey(c)) }));
+  app.delete('/v1/services/:env/:app/faults/:version', (c) => c.json({ cleared: agent.clearFaults(serviceKey(c), versionParam(c)) }));
+  app.post('/v1/services/:env/:app/versions/:version/kill', (c) => c.json(agent.killInstance(serviceKey(c), versionParam(c))));
 
   app.get('/v1/events', (c) =>
     streamSSE(c, async (stream) => {

@@ -7,11 +7,18 @@ import type { RouteSpec, ServiceKey, ServiceObserved } from '../core/dataplane.j
 import {
   AgentEventSchema,
   AgentHealthSchema,
+  FaultListSchema,
+  FaultObservedSchema,
+  FaultsClearedSchema,
+  KillResultSchema,
   LogLineSchema,
   ServiceObservedSchema,
   type AgentEvent,
   type AgentHealth,
+  type FaultObserved,
+  type KillResult,
   type LogLine,
+  type PutFaultBody,
   type PutServiceInput,
 } from '../core/dataplane-schema.js';
 import { RollgateError, type ErrorCode } from '../core/errors.js';
@@ -95,6 +102,26 @@ export class AgentClient {
     if (q.tail !== undefined) params.set('tail', String(q.tail));
     const qs = params.size > 0 ? `?${params}` : '';
     return (await this.call('GET', `${servicePath(key)}/logs${qs}`, LogsBody)).lines;
+  }
+
+  /** Chaos: the router fails `errorRate` of the version's requests and delays each by `latencyMs`, for `durationMs`. */
+  setFault(key: ServiceKey, version: string, fault: PutFaultBody): Promise<FaultObserved> {
+    return this.call('PUT', `${servicePath(key)}/faults/${encodeURIComponent(version)}`, FaultObservedSchema, fault);
+  }
+
+  /** Clears one version's fault, or every fault of the service; returns how many were in force. */
+  async clearFaults(key: ServiceKey, version?: string): Promise<number> {
+    const path = version === undefined ? `${servicePath(key)}/faults` : `${servicePath(key)}/faults/${encodeURIComponent(version)}`;
+    return (await this.call('DELETE', path, FaultsClearedSchema)).cleared;
+  }
+
+  async listFaults(key: ServiceKey): Promise<FaultObserved[]> {
+    return (await this.call('GET', `${servicePath(key)}/faults`, FaultListSchema)).faults;
+  }
+
+  /** Chaos: SIGKILLs one instance of the version (the agent restarts it as after a crash). */
+  killInstance(key: ServiceKey, version: string): Promise<KillResult> {
+    return this.call('POST', `${servicePath(key)}/versions/${encodeURIComponent(version)}/kill`, KillResultSchema);
   }
 
   /**

@@ -236,7 +236,8 @@ export class Exchange implements UpstreamSink, PickTarget {
 
   onBodyData(chunk: Buffer): boolean {
     this.wroteBody = true;
-    const ok = this.res.write(chunk);
+    // The chunk is a view of the upstream read buffer: hand the response a copy it may queue.
+    const ok = this.res.write(Buffer.from(chunk));
     if (!ok && !this.drainHooked) {
       this.drainHooked = true;
       this.res.on('drain', () => this.onClientDrain());
@@ -253,7 +254,7 @@ export class Exchange implements UpstreamSink, PickTarget {
       // Node joins the head and a string body into one write; a Buffer body costs a writev of two.
       // latin1 maps bytes 1:1, so any body survives the round trip.
       this.res.end(last.toString('latin1'), 'latin1');
-    } else this.res.end(last);
+    } else this.res.end(Buffer.from(last));
     (this.slot as VersionSlot).counters.observe(this.status, performance.now() - this.start);
   }
 
@@ -301,6 +302,20 @@ export class Exchange implements UpstreamSink, PickTarget {
       ['x-rollgate-version', (this.slot as VersionSlot).name],
     );
     c.observe(status, performance.now() - this.start);
+  }
+
+  /** True once the exchange ended (answered, failed, or the client went away). */
+  get finished(): boolean {
+    return this.done;
+  }
+
+  /** Chaos: answer as if the version had failed, without reaching it; counted as that version's answer. */
+  failInjected(status: number): void {
+    if (this.done) return;
+    this.done = true;
+    const slot = this.slot as VersionSlot;
+    sendJsonError(this.res, status, 'injected_fault', `fault injected by rollgate chaos into ${this.svc.app} version ${slot.name}`, ['x-rollgate-version', slot.name]);
+    slot.counters.observe(status, performance.now() - this.start);
   }
 
   private onClientClose(): void {

@@ -72,16 +72,15 @@ export function parseResponseHead(text: string): ResponseHead | string {
           continue;
         }
         if (l === 'keep-alive') {
-          const m = /timeout\s*=\s*(\d+)/i.exec(value);
-          if (m) keepAliveMs = Number(m[1]) * 1000;
+          keepAliveMs = keepAliveTimeoutMs(value);
           continue;
         }
         break;
       }
       case 14:
         if (name.toLowerCase() === 'content-length') {
-          const n = value.length > 0 && value.length < 16 ? Number(value) : NaN;
-          if (!Number.isInteger(n) || n < 0 || !/^\d+$/.test(value)) return `invalid content-length "${value.slice(0, 20)}"`;
+          const n = parseDigits(value);
+          if (n < 0) return `invalid content-length "${value.slice(0, 20)}"`;
           if (contentLength !== -1 && contentLength !== n) return 'conflicting content-length headers';
           if (contentLength === n) continue; // duplicate of the same value: send it once
           contentLength = n;
@@ -110,6 +109,35 @@ export function parseResponseHead(text: string): ResponseHead | string {
   if (extraHop !== null) for (const h of extraHop) removeHeader(headers, h);
   const untilClose = !chunked && contentLength === -1;
   return { status, reason, headers, contentLength, chunked, untilClose, close, keepAliveMs };
+}
+
+/** A non-negative decimal integer (at most 15 digits), or -1. No regex: this runs per response. */
+function parseDigits(v: string): number {
+  const len = v.length;
+  if (len === 0 || len > 15) return -1;
+  let n = 0;
+  for (let i = 0; i < len; i++) {
+    const c = v.charCodeAt(i) - 48;
+    if (c < 0 || c > 9) return -1;
+    n = n * 10 + c;
+  }
+  return n;
+}
+
+/** `timeout=N` of a Keep-Alive header in ms, or -1. */
+function keepAliveTimeoutMs(v: string): number {
+  const i = v.toLowerCase().indexOf('timeout=');
+  if (i < 0) return -1;
+  let j = i + 8;
+  let n = 0;
+  let digits = 0;
+  for (; j < v.length; j++) {
+    const c = v.charCodeAt(j) - 48;
+    if (c < 0 || c > 9) break;
+    n = n * 10 + c;
+    digits++;
+  }
+  return digits > 0 && digits < 10 ? n * 1000 : -1;
 }
 
 function removeHeader(headers: string[], lname: string): void {

@@ -31,6 +31,13 @@ export interface RouterOptions {
   baseEjectionMs?: number;
   /** Called when the router ejects or readmits a backend. */
   onBackendState?: (backendId: string, ejected: boolean, reason: string) => void;
+  /** Injected faults (chaos): asked once per request after the version is chosen. */
+  faults?: FaultSource;
+}
+
+export interface FaultSource {
+  /** Null (the usual case): forward. Otherwise hold `delayMs`, then answer `failStatus` or forward. */
+  decide(env: string, app: string, version: string): { readonly failStatus: number | null; readonly delayMs: number } | null;
 }
 
 export interface DataRouter {

@@ -407,10 +407,14 @@ describe('router: failures', () => {
     }
   });
 
-  test('relays a body delimited by connection close, and cuts a response the upstream abandons', async () => {
+  test('relays until-close bodies and split heads, skips 1xx, cuts a response the upstream abandons', async () => {
     const raw = net.createServer((s) => {
       s.once('data', (d: Buffer) => {
-        if (d.toString().startsWith('GET /cut')) {
+        if (d.toString().startsWith('GET /split')) {
+          // An informational answer first, then a head that arrives in two reads.
+          s.write('HTTP/1.1 103 Early Hints\r\nlink: </a.css>\r\n\r\nHTTP/1.1 200 OK\r\ncontent-le');
+          setTimeout(() => s.end('ngth: 5\r\nx-split: yes\r\n\r\nhello'), 30);
+        } else if (d.toString().startsWith('GET /cut')) {
           s.write('HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\npartial');
           setTimeout(() => s.destroy(), 20);
         } else s.end('HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\n\r\nuntil-close body');
@@ -424,6 +428,10 @@ describe('router: failures', () => {
         const whole = await request(port);
         assert.equal(whole.status, 200);
         assert.equal(whole.body, 'until-close body');
+        const split = await request(port, { path: '/split' });
+        assert.equal(split.status, 200);
+        assert.equal(split.body, 'hello');
+        assert.equal(split.headers['x-split'], 'yes');
         await assert.rejects(request(port, { path: '/cut' }), /aborted|socket hang up|ECONNRESET/);
         await until(() => router.metrics('prod', 'web').v1?.upstreamErrors === 1, 2000, 'upstream error to be counted');
         assert.equal(router.inFlight('r1'), 0);

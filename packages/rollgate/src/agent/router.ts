@@ -10,8 +10,8 @@ import type { Duplex } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import { RollgateError } from '../core/errors.js';
 import { STICKY_COOKIE, type VersionMetrics } from '../core/dataplane.js';
-import type { Backend, DataRouter, RouterOptions, ServiceTable } from './router-types.js';
-import { CompiledService } from './balancer.js';
+import type { Backend, DataRouter, FaultSource, RouterOptions, ServiceTable } from './router-types.js';
+import { CompiledService, type VersionSlot } from './balancer.js';
 import { MetricsRegistry, serviceKey } from './metrics.js';
 import { OutlierDetector } from './outlier.js';
 import { renderPrometheus } from './prometheus.js';
@@ -66,7 +66,10 @@ export class Router implements DataRouter, ExchangeContext {
   private readonly metricsReg = new MetricsRegistry();
   private readonly sweepTimer: NodeJS.Timeout;
 
+  private readonly faults: FaultSource | null;
+
   constructor(opts: RouterOptions & RouterTuning = {}) {
+    this.faults = opts.faults ?? null;
     this.detector = new OutlierDetector({
       ejectAfterFailures: opts.ejectAfterFailures ?? 5,
       baseEjectionMs: opts.baseEjectionMs ?? 5000,
@@ -316,7 +319,20 @@ export class Router implements DataRouter, ExchangeContext {
       sendJsonError(res, 503, 'no_backend', noBackendMessage(svc, preview?.version ?? null));
       return;
     }
-    ex.send();
+    const fault = this.faults === null ? null : this.faults.decide(svc.env, svc.app, (ex.slot as VersionSlot).name);
+    if (fault === null) ex.send();
+    else this.injectFault(ex, fault.failStatus, fault.delayMs);
+  }
+
+  /** Chaos: hold the request, then fail it (counted as that version's answer) or forward it. */
+  private injectFault(ex: Exchange, failStatus: number | null, delayMs: number): void {
+    const act = () => {
+      if (ex.finished) return; // the client left while the request was held
+      if (failStatus === null) ex.send();
+      else ex.failInjected(failStatus);
+    };
+    if (delayMs > 0) setTimeout(act, delayMs);
+    else act();
   }
 
   private onUpgrade(l: Listener, req: http.IncomingMessage, socket: Duplex, head: Buffer): void {

@@ -8,7 +8,7 @@ import type { InstanceObserved, ServiceKey, VersionDesired, VersionObserved } fr
 import type { LogLine } from '../core/dataplane-schema.js';
 import { DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
 import { Coalescer } from './coalesce.js';
-import { Instance, quoteOutput, type InstanceHost, type StartFailure } from './instance.js';
+import { Instance, killGroup, quoteOutput, type InstanceHost, type StartFailure } from './instance.js';
 import { InstanceLog, readServiceLogs, serviceLogDir, type LogQuery } from './logs.js';
 import { instancesFilePath, PidRegistry, reapOrphans } from './orphans.js';
 import { allocatePort, DEFAULT_PORT_RANGE, type PortRange } from './ports.js';
@@ -199,6 +199,22 @@ export class Supervisor {
 
   logs(key: ServiceKey, q: LogQuery): Promise<LogLine[]> {
     return readServiceLogs(this.opts.dataDir, key, q);
+  }
+
+  /**
+   * Chaos: SIGKILLs the process group of one running instance of `version` (a ready one when there
+   * is one). Nothing marks the exit as expected, so the instance handles it as a crash and is
+   * restarted with backoff. Returns the instance as it was, or null when none has a process.
+   */
+  killInstance(key: ServiceKey, version: string): InstanceObserved | null {
+    const slot = this.services.get(keyOf(key))?.versions.get(version);
+    if (!slot) return null;
+    const alive = slot.instances.filter((i) => !i.retiring && i.pid !== null);
+    const victim = alive.find((i) => i.state === 'ready') ?? alive[0];
+    if (!victim || victim.pid === null) return null;
+    const before = this.observeInstance(victim);
+    killGroup(victim.pid, 'SIGKILL');
+    return before;
   }
 
   /** Gracefully stops every instance; SIGKILLs what is left at `timeoutMs`. */

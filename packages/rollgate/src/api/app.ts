@@ -5,10 +5,8 @@
  */
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
-import { Hono, type Context } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
+import { Hono } from 'hono';
 import { streamSSE } from 'hono/streaming';
-import type { z } from 'zod';
 import type { EventRecord } from '../core/domain.js';
 import { RollgateError, isRollgateError } from '../core/errors.js';
 import { EnvironmentSpec, listenAddress, ProjectSpec } from '../core/spec.js';
@@ -19,8 +17,13 @@ import type { Releases } from '../engine/releases.js';
 import type { Views } from '../engine/views.js';
 import type { Runtime } from '../runtime/types.js';
 import type { Store } from '../store/types.js';
-import { ApplySpecRequest, AppName, DeployRequest, EnvName, LogsQuery, PromoteRequest, ReleaseQuery, RollbackRequest } from './contract.js';
+import { ApplySpecRequest, AppName, DeployRequest, EnvName, FailRequest, LogsQuery, PromoteRequest, ReleaseQuery, RetryRequest, RollbackRequest } from './contract.js';
 import { tokenMatches } from './token.js';
+import { jsonLimit, parse, readJson, type ApiEnv } from './http.js';
+import { registerChaosRoutes } from './routes-chaos.js';
+import { registerIncidentRoutes } from './routes-incidents.js';
+import type { Chaos } from '../engine/chaos.js';
+import type { Incidents } from '../engine/incidents.js';
 
 export interface ApiDeps {
   store: Store;
@@ -33,29 +36,12 @@ export interface ApiDeps {
   log: Logger;
   version: string;
   maxReleaseBytes: number;
+  incidents: Incidents;
+  chaos: Chaos;
 }
 
-type Env = { Variables: { actor: string } };
-
-export function parse<S extends z.ZodType>(schema: S, value: unknown, where: string): z.infer<S> {
-  const r = schema.safeParse(value);
-  if (r.success) return r.data;
-  const detail = r.error.issues.map((i) => `${i.path.length ? i.path.join('.') : where}: ${i.message}`).join('; ');
-  throw new RollgateError('invalid_input', `invalid ${where}: ${detail}`, { issues: r.error.issues.map((i) => ({ path: i.path.map(String), message: i.message })) });
-}
-
-async function jsonBody(c: Context): Promise<unknown> {
-  const text = await c.req.text();
-  if (text.trim() === '') return {};
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    throw new RollgateError('invalid_input', 'request body is not valid JSON; send a JSON object with Content-Type: application/json');
-  }
-}
-
-export function createApi(d: ApiDeps): Hono<Env> {
-  const app = new Hono<Env>();
+export function createApi(d: ApiDeps): Hono<ApiEnv> {
+  const app = new Hono<ApiEnv>();
 
   app.onError((err, c) => {
     if (isRollgateError(err)) return c.json(err.toJSON(), err.status as 400);
@@ -75,10 +61,10 @@ export function createApi(d: ApiDeps): Hono<Env> {
     c.set('actor', 'token:admin');
     await next();
   });
-  const jsonLimit = bodyLimit({ maxSize: 1024 * 1024, onError: () => { throw new RollgateError('payload_too_large', 'request body over 1 MiB; send less'); } });
+  const small = jsonLimit(1024 * 1024);
 
-  app.post('/v1/spec', jsonLimit, async (c) => {
-    const body = parse(ApplySpecRequest, await jsonBody(c), 'body');
+  app.post('/v1/spec', small, async (c) => {
+    const body = parse(ApplySpecRequest, await readJson(c), 'body');
     const spec = parse(ProjectSpec, body.spec, 'spec');
     for (const [name, env] of Object.entries(spec.environments)) await d.store.upsertEnvironment(name, env);
     for (const [name, a] of Object.entries(spec.apps)) await d.store.upsertApp(name, a);
@@ -115,8 +101,8 @@ export function createApi(d: ApiDeps): Hono<Env> {
   });
   app.get('/v1/apps/:app/releases', async (c) => c.json(await d.store.listReleases(parse(AppName, c.req.param('app'), 'app'))));
 
-  app.post('/v1/deployments', jsonLimit, async (c) => {
-    const req = parse(DeployRequest, await jsonBody(c), 'body');
+  app.post('/v1/deployments', small, async (c) => {
+    const req = parse(DeployRequest, await readJson(c), 'body');
     const dep = await d.deployments.deploy(req, c.get('actor'));
     return c.json(await d.views.deployment(dep), 201);
   });
@@ -128,28 +114,37 @@ export function createApi(d: ApiDeps): Hono<Env> {
   });
   app.get('/v1/deployments/:id', async (c) => c.json(await d.views.deployment(await mustDeployment(d.store, c.req.param('id')))));
 
-  const action = (name: 'promote' | 'pause' | 'resume' | 'abort') =>
-    app.post(`/v1/deployments/:id/${name}`, jsonLimit, async (c) => {
+  const action = (name: 'promote' | 'pause' | 'resume' | 'abort' | 'fail') =>
+    app.post(`/v1/deployments/:id/${name}`, small, async (c) => {
       const id = c.req.param('id');
       await mustDeployment(d.store, id);
       const actor = c.get('actor');
+      const body = await readJson(c);
       const dep =
         name === 'promote'
-          ? await d.deployments.promote(id, parse(PromoteRequest, await jsonBody(c), 'body').full, actor)
-          : name === 'pause'
-            ? await d.deployments.pause(id, actor)
-            : name === 'resume'
-              ? await d.deployments.resume(id, actor)
-              : await d.deployments.abort(id, actor);
+          ? await d.deployments.promote(id, parse(PromoteRequest, body, 'body'), actor)
+          : name === 'fail'
+            ? await d.deployments.fail(id, actor, parse(FailRequest, body, 'body').reason)
+            : name === 'pause'
+              ? await d.deployments.pause(id, actor)
+              : name === 'resume'
+                ? await d.deployments.resume(id, actor)
+                : await d.deployments.abort(id, actor);
       return c.json(await d.views.deployment(dep));
     });
   action('promote');
   action('pause');
   action('resume');
   action('abort');
+  action('fail');
 
-  app.post('/v1/rollback', jsonLimit, async (c) => {
-    const req = parse(RollbackRequest, await jsonBody(c), 'body');
+  app.post('/v1/retry', small, async (c) => {
+    const req = parse(RetryRequest, await readJson(c), 'body');
+    return c.json(await d.views.deployment(await d.deployments.retry(req.app, req.env, c.get('actor'))), 201);
+  });
+
+  app.post('/v1/rollback', small, async (c) => {
+    const req = parse(RollbackRequest, await readJson(c), 'body');
     const dep = await d.deployments.rollback(req, c.get('actor'));
     return c.json(await d.views.deployment(dep), 201);
   });
@@ -200,6 +195,8 @@ export function createApi(d: ApiDeps): Hono<Env> {
     });
   });
 
+  registerIncidentRoutes(app, { incidents: d.incidents });
+  registerChaosRoutes(app, { chaos: d.chaos });
   return app;
 }
 

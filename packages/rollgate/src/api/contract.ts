@@ -15,10 +15,12 @@
  *   POST /v1/deployments        DeployRequest        -> DeploymentView (201); 409 deployment_in_progress
  *   GET  /v1/deployments?app=&env=&limit=            -> DeploymentRecord[] (newest first)
  *   GET  /v1/deployments/:id                         -> DeploymentView
- *   POST /v1/deployments/:id/promote { full? }       -> DeploymentView
+ *   POST /v1/deployments/:id/promote { full?, skipAnalysis? } -> DeploymentView
  *   POST /v1/deployments/:id/pause                   -> DeploymentView
  *   POST /v1/deployments/:id/resume                  -> DeploymentView
  *   POST /v1/deployments/:id/abort                   -> DeploymentView
+ *   POST /v1/deployments/:id/fail  { reason? }       -> DeploymentView  (force a rollback)
+ *   POST /v1/retry              { app, env }         -> DeploymentView (201): the last failed release again
  *   POST /v1/rollback           RollbackRequest      -> DeploymentView (201)
  *   GET  /v1/status?app=&env=                        -> ServiceStatus[]
  *   GET  /v1/logs?app=&env=&version=&instance=&tail= -> { lines: LogLine[] }
@@ -50,7 +52,9 @@ export const DeployRequest = z
   .refine((r) => r.releaseId !== undefined || r.version !== undefined, { message: 'give releaseId or version' });
 export type DeployRequest = z.infer<typeof DeployRequest>;
 
-export const PromoteRequest = z.object({ full: z.boolean().default(false) }).strict();
+export const PromoteRequest = z.object({ full: z.boolean().default(false), skipAnalysis: z.boolean().default(false) }).strict();
+export const FailRequest = z.object({ reason: z.string().max(500).optional() }).strict();
+export const RetryRequest = z.object({ app: AppName, env: EnvName }).strict();
 
 export const RollbackRequest = z
   .object({

@@ -9,6 +9,9 @@ import { z } from 'zod';
 import type { DeploymentRecord, EventRecord } from '../core/domain.js';
 import { RollgateError, errorMessage } from '../core/errors.js';
 import type { AppSummary, DeployRequest, DeploymentView, LogLine, ReleaseRecord, RollbackRequest, ServiceStatus } from '../api/contract.js';
+import type { InjectFaultRequest, KillRequestBody, StopChaosRequest } from '../api/routes-chaos.js';
+import type { IncidentView, OpenIncidentRequest } from '../api/routes-incidents.js';
+import type { ChaosRecord } from '../core/incidents.js';
 import { ApiError } from './exit.js';
 import { parseSse } from './sse.js';
 
@@ -18,7 +21,7 @@ export interface EnvironmentView {
   spec: unknown;
 }
 
-export type DeploymentAction = 'promote' | 'pause' | 'resume' | 'abort';
+export type DeploymentAction = 'promote' | 'pause' | 'resume' | 'abort' | 'fail';
 
 export interface ReleaseUpload {
   version?: string | undefined;
@@ -77,6 +80,9 @@ export class ApiClient {
   act(id: string, action: DeploymentAction, body: unknown = {}): Promise<DeploymentView> {
     return this.call('POST', `/v1/deployments/${encodeURIComponent(id)}/${action}`, { body });
   }
+  retry(req: { app: string; env: string }): Promise<DeploymentView> {
+    return this.call('POST', '/v1/retry', { body: req });
+  }
   rollback(req: RollbackRequest): Promise<DeploymentView> {
     return this.call('POST', '/v1/rollback', { body: req });
   }
@@ -85,6 +91,34 @@ export class ApiClient {
   }
   logs(q: { app: string; env: string; version?: string | undefined; instance?: string | undefined; tail?: number | undefined }): Promise<{ lines: LogLine[] }> {
     return this.call('GET', '/v1/logs', { query: q });
+  }
+
+  // incidents
+  incidents(q: { app?: string | undefined; env?: string | undefined; status?: 'open' | 'resolved' | 'all' | undefined; source?: string | undefined; limit?: number | undefined } = {}): Promise<IncidentView[]> {
+    return this.call('GET', '/v1/incidents', { query: q });
+  }
+  incident(id: string): Promise<IncidentView> {
+    return this.call('GET', `/v1/incidents/${encodeURIComponent(id)}`);
+  }
+  openIncident(req: OpenIncidentRequest): Promise<IncidentView> {
+    return this.call('POST', '/v1/incidents', { body: req });
+  }
+  resolveIncident(id: string, resolution?: string): Promise<IncidentView> {
+    return this.call('POST', `/v1/incidents/${encodeURIComponent(id)}/resolve`, { body: resolution === undefined ? {} : { resolution } });
+  }
+
+  // chaos
+  chaosInject(req: InjectFaultRequest): Promise<ChaosRecord> {
+    return this.call('POST', '/v1/chaos/inject', { body: req });
+  }
+  chaosKill(req: KillRequestBody): Promise<ChaosRecord> {
+    return this.call('POST', '/v1/chaos/kill', { body: req });
+  }
+  chaosStop(req: StopChaosRequest): Promise<{ stopped: ChaosRecord[]; cleared: number }> {
+    return this.call('POST', '/v1/chaos/stop', { body: req });
+  }
+  chaos(q: { app?: string | undefined; env?: string | undefined; status?: 'active' | 'stopped' | 'expired' | undefined; limit?: number | undefined } = {}): Promise<ChaosRecord[]> {
+    return this.call('GET', '/v1/chaos', { query: q });
   }
 
   /** The platform event stream (SSE). Ends when `signal` aborts or the server closes it. */

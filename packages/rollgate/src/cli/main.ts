@@ -6,9 +6,11 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { EXIT_OK, EXIT_USAGE, UsageError } from './exit.js';
 import { Output } from './output.js';
+import { registerChaos } from './commands/chaos.js';
 import { registerControl } from './commands/control.js';
 import { registerDaemons } from './commands/daemons.js';
 import { registerDeploy } from './commands/deploy.js';
+import { registerIncidents } from './commands/incidents.js';
 import { registerInfo } from './commands/info.js';
 import { registerSpecCommands } from './commands/spec.js';
 import { registerUp } from './commands/up.js';
@@ -27,6 +29,8 @@ export function buildProgram(): Command {
   registerDeploy(program);
   registerControl(program);
   registerInfo(program);
+  registerIncidents(program);
+  registerChaos(program);
   program.addHelpText(
     'after',
     `

@@ -181,6 +181,41 @@ export const LogLineSchema = z.object({
   text: z.string(),
 });
 
+// --- Chaos: faults injected by the router, and instance kills ---
+
+/** Bounds of an injected fault (the control plane checks them too, with friendlier units). */
+export const FAULT_LIMITS = { maxLatencyMs: 60_000, maxDurationMs: 3_600_000 } as const;
+
+/** Body of `PUT /v1/services/:env/:app/faults/:version`. */
+export const PutFaultBodySchema = z
+  .object({
+    errorRate: z.number().min(0, { message: 'must be from 0 to 1' }).max(1, { message: 'must be from 0 to 1' }),
+    latencyMs: z.number().int().min(0).max(FAULT_LIMITS.maxLatencyMs, { message: `must be at most ${FAULT_LIMITS.maxLatencyMs} (60s)` }),
+    durationMs: z.number().int().min(1).max(FAULT_LIMITS.maxDurationMs, { message: `must be at most ${FAULT_LIMITS.maxDurationMs} (1h)` }),
+  })
+  .strict()
+  .refine((b) => b.errorRate > 0 || b.latencyMs > 0, { message: 'a fault needs errorRate > 0 or latencyMs > 0' });
+export type PutFaultBody = z.infer<typeof PutFaultBodySchema>;
+
+/** A fault in force on the agent. */
+export const FaultObservedSchema = z.object({
+  env: z.string(),
+  app: z.string(),
+  version: z.string(),
+  errorRate: z.number(),
+  latencyMs: z.number(),
+  /** When it lapses, ISO time of the agent's clock. */
+  until: z.string(),
+});
+export type FaultObserved = z.infer<typeof FaultObservedSchema>;
+
+export const FaultListSchema = z.object({ faults: z.array(FaultObservedSchema) });
+export const FaultsClearedSchema = z.object({ cleared: z.number().int() });
+
+/** Answer of `POST /v1/services/:env/:app/versions/:version/kill`: the instance as it was when killed. */
+export const KillResultSchema = z.object({ killed: InstanceObservedSchema, signal: z.literal('SIGKILL') });
+export type KillResult = z.infer<typeof KillResultSchema>;
+
 /** Formats zod issues as one sentence a user can act on: `versions.0.replicas: expected …`. */
 export function describeIssues(error: z.ZodError, where = 'body'): string {
   return error.issues

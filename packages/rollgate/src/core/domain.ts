@@ -68,11 +68,18 @@ export interface DeploymentState {
   pausedByUser: boolean;
   /** A user asked to abort: traffic back to stable, candidate removed. */
   abortRequested: boolean;
+  /** With abortRequested: how the deployment ends (`rollgate fail` ends it rolled back) and why. */
+  abortStatus?: 'aborted' | 'rolled_back' | undefined;
+  abortReason?: string | undefined;
   /**
    * Set when the deployment is being reverted (abort, failure, progress deadline): the status it
    * ends with once stable serves again, and why.
    */
-  revert: { status: 'aborted' | 'failed' | 'rolled_back'; reason: string } | null;
+  revert: RevertIntent | null;
+  /** A user promoted with --skip-analysis: no more automated judgement for this deployment. */
+  skipAnalysis: boolean;
+  /** The latest analysis verdicts (for status views); null when no analysis ran. */
+  analysis: AnalysisSnapshot | null;
   /** Set once the candidate serves all traffic: the old version stays warm until then, for instant rollback. */
   scaleDownAt: string | null;
   /** The old version's instances were stopped after `scaleDownAt`. */
@@ -81,6 +88,37 @@ export interface DeploymentState {
   lastReady: number;
   /** Last time the rollout made progress (for the progress deadline). */
   lastProgressAt: string;
+}
+
+export interface RevertIntent {
+  status: 'aborted' | 'failed' | 'rolled_back';
+  reason: string;
+  at: string;
+  /**
+   * Keep the candidate's instances (without traffic) after the revert, to be stopped after the
+   * strategy's abortScaleDownDelay: they are there to debug, and traffic leaves them at once anyway.
+   */
+  keepCandidate: boolean;
+}
+
+export type AnalysisVerdict = 'running' | 'pass' | 'fail' | 'inconclusive';
+
+export interface MetricSnapshot {
+  name: string;
+  verdict: 'pass' | 'fail' | 'inconclusive';
+  reason: string;
+  canary: number | null;
+  stable: number | null;
+}
+
+export interface AnalysisSnapshot {
+  /** Which analysis: background, a step's, pre- or post-promotion. */
+  phase: string;
+  verdict: AnalysisVerdict;
+  reason: string;
+  startedAt: string;
+  at: string;
+  metrics: MetricSnapshot[];
 }
 
 export interface DeploymentRecord {

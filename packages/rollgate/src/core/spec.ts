@@ -156,7 +156,7 @@ export const BlueGreenStrategy = z
     scaleDownDelay: Duration.default('30s').describe('How long the old version stays warm after the switch, for instant rollback'),
     prePromotionAnalysis: AnalysisSetting.default(false).describe('Judge the new version (preview traffic, HTTP checks, commands) before the switch'),
     postPromotionAnalysis: AnalysisSetting.default(() => AnalysisSpec.parse({})).describe('Watch the new version after the switch; a failure switches back at once'),
-    postPromotionWindow: Duration.default('30s').describe('How long the post-promotion watch lasts'),
+    postPromotionWindow: Duration.default('10s').describe('How long the post-promotion watch lasts'),
   })
   .strict();
 export const CanaryStrategy = z
@@ -230,6 +230,7 @@ export const EnvironmentSpec = z
     config: EnvVars.default({}).describe('Configuration values given to every instance as environment variables'),
     strategy: StrategySpec.optional(),
     progressDeadline: Duration.default('10m').describe('A rollout that makes no progress for this long is aborted'),
+    production: z.boolean().optional().describe('Counts as production (incidents, delivery metrics); default: true for an environment named "production"'),
   })
   .strict();
 export type EnvironmentSpec = z.infer<typeof EnvironmentSpec>;
@@ -268,4 +269,8 @@ export function listenAddress(env: EnvironmentSpec): { host: string; port: numbe
 /** The strategy for an app in an environment: app override, then environment, then app, then rolling. */
 export function resolveStrategy(app: AppSpec, envName: string, env: EnvironmentSpec): StrategySpec {
   return app.environments[envName]?.strategy ?? env.strategy ?? app.strategy ?? defaultStrategy('rolling');
+}
+
+export function isProduction(envName: string, env: EnvironmentSpec): boolean {
+  return env.production ?? envName === 'production';
 }

@@ -23,6 +23,8 @@ export function initialState(nowIso: string): DeploymentState {
     pausedByUser: false,
     abortRequested: false,
     revert: null,
+    skipAnalysis: false,
+    analysis: null,
     scaleDownAt: null,
     oldScaledDown: false,
     lastProgressAt: nowIso,
@@ -78,8 +80,24 @@ export class Deployments {
     return this.create(req.app, req.env, 'rollback', target.id, target.version, current, resolveStrategy(cfg.appSpec, req.env, cfg.envSpec), actor);
   }
 
-  promote(id: string, full: boolean, actor: string): Promise<DeploymentRecord> {
-    return this.command(id, actor, 'promote', full ? 'full promotion requested' : 'promotion requested', (s) => ({ ...s, promoteRequested: true, promoteFull: s.promoteFull || full, pausedByUser: false }));
+  promote(id: string, opts: { full: boolean; skipAnalysis: boolean }, actor: string): Promise<DeploymentRecord> {
+    const what = `${opts.full ? 'full promotion' : 'promotion'}${opts.skipAnalysis ? ' without analysis' : ''} requested`;
+    return this.command(id, actor, 'promote', what, (s) => ({ ...s, promoteRequested: true, promoteFull: s.promoteFull || opts.full, pausedByUser: false, skipAnalysis: s.skipAnalysis || opts.skipAnalysis }));
+  }
+
+  /** Forces a rollback of a rollout in progress, as a failed analysis would. */
+  fail(id: string, actor: string, reason?: string): Promise<DeploymentRecord> {
+    const why = `failed by ${actor}${reason ? `: ${reason}` : ''}`;
+    return this.command(id, actor, 'fail', 'rollback forced', (s) => ({ ...s, abortRequested: true, abortStatus: 'rolled_back', abortReason: why, pausedByUser: false }));
+  }
+
+  /** Deploys again the release whose last deployment to this service failed, was aborted or rolled back. */
+  async retry(app: string, env: string, actor: string): Promise<DeploymentRecord> {
+    const [last] = await this.store.listDeployments({ app, env, limit: 1 });
+    if (!last) throw new RollgateError('not_found', `${app} has no deployment in ${env} to retry`);
+    if (isActiveStatus(last.status)) throw new RollgateError('deployment_in_progress', `deployment ${last.id} of ${last.version} is still ${last.status} in ${env}; retry applies to one that ended`);
+    if (last.status === 'succeeded' || last.kind !== 'deploy') throw new RollgateError('conflict', `the last deployment of ${app} to ${env} (${last.version}) ${last.status === 'succeeded' ? 'succeeded' : 'was a rollback'}; there is nothing to retry`);
+    return this.deploy({ app, env, releaseId: last.releaseId }, actor);
   }
 
   pause(id: string, actor: string): Promise<DeploymentRecord> {
@@ -124,7 +142,7 @@ export class Deployments {
       const dep = await this.store.getDeployment(id);
       if (!dep) throw new RollgateError('not_found', `no deployment ${id}`);
       if (!isActiveStatus(dep.status)) throw new RollgateError('conflict', `deployment ${id} already ended (${dep.status}); ${kind} applies to a deployment in progress`);
-      if (dep.state.revert && kind !== 'abort') throw new RollgateError('conflict', `deployment ${id} is being reverted (${dep.state.revert.reason}); it can no longer be ${kind}d`);
+      if (dep.state.revert && kind !== 'abort' && kind !== 'fail') throw new RollgateError('conflict', `deployment ${id} is being reverted (${dep.state.revert.reason}); it can no longer be ${kind}d`);
       const updated = await this.store.updateDeployment(id, { state: change(dep.state) });
       await this.store.addDeploymentEvent(id, kind, `${message} by ${actor}`);
       await this.events.emit({ type: `deployment.${kind}`, app: dep.app, env: dep.env, deploymentId: id, data: { actor } });

@@ -132,6 +132,21 @@ describe('deployments against a real agent', () => {
     assert.deepEqual(await versionsSeen(prodPort, 10), { v1: 10 });
   });
 
+  test('fail forces a rollback with the reason; retry deploys the same release again', async () => {
+    const d = await client.deploy({ app: 'demo', env: 'production', version: 'v3' });
+    await waitForDeployment(client, d.id, 60_000, (x) => x.status === 'paused');
+    await client.act(d.id, 'fail', { reason: 'bad numbers on the dashboard' });
+    const done = await waitForDeployment(client, d.id);
+    assert.equal(done.status, 'rolled_back');
+    assert.match(done.message, /bad numbers on the dashboard/);
+    assert.deepEqual(await versionsSeen(prodPort, 10), { v1: 10 });
+    const again = await client.retry({ app: 'demo', env: 'production' });
+    assert.equal(again.releaseId, d.releaseId);
+    await waitForDeployment(client, again.id, 60_000, (x) => x.status === 'paused');
+    await client.act(again.id, 'abort');
+    assert.equal((await waitForDeployment(client, again.id)).status, 'aborted');
+  });
+
   test('blue-green switches at once to the new version; rolling and recreate also end on the new version', async () => {
     for (const [version, strategy] of [['v3', 'blue-green'], ['v4', 'rolling'], ['v2', 'recreate']] as const) {
       const d = await client.deploy({ app: 'demo', env: 'production', version, strategy });
@@ -144,6 +159,7 @@ describe('deployments against a real agent', () => {
   test('bad input is refused with a clear error and changes nothing', async () => {
     const before = await client.deployments({ app: 'demo' });
     await assert.rejects(client.deploy({ app: 'nope', env: 'production', version: 'v1' }), /unknown app "nope"/);
+    await assert.rejects(client.retry({ app: 'demo', env: 'production' }), /succeeded; there is nothing to retry/);
     await assert.rejects(client.deploy({ app: 'demo', env: 'nowhere', version: 'v1' }), /unknown environment "nowhere"/);
     await assert.rejects(client.deploy({ app: 'demo', env: 'production', version: 'v9' }), /no release v9/);
     await assert.rejects(client.deploy({ app: 'demo', env: 'production', version: 'bad version!' }), /versions are letters/);

@@ -6,7 +6,9 @@
  * changes nothing, so a server killed at any line resumes where it was on restart.
  */
 import type { RouteSpec, ServiceKey, ServiceObserved } from '../core/dataplane.js';
-import { isActiveStatus, type DeploymentRecord, type DeploymentState, type DeploymentStatus, type ReleaseRecord } from '../core/domain.js';
+import { isActiveStatus, type DeploymentRecord, type DeploymentState, type DeploymentStatus, type ReleaseRecord, type RevertIntent } from '../core/domain.js';
+import type { StrategySpec } from '../core/spec.js';
+import { analysisPhase, type AnalysisEvaluator } from './analysis-types.js';
 import { formatDuration, parseDuration } from '../core/duration.js';
 import { errorMessage, isRollgateError } from '../core/errors.js';
 import { canonicalJson } from '../core/canonical-json.js';
@@ -30,6 +32,17 @@ export interface ExecutorDeps {
   now?: () => number;
   /** Longest wait between two looks at a deployment when nothing is heard from the data plane. */
   maxWaitMs?: number;
+  /** Automated analysis; without it rollouts move on their steps alone. */
+  analysis?: AnalysisEvaluator;
+  /** Called once a deployment has ended (incidents, notifications). */
+  onEnded?: (dep: DeploymentRecord) => Promise<void>;
+}
+
+/** How often a deployment under analysis is looked at: the judge decides as soon as evidence suffices. */
+const ANALYSIS_TICK_MS = 200;
+
+function abortScaleDownDelay(strategy: StrategySpec): number {
+  return 'canary' in strategy ? parseDuration(strategy.canary.abortScaleDownDelay) : parseDuration('30s');
 }
 
 export interface PlanView {
@@ -70,7 +83,7 @@ export class Executor {
     for (const dep of await this.d.store.listActiveDeployments()) this.drive(dep.id);
     for (const s of await this.d.store.listServiceStates()) {
       const [last] = await this.d.store.listDeployments({ app: s.app, env: s.env, limit: 1 });
-      if (last && last.status === 'succeeded' && last.state.scaleDownAt && !last.state.oldScaledDown) this.scheduleScaleDown(last);
+      if (last && last.state.scaleDownAt && !last.state.oldScaledDown) this.scheduleScaleDown(last);
     }
   }
 
@@ -156,20 +169,31 @@ export class Executor {
     let state: DeploymentState = { ...dep.state };
     const cand = counts[dep.version];
 
+    // Automated analysis: judged before planning so a failure moves traffic in this same tick.
+    let analysisFailed: string | null = null;
+    let analysisHold: string | null = null;
+    if (!state.revert && !state.skipAnalysis && this.d.analysis && dep.kind === 'deploy') {
+      const phase = analysisPhase(dep.strategy, state, dep.previousVersion !== null);
+      const r = phase ? await this.d.analysis.evaluate(dep, phase, observed, now) : null;
+      if (r) {
+        if (r.snapshot.verdict !== state.analysis?.verdict || r.snapshot.reason !== state.analysis?.reason || now - Date.parse(state.analysis?.at ?? nowIso) > 2000) {
+          state = { ...state, analysis: r.snapshot };
+          dep = await store.updateDeployment(id, { state });
+          await this.d.events.emit({ type: 'analysis.updated', app: dep.app, env: dep.env, deploymentId: dep.id, data: r.snapshot });
+        }
+        if (r.snapshot.verdict === 'fail') analysisFailed = r.snapshot.reason;
+        else if (r.hold) analysisHold = r.hold;
+      } else if (state.analysis && state.analysis.verdict === 'running') {
+        this.d.analysis.forget(dep.id);
+      }
+    }
+
     // Decide whether this deployment must be reverted, and write that down before acting on it.
     if (!state.revert) {
-      let revert: DeploymentState['revert'] = null;
-      if (state.abortRequested) revert = { status: 'aborted', reason: 'aborted by user' };
-      else if (cand?.failed) revert = { status: 'failed', reason: `${dep.version} could not become healthy: ${cand.failureReason ?? 'unknown reason'}` };
-      else if (!state.pausedByUser) {
-        const deadline = parseDuration(cfg.envSpec.progressDeadline);
-        if (now - Date.parse(state.lastProgressAt) > deadline) {
-          revert = { status: 'failed', reason: `no progress for ${cfg.envSpec.progressDeadline} (progressDeadline of ${dep.env}); the rollout was stopped and traffic returned to ${dep.previousVersion ?? 'nothing'}` };
-        }
-      }
+      const revert = this.decideRevert(dep, cfg, state, cand, analysisFailed, now);
       if (revert) {
         state = { ...state, revert };
-        dep = await store.updateDeployment(id, { state, status: 'progressing', message: `reverting: ${revert.reason}` });
+        dep = await store.updateDeployment(id, { state, status: 'progressing', message: `${revert.status === 'rolled_back' ? 'rolling back' : 'reverting'}: ${revert.reason}` });
         await this.timeline(dep, 'reverting', revert.reason, { status: revert.status });
       }
     }
@@ -192,24 +216,29 @@ export class Executor {
       // help, and it changed nothing, so end the deployment here with its reason.
       if (!isRollgateError(e) || e.status >= 500) throw e;
       const reason = `the data plane refused the change: ${e.message}`;
-      const failed: DeploymentState = { ...state, revert: state.revert ?? { status: 'failed', reason } };
-      await this.finish(dep, cfg, { ...failed, revert: { status: failed.revert!.status, reason: state.revert ? `${state.revert.reason}; then ${reason}` : reason } }, releases);
+      const prior = state.revert;
+      const revert: RevertIntent = { status: prior?.status ?? 'failed', reason: prior ? `${prior.reason}; then ${reason}` : reason, at: nowIso, keepCandidate: false };
+      await this.finish(dep, cfg, { ...state, revert }, releases);
       return { done: true };
     }
 
     // Progress = more candidate instances ready, or a pause (waiting on purpose is not being stuck).
     const ready = cand?.ready ?? 0;
-    if (ready > state.lastReady || (p.outcome.kind === 'wait' && p.outcome.paused)) {
+    if (ready > state.lastReady || (p.outcome.kind === 'wait' && p.outcome.paused) || analysisHold) {
       state = { ...state, lastReady: Math.max(ready, state.lastReady), lastProgressAt: nowIso };
       dep = await store.updateDeployment(id, { state });
     }
+    const analysing = !state.revert && state.analysis?.verdict === 'running';
+    const tickMs = analysing ? ANALYSIS_TICK_MS : this.maxWaitMs;
 
     switch (p.outcome.kind) {
       case 'complete':
+        if (analysisHold && !state.revert) return this.hold(dep, `${p.step}: ${analysisHold}`, 'paused', tickMs);
         await this.finish(dep, cfg, state, releases);
         return { done: true };
       case 'advance': {
         if (state.pausedByUser) return this.hold(dep, `paused by user at ${p.step} (rollgate resume)`, 'paused');
+        if (analysisHold) return this.hold(dep, `${p.step}: ${analysisHold}`, 'paused', tickMs);
         state = { ...state, stepIndex: state.stepIndex + 1, stepStartedAt: nowIso, promoteRequested: false, lastProgressAt: nowIso };
         dep = await store.updateDeployment(id, { state, status: 'progressing', message: `completed ${p.step}` });
         await this.timeline(dep, 'step', `completed ${p.step}`, { stepIndex: state.stepIndex - 1, candidateWeight: p.candidateWeight });
@@ -218,9 +247,20 @@ export class Executor {
       case 'wait': {
         const status: DeploymentStatus = state.pausedByUser || (p.outcome.paused && p.outcome.waitMs === undefined) ? 'paused' : 'progressing';
         const msg = state.pausedByUser ? `paused by user at ${p.step} (rollgate resume)` : `${p.step}: ${p.outcome.reason}`;
-        return this.hold(dep, msg, status, p.outcome.waitMs);
+        return this.hold(dep, msg, status, Math.min(p.outcome.waitMs ?? tickMs, tickMs));
       }
     }
+  }
+
+  private decideRevert(dep: DeploymentRecord, cfg: ServiceConfig, state: DeploymentState, cand: { failed: boolean; failureReason: string | null } | undefined, analysisFailed: string | null, now: number): RevertIntent | null {
+    const at = new Date(now).toISOString();
+    if (state.abortRequested) return { status: state.abortStatus ?? 'aborted', reason: state.abortReason ?? 'aborted by user', at, keepCandidate: false };
+    if (analysisFailed) return { status: 'rolled_back', reason: `analysis failed: ${analysisFailed}`, at, keepCandidate: true };
+    if (cand?.failed) return { status: 'failed', reason: `${dep.version} could not become healthy: ${cand.failureReason ?? 'unknown reason'}`, at, keepCandidate: false };
+    if (!state.pausedByUser && now - Date.parse(state.lastProgressAt) > parseDuration(cfg.envSpec.progressDeadline)) {
+      return { status: 'failed', reason: `no progress for ${cfg.envSpec.progressDeadline} (progressDeadline of ${dep.env}); the rollout was stopped and traffic returned to ${dep.previousVersion ?? 'nothing'}`, at, keepCandidate: false };
+    }
+    return null;
   }
 
   private async hold(dep: DeploymentRecord, message: string, status: DeploymentStatus, waitMs?: number): Promise<TickResult> {
@@ -235,19 +275,26 @@ export class Executor {
 
   private async finish(dep: DeploymentRecord, cfg: ServiceConfig, state: DeploymentState, releases: Map<string, ReleaseRecord>): Promise<void> {
     const { store } = this.d;
-    const nowIso = new Date(this.now()).toISOString();
+    const now = this.now();
+    const nowIso = new Date(now).toISOString();
+    this.d.analysis?.forget(dep.id);
     if (state.revert) {
-      const rec = await store.updateDeployment(dep.id, { status: state.revert.status, finishedAt: nowIso, message: state.revert.reason, state });
+      // Traffic is back on stable. A kept candidate goes after the strategy's abortScaleDownDelay.
+      const keep = state.revert.keepCandidate && dep.previousVersion !== null;
+      const finalState: DeploymentState = { ...state, scaleDownAt: keep ? new Date(now + abortScaleDownDelay(dep.strategy)).toISOString() : null, oldScaledDown: !keep };
+      const rec = await store.updateDeployment(dep.id, { status: state.revert.status, finishedAt: nowIso, message: state.revert.reason, state: finalState });
       await this.timeline(rec, state.revert.status, `ended ${state.revert.status.replace('_', ' ')}: ${state.revert.reason}`);
       await this.d.events.emit({ type: 'deployment.finished', app: dep.app, env: dep.env, deploymentId: dep.id, data: { status: rec.status, version: dep.version, reason: state.revert.reason } });
+      if (keep) this.scheduleScaleDown(rec);
+      await this.ended(rec);
       return;
     }
     const keepWarm = dep.kind === 'deploy' && dep.previousVersion !== null && ('canary' in dep.strategy || 'blueGreen' in dep.strategy);
     const delay = keepWarm ? parseDuration('canary' in dep.strategy ? dep.strategy.canary.scaleDownDelay : 'blueGreen' in dep.strategy ? dep.strategy.blueGreen.scaleDownDelay : '0s') : 0;
-    const finalState: DeploymentState = { ...state, scaleDownAt: keepWarm ? new Date(this.now() + delay).toISOString() : null, oldScaledDown: !keepWarm };
+    const finalState: DeploymentState = { ...state, scaleDownAt: keepWarm ? new Date(now + delay).toISOString() : null, oldScaledDown: !keepWarm };
     await store.setServiceState(dep.app, dep.env, dep.releaseId, dep.previousReleaseId);
-    const started = dep.startedAt ? Date.parse(dep.startedAt) : this.now();
-    const msg = `${dep.version} serves all traffic in ${dep.env} (took ${formatDuration(this.now() - started)})`;
+    const started = dep.startedAt ? Date.parse(dep.startedAt) : now;
+    const msg = `${dep.version} serves all traffic in ${dep.env} (took ${formatDuration(now - started)})`;
     const rec = await store.updateDeployment(dep.id, { status: 'succeeded', finishedAt: nowIso, message: msg, state: finalState });
     await this.timeline(rec, 'succeeded', msg);
     await this.d.events.emit({ type: 'deployment.finished', app: dep.app, env: dep.env, deploymentId: dep.id, data: { status: 'succeeded', version: dep.version } });
@@ -255,6 +302,16 @@ export class Executor {
     else if (dep.previousVersion) {
       // Nothing kept warm: make sure the data plane holds only the new version.
       await this.apply(cfg, { [dep.version]: replicasOf(cfg) }, allTo(dep.version), releases);
+    }
+    await this.ended(rec);
+  }
+
+  /** Lets incidents and notifications react; their failure never changes the deployment's outcome. */
+  private async ended(rec: DeploymentRecord): Promise<void> {
+    try {
+      await this.d.onEnded?.(rec);
+    } catch (e) {
+      this.d.log.warn('a deployment-ended hook failed', { deployment: rec.id, error: errorMessage(e) });
     }
   }
 
@@ -271,18 +328,25 @@ export class Executor {
     this.scaleDowns.set(key, t);
   }
 
+  /**
+   * The end of a keep-warm window: the service keeps only the release it serves now (the old one
+   * after a promotion, or the failed candidate after a rollback, goes away).
+   */
   private async scaleDown(id: string): Promise<void> {
     const { store } = this.d;
     const dep = await store.getDeployment(id);
     if (!dep || dep.state.oldScaledDown) return;
+    const [latest] = await store.listDeployments({ app: dep.app, env: dep.env, limit: 1 });
+    // A newer deployment owns the service now; it decides what runs.
+    if (latest?.id !== dep.id) return;
     const svc = await store.getServiceState(dep.app, dep.env);
-    const active = await store.getActiveDeployment(dep.app, dep.env);
-    // A newer deployment or a rollback owns the service now; it decides what runs.
-    if (active || svc?.currentReleaseId !== dep.releaseId) return;
+    const cur = svc?.currentReleaseId ? await store.getRelease(svc.currentReleaseId) : null;
+    if (!cur) return;
     const cfg = await loadServiceConfig(store, dep.app, dep.env);
-    await this.apply(cfg, { [dep.version]: replicasOf(cfg) }, allTo(dep.version), await this.releasesOf(dep));
+    await this.apply(cfg, { [cur.version]: replicasOf(cfg) }, allTo(cur.version), new Map([[cur.version, cur]]));
     const rec = await store.updateDeployment(id, { state: { ...dep.state, oldScaledDown: true } });
-    await this.timeline(rec, 'scaled-down', `${dep.previousVersion} stopped after the scale-down delay`);
+    const gone = dep.status === 'succeeded' ? dep.previousVersion : dep.version;
+    await this.timeline(rec, 'scaled-down', `${gone} stopped after the scale-down delay`);
   }
 
   /**
@@ -297,14 +361,15 @@ export class Executor {
       if (!cur) continue;
       const cfg = await loadServiceConfig(store, s.app, s.env);
       const [last] = await store.listDeployments({ app: s.app, env: s.env, limit: 1 });
-      const warm = last && last.status === 'succeeded' && !last.state.oldScaledDown && last.previousVersion ? last : null;
       const replicas: Record<string, number> = { [cur.version]: replicasOf(cfg) };
       const releases = new Map([[cur.version, cur]]);
-      if (warm && s.previousReleaseId) {
-        const prev = await store.getRelease(s.previousReleaseId);
-        if (prev) {
-          replicas[prev.version] = replicasOf(cfg);
-          releases.set(prev.version, prev);
+      // Still inside a keep-warm window: the other release of the last deployment stays up too.
+      if (last && last.state.scaleDownAt && !last.state.oldScaledDown) {
+        const otherId = last.releaseId === cur.id ? last.previousReleaseId : last.releaseId;
+        const other = otherId ? await store.getRelease(otherId) : null;
+        if (other) {
+          replicas[other.version] = other.id === last.releaseId ? (await this.d.runtime.observe(s))?.versions.find((v) => v.version === other.version)?.desiredReplicas ?? replicasOf(cfg) : replicasOf(cfg);
+          releases.set(other.version, other);
         }
       }
       await this.apply(cfg, replicas, allTo(cur.version), releases);

@@ -12,7 +12,9 @@ import { ensureApiToken } from '../api/token.js';
 import { RollgateError, errorMessage } from '../core/errors.js';
 import { Deployments } from '../engine/deployments.js';
 import { EventBus } from '../engine/events.js';
+import { Chaos } from '../engine/chaos.js';
 import { Executor } from '../engine/executor.js';
+import { Incidents } from '../engine/incidents.js';
 import { jsonLogger, type Logger } from '../engine/logger.js';
 import { Releases } from '../engine/releases.js';
 import { Views } from '../engine/views.js';
@@ -51,11 +53,13 @@ export async function runServer(opts: ServerOptions): Promise<RunningServer> {
   const runtime = new LocalAgentRuntime(client);
   const traffic = new BuiltinTraffic(client);
   const events = new EventBus(store);
-  const executor = new Executor({ store, runtime, traffic, events, log });
+  const incidents = new Incidents(store, events);
+  const chaos = new Chaos({ store, events, agent: client, log });
+  const executor = new Executor({ store, runtime, traffic, events, log, onEnded: (dep) => incidents.onDeploymentEnded(dep).then(() => undefined) });
   const deployments = new Deployments(store, executor, events);
   const views = new Views(store, runtime, executor);
   const releases = new Releases(store, join(dataDir, 'releases'));
-  const app = createApi({ store, deployments, releases, views, events, runtime, tokenHash: hash, log, version: ROLLGATE_VERSION, maxReleaseBytes: opts.maxReleaseBytes ?? 512 * 1024 * 1024 });
+  const app = createApi({ store, deployments, releases, views, events, runtime, tokenHash: hash, log, version: ROLLGATE_VERSION, maxReleaseBytes: opts.maxReleaseBytes ?? 512 * 1024 * 1024, incidents, chaos });
 
   const host = opts.host ?? '127.0.0.1';
   const server: ServerType = await new Promise((ok, fail) => {
@@ -75,6 +79,7 @@ export async function runServer(opts: ServerOptions): Promise<RunningServer> {
     log.warn('could not reconcile the data plane at start; deployments will retry', { error: errorMessage(e) });
   }
   await executor.start();
+  await chaos.start();
   log.info('server started', { url, dialect: store.dialect, agent: opts.agent.url });
 
   let stopped = false;
@@ -85,6 +90,7 @@ export async function runServer(opts: ServerOptions): Promise<RunningServer> {
       if (stopped) return;
       stopped = true;
       await executor.stop();
+      chaos.close();
       await runtime.close();
       await new Promise<void>((r) => {
         server.close(() => r());

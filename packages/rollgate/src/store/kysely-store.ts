@@ -14,12 +14,23 @@ import {
   type ServiceStateRecord,
 } from '../core/domain.js';
 import { RollgateError } from '../core/errors.js';
+import type {
+  ChaosFilter,
+  ChaosPatch,
+  ChaosRecord,
+  IncidentFilter,
+  IncidentRecord,
+  IncidentResolution,
+  NewIncident,
+} from '../core/incidents.js';
 import { StoreMigrationProvider } from './migrations/index.js';
 import {
+  chaosRecord,
   deploymentEventRecord,
   deploymentRecord,
   deploymentRow,
   eventRecord,
+  incidentRecord,
   now,
   releaseRecord,
   serviceStateRecord,
@@ -362,6 +373,183 @@ export class KyselyStore implements Store {
   async listEvents(afterId: number, limit = DEFAULT_EVENT_LIMIT): Promise<EventRecord[]> {
     const rows = await this.db.selectFrom('events').selectAll().where('id', '>', afterId).orderBy('id').limit(limit).execute();
     return rows.map(eventRecord);
+  }
+  // ---- incidents
+
+  async createIncident(i: NewIncident): Promise<{ incident: IncidentRecord; created: boolean }> {
+    // A lost race against a resolution at that very moment leaves nothing to return: try again.
+    for (let attempt = 0; ; attempt++) {
+      const at = now();
+      try {
+        const row = await this.db
+          .insertInto('incidents')
+          .values({
+            id: i.id,
+            app: i.app,
+            env: i.env,
+            production: i.production ? 1 : 0,
+            deployment_id: i.deploymentId,
+            source: i.source,
+            title: i.title,
+            severity: i.severity,
+            status: 'open',
+            opened_at: i.openedAt,
+            resolved_at: null,
+            resolved_by: null,
+            resolved_by_deployment_id: null,
+            resolution: null,
+            fingerprint: i.fingerprint,
+            labels: JSON.stringify(i.labels),
+            created_at: at,
+            updated_at: at,
+          })
+          .returningAll()
+          .executeTakeFirstOrThrow();
+        return { incident: incidentRecord(row), created: true };
+      } catch (e) {
+        if (constraintViolation(e)?.kind !== 'unique') throw e;
+        if (i.deploymentId !== null) {
+          const [same] = await this.listIncidents({ deploymentId: i.deploymentId, limit: 1 });
+          if (same) return { incident: same, created: false };
+        }
+        if (i.fingerprint !== null) {
+          const [same] = await this.listIncidents({ fingerprint: i.fingerprint, sources: [i.source], status: 'open', limit: 1 });
+          if (same) return { incident: same, created: false };
+        }
+        if (await this.getIncident(i.id)) throw new RollgateError('conflict', `incident id ${i.id} is already used by another incident; use a new id`);
+        if (attempt >= 3) throw e;
+      }
+    }
+  }
+
+  async getIncident(id: string): Promise<IncidentRecord | null> {
+    const row = await this.db.selectFrom('incidents').selectAll().where('id', '=', id).executeTakeFirst();
+    return row ? incidentRecord(row) : null;
+  }
+
+  async listIncidents(f: IncidentFilter): Promise<IncidentRecord[]> {
+    let q = this.db.selectFrom('incidents').selectAll();
+    if (f.app !== undefined) q = q.where('app', '=', f.app);
+    if (f.env !== undefined) q = q.where('env', '=', f.env);
+    if (f.status !== undefined) q = q.where('status', '=', f.status);
+    if (f.sources !== undefined) q = f.sources.length === 0 ? q.where(sql<boolean>`1 = 0`) : q.where('source', 'in', [...f.sources]);
+    if (f.fingerprint !== undefined) q = q.where('fingerprint', '=', f.fingerprint);
+    if (f.deploymentId !== undefined) q = q.where('deployment_id', '=', f.deploymentId);
+    if (f.since !== undefined) q = q.where('opened_at', '>=', f.since);
+    const rows = await q
+      .orderBy('seq', 'desc')
+      .limit(f.limit ?? DEFAULT_LIST_LIMIT)
+      .execute();
+    return rows.map(incidentRecord);
+  }
+
+  async resolveIncident(id: string, r: IncidentResolution): Promise<{ incident: IncidentRecord; changed: boolean } | null> {
+    const row = await this.db
+      .updateTable('incidents')
+      .set({
+        status: 'resolved',
+        resolved_at: r.resolvedAt,
+        resolved_by: r.resolvedBy,
+        resolved_by_deployment_id: r.resolvedByDeploymentId,
+        resolution: r.resolution,
+        updated_at: now(),
+      })
+      .where('id', '=', id)
+      .where('status', '=', 'open')
+      .returningAll()
+      .executeTakeFirst();
+    if (row) return { incident: incidentRecord(row), changed: true };
+    const existing = await this.getIncident(id);
+    return existing ? { incident: existing, changed: false } : null;
+  }
+
+  // ---- chaos experiments
+
+  async createChaos(c: ChaosRecord): Promise<ChaosRecord> {
+    try {
+      const row = await this.db
+        .insertInto('chaos_experiments')
+        .values({
+          id: c.id,
+          app: c.app,
+          env: c.env,
+          version: c.version,
+          kind: c.kind,
+          error_rate: c.errorRate,
+          latency_ms: c.latencyMs,
+          status: c.status,
+          started_at: c.startedAt,
+          ends_at: c.endsAt,
+          stopped_at: c.stoppedAt,
+          actor: c.actor,
+          detail: c.detail,
+        })
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      return chaosRecord(row);
+    } catch (e) {
+      const v = constraintViolation(e);
+      if (v?.kind === 'unique' && v.constraint === 'chaos_one_active_fault') {
+        throw new RollgateError('conflict', `${c.app} ${c.version} in ${c.env} already has an active fault; stop it first (rollgate chaos stop ${c.app} --env ${c.env})`);
+      }
+      if (v?.kind === 'unique') throw new RollgateError('conflict', `chaos experiment id ${c.id} is already used; use a new id`);
+      throw e;
+    }
+  }
+
+  async getChaos(id: string): Promise<ChaosRecord | null> {
+    const row = await this.db.selectFrom('chaos_experiments').selectAll().where('id', '=', id).executeTakeFirst();
+    return row ? chaosRecord(row) : null;
+  }
+
+  async listChaos(f: ChaosFilter): Promise<ChaosRecord[]> {
+    let q = this.db.selectFrom('chaos_experiments').selectAll();
+    if (f.app !== undefined) q = q.where('app', '=', f.app);
+    if (f.env !== undefined) q = q.where('env', '=', f.env);
+    if (f.status !== undefined) q = q.where('status', '=', f.status);
+    const rows = await q
+      .orderBy('seq', 'desc')
+      .limit(f.limit ?? DEFAULT_LIST_LIMIT)
+      .execute();
+    return rows.map(chaosRecord);
+  }
+
+  async updateActiveChaos(id: string, patch: ChaosPatch): Promise<ChaosRecord | null> {
+    const set: { status?: string; stopped_at?: string | null; ends_at?: string; detail?: string | null } = {};
+    if (patch.status !== undefined) set.status = patch.status;
+    if (patch.stoppedAt !== undefined) set.stopped_at = patch.stoppedAt;
+    if (patch.endsAt !== undefined) set.ends_at = patch.endsAt;
+    if (patch.detail !== undefined) set.detail = patch.detail;
+    if (Object.keys(set).length === 0) {
+      const cur = await this.getChaos(id);
+      return cur?.status === 'active' ? cur : null;
+    }
+    const row = await this.db.updateTable('chaos_experiments').set(set).where('id', '=', id).where('status', '=', 'active').returningAll().executeTakeFirst();
+    return row ? chaosRecord(row) : null;
+  }
+
+  async stopActiveChaos(app: string, env: string, version: string | null, at: string, detail: string): Promise<ChaosRecord[]> {
+    let q = this.db
+      .updateTable('chaos_experiments')
+      .set({ status: 'stopped', stopped_at: at, detail })
+      .where('app', '=', app)
+      .where('env', '=', env)
+      .where('status', '=', 'active');
+    if (version !== null) q = q.where('version', '=', version);
+    const rows = await q.returningAll().execute();
+    return rows.map(chaosRecord).sort((a, b) => a.startedAt.localeCompare(b.startedAt));
+  }
+
+  async expireChaos(nowIso: string): Promise<ChaosRecord[]> {
+    // Conditional on status, so with several servers each experiment expires exactly once.
+    const rows = await this.db
+      .updateTable('chaos_experiments')
+      .set((eb) => ({ status: 'expired', stopped_at: eb.ref('ends_at') }))
+      .where('status', '=', 'active')
+      .where('ends_at', '<=', nowIso)
+      .returningAll()
+      .execute();
+    return rows.map(chaosRecord).sort((a, b) => a.endsAt.localeCompare(b.endsAt));
   }
 }
 

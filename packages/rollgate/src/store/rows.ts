@@ -12,11 +12,14 @@ import type {
   ReleaseRecord,
   ServiceStateRecord,
 } from '../core/domain.js';
+import type { ChaosKind, ChaosRecord, ChaosStatus, IncidentRecord, IncidentSource, IncidentStatus } from '../core/incidents.js';
 import type { StrategySpec } from '../core/spec.js';
 import type {
+  ChaosExperimentsTable,
   DeploymentEventsTable,
   DeploymentsTable,
   EventsTable,
+  IncidentsTable,
   ReleasesTable,
   ServiceStateTable,
   SpecTable,
@@ -124,5 +127,47 @@ export function eventRecord(r: Selectable<EventsTable>): EventRecord {
     env: r.env,
     deploymentId: r.deployment_id,
     data: fromJson(r.data),
+  };
+}
+
+export function incidentRecord(r: Selectable<IncidentsTable>): IncidentRecord {
+  return {
+    id: r.id,
+    app: r.app,
+    env: r.env,
+    production: Number(r.production) === 1,
+    deploymentId: r.deployment_id,
+    // The CHECK constraints of the migration guarantee these are members of the unions.
+    source: r.source as IncidentSource,
+    title: r.title,
+    severity: r.severity,
+    status: r.status as IncidentStatus,
+    openedAt: r.opened_at,
+    resolvedAt: r.resolved_at,
+    resolvedBy: r.resolved_by,
+    resolvedByDeploymentId: r.resolved_by_deployment_id,
+    resolution: r.resolution,
+    fingerprint: r.fingerprint,
+    labels: (fromJson(r.labels) ?? {}) as Record<string, string>,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}
+
+export function chaosRecord(r: Selectable<ChaosExperimentsTable>): ChaosRecord {
+  return {
+    id: r.id,
+    app: r.app,
+    env: r.env,
+    version: r.version,
+    kind: r.kind as ChaosKind,
+    errorRate: Number(r.error_rate),
+    latencyMs: Number(r.latency_ms),
+    status: r.status as ChaosStatus,
+    startedAt: r.started_at,
+    endsAt: r.ends_at,
+    stoppedAt: r.stopped_at,
+    actor: r.actor,
+    detail: r.detail,
   };
 }

@@ -79,6 +79,45 @@ export interface EventsTable {
   data: string | null;
 }
 
+export interface IncidentsTable {
+  seq: Generated<number>;
+  id: string;
+  app: string;
+  env: string;
+  production: number;
+  deployment_id: string | null;
+  source: string;
+  title: string;
+  severity: string;
+  status: string;
+  opened_at: string;
+  resolved_at: string | null;
+  resolved_by: string | null;
+  resolved_by_deployment_id: string | null;
+  resolution: string | null;
+  fingerprint: string | null;
+  labels: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface ChaosExperimentsTable {
+  seq: Generated<number>;
+  id: string;
+  app: string;
+  env: string;
+  version: string;
+  kind: string;
+  error_rate: number;
+  latency_ms: number;
+  status: string;
+  started_at: string;
+  ends_at: string;
+  stopped_at: string | null;
+  actor: string;
+  detail: string | null;
+}
+
 export interface Database {
   settings: SettingsTable;
   apps: SpecTable;
@@ -88,6 +127,8 @@ export interface Database {
   deployment_events: DeploymentEventsTable;
   service_state: ServiceStateTable;
   events: EventsTable;
+  incidents: IncidentsTable;
+  chaos_experiments: ChaosExperimentsTable;
 }
 
 export type SqlDialect = 'sqlite' | 'postgres';

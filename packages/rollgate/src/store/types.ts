@@ -12,6 +12,15 @@ import type {
   ReleaseRecord,
   ServiceStateRecord,
 } from '../core/domain.js';
+import type {
+  ChaosFilter,
+  ChaosPatch,
+  ChaosRecord,
+  IncidentFilter,
+  IncidentRecord,
+  IncidentResolution,
+  NewIncident,
+} from '../core/incidents.js';
 
 export interface NewEvent {
   type: string;
@@ -82,4 +91,33 @@ export interface Store {
   appendEvent(e: NewEvent): Promise<EventRecord>;
   /** Events with id > afterId, oldest first. */
   listEvents(afterId: number, limit?: number): Promise<EventRecord[]>;
+
+  // incidents
+  /**
+   * Opens an incident, idempotently: when the deployment already has an incident, or the
+   * fingerprint an open incident of the same source, that one is returned with created=false
+   * (atomic under concurrency). Throws RollgateError('conflict') when the id is taken.
+   */
+  createIncident(i: NewIncident): Promise<{ incident: IncidentRecord; created: boolean }>;
+  getIncident(id: string): Promise<IncidentRecord | null>;
+  /** Newest first; at most `limit` (default 100). */
+  listIncidents(filter: IncidentFilter): Promise<IncidentRecord[]>;
+  /**
+   * Resolves an open incident. changed=false when it was already resolved (it is returned as it
+   * is); null when there is no such incident.
+   */
+  resolveIncident(id: string, r: IncidentResolution): Promise<{ incident: IncidentRecord; changed: boolean } | null>;
+
+  // chaos experiments
+  /** Throws RollgateError('conflict') when the version already has an active fault, or the id is taken. */
+  createChaos(c: ChaosRecord): Promise<ChaosRecord>;
+  getChaos(id: string): Promise<ChaosRecord | null>;
+  /** Newest first; at most `limit` (default 100). */
+  listChaos(filter: ChaosFilter): Promise<ChaosRecord[]>;
+  /** Patches an experiment only while it is active; null when it is not (any more). */
+  updateActiveChaos(id: string, patch: ChaosPatch): Promise<ChaosRecord | null>;
+  /** Marks the active experiments of a service (one version, or all) stopped; returns those it changed. */
+  stopActiveChaos(app: string, env: string, version: string | null, at: string, detail: string): Promise<ChaosRecord[]>;
+  /** Marks active experiments whose endsAt is at or before `now` expired; returns those it changed. */
+  expireChaos(now: string): Promise<ChaosRecord[]>;
 }

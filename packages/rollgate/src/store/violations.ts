@@ -17,6 +17,11 @@ const SQLITE_UNIQUE_COLUMNS: Record<string, string> = {
   'deployments.id': 'deployments_id_unique',
   'releases.id': 'releases_id_unique',
   'releases.app, releases.version': 'releases_app_version_unique',
+  'incidents.id': 'incidents_id_unique',
+  'incidents.deployment_id': 'incidents_one_per_deployment',
+  'incidents.source, incidents.fingerprint': 'incidents_one_open_fingerprint',
+  'chaos_experiments.id': 'chaos_experiments_id_unique',
+  'chaos_experiments.app, chaos_experiments.env, chaos_experiments.version': 'chaos_one_active_fault',
 };
 
 const PG_CODES: Record<string, ViolationKind> = { '23505': 'unique', '23503': 'foreign_key', '23514': 'check' };

@@ -7,6 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { DeploymentRecord, DeploymentState, DeploymentStatus, ReleaseRecord } from '../core/domain.js';
 import { RollgateError } from '../core/errors.js';
+import type { ChaosRecord, NewIncident } from '../core/incidents.js';
 import { StrategySpec } from '../core/spec.js';
 import type { Store } from '../store/types.js';
 
@@ -27,6 +28,8 @@ function state(overrides: Partial<DeploymentState> = {}): DeploymentState {
     pausedByUser: false,
     abortRequested: false,
     revert: null,
+    skipAnalysis: false,
+    analysis: null,
     scaleDownAt: null,
     oldScaledDown: false,
     lastReady: 0,
@@ -213,7 +216,7 @@ export function storeSuite(name: string, open: () => Promise<Store>, cleanup: ()
       assert.deepEqual(a.state, d.state);
       assert.ok(a.updatedAt >= d.updatedAt);
 
-      const next = state({ stepIndex: 1, pausedByUser: true, revert: { status: 'aborted', reason: 'user asked' }, lastReady: 3 });
+      const next = state({ stepIndex: 1, pausedByUser: true, revert: { status: 'aborted', reason: 'user asked', at: '2024-05-01T10:00:01.000Z', keepCandidate: false }, lastReady: 3 });
       const b = await store.updateDeployment(d.id, { status: 'paused', state: next, startedAt: '2024-05-01T10:00:00.000Z' });
       assert.equal(b.status, 'paused');
       assert.deepEqual(b.state, next);
@@ -376,6 +379,153 @@ export function storeSuite(name: string, open: () => Promise<Store>, cleanup: ()
       }
       assert.deepEqual(paged, all.map((e) => e.id));
       assert.deepEqual(await store.listEvents(cursor), []);
+    });
+
+    function incident(app: string, env: string, extra: Partial<NewIncident> = {}): NewIncident {
+      return {
+        id: uid('inc'),
+        app,
+        env,
+        production: true,
+        deploymentId: null,
+        source: 'manual',
+        title: 'checkout is down',
+        severity: 'critical',
+        openedAt: '2024-05-01T10:00:00.000Z',
+        fingerprint: null,
+        labels: {},
+        ...extra,
+      };
+    }
+
+    test('incidents: every field round-trips; one per deployment; one open per fingerprint', async () => {
+      const app = uid('app');
+      const env = uid('env');
+      const input = incident(app, env, { source: 'alert', fingerprint: uid('fp'), labels: { alertname: 'HighErrorRate', 'ü': 'ß' }, production: false, severity: 'warning' });
+      const { incident: created, created: isNew } = await store.createIncident(input);
+      assert.equal(isNew, true);
+      assert.deepEqual(
+        { ...created, createdAt: undefined, updatedAt: undefined },
+        { ...input, status: 'open', resolvedAt: null, resolvedBy: null, resolvedByDeploymentId: null, resolution: null, createdAt: undefined, updatedAt: undefined },
+      );
+      assert.match(created.createdAt, ISO_UTC);
+      assert.deepEqual(await store.getIncident(created.id), created);
+      assert.equal(await store.getIncident(uid('inc')), null);
+
+      // The same fingerprint again (a redelivered alert) while open: the same incident.
+      const again = await store.createIncident({ ...input, id: uid('inc') });
+      assert.equal(again.created, false);
+      assert.equal(again.incident.id, created.id);
+      // Another source may use the same fingerprint text.
+      const manual = await store.createIncident(incident(app, env, { fingerprint: input.fingerprint }));
+      assert.equal(manual.created, true);
+
+      // One incident per deployment, also under concurrency.
+      const depId = uid('dep');
+      const racing = await Promise.all(Array.from({ length: 6 }, () => store.createIncident(incident(app, env, { deploymentId: depId, source: 'rollback' }))));
+      assert.equal(racing.filter((r) => r.created).length, 1);
+      assert.equal(new Set(racing.map((r) => r.incident.id)).size, 1);
+
+      // An id taken by another incident is refused.
+      await rejectsWith(store.createIncident({ ...incident(app, env), id: created.id }), 'conflict', new RegExp(created.id));
+    });
+
+    test('incidents: resolve once; a resolved fingerprint may open again; list filters', async () => {
+      const app = uid('app');
+      const env = uid('env');
+      const fp = uid('fp');
+      const first = (await store.createIncident(incident(app, env, { source: 'alert', fingerprint: fp, openedAt: '2024-05-01T10:00:00.000Z' }))).incident;
+      const resolution = { resolvedAt: '2024-05-01T10:30:00.000Z', resolvedBy: 'alertmanager', resolvedByDeploymentId: null, resolution: 'alert resolved' };
+      const r1 = await store.resolveIncident(first.id, resolution);
+      assert.ok(r1);
+      assert.equal(r1.changed, true);
+      assert.equal(r1.incident.status, 'resolved');
+      assert.equal(r1.incident.resolvedAt, resolution.resolvedAt);
+      assert.equal(r1.incident.resolvedBy, 'alertmanager');
+      assert.equal(r1.incident.resolution, 'alert resolved');
+      const r2 = await store.resolveIncident(first.id, { ...resolution, resolvedBy: 'someone-else' });
+      assert.equal(r2?.changed, false);
+      assert.equal(r2?.incident.resolvedBy, 'alertmanager', 'a second resolve changes nothing');
+      assert.equal(await store.resolveIncident(uid('inc'), resolution), null);
+
+      // Firing again after resolution: a new incident with the same fingerprint.
+      const second = await store.createIncident(incident(app, env, { source: 'alert', fingerprint: fp, openedAt: '2024-05-02T10:00:00.000Z' }));
+      assert.equal(second.created, true);
+      const dep = uid('dep');
+      const third = (await store.createIncident(incident(app, env, { source: 'deployment_failed', deploymentId: dep, openedAt: '2024-05-03T10:00:00.000Z' }))).incident;
+      const fix = uid('dep');
+      const fixed = await store.resolveIncident(third.id, { resolvedAt: '2024-05-03T11:00:00.000Z', resolvedBy: `deployment:${fix}`, resolvedByDeploymentId: fix, resolution: 'fixed by a later deployment' });
+      assert.equal(fixed?.incident.resolvedByDeploymentId, fix);
+      const other = uid('env');
+      await store.createIncident(incident(app, other));
+
+      const ids = (l: { id: string }[]) => l.map((i) => i.id);
+      assert.deepEqual(ids(await store.listIncidents({ app, env })), [third.id, second.incident.id, first.id], 'newest first');
+      assert.deepEqual(ids(await store.listIncidents({ app, env, limit: 1 })), [third.id]);
+      assert.deepEqual(ids(await store.listIncidents({ app, env, status: 'open' })), [second.incident.id]);
+      assert.deepEqual(ids(await store.listIncidents({ app, env, status: 'resolved' })), [third.id, first.id]);
+      assert.deepEqual(ids(await store.listIncidents({ app, env, sources: ['rollback', 'deployment_failed'] })), [third.id]);
+      assert.deepEqual(await store.listIncidents({ app, env, sources: [] }), []);
+      assert.deepEqual(ids(await store.listIncidents({ deploymentId: dep })), [third.id]);
+      assert.deepEqual(ids(await store.listIncidents({ fingerprint: fp })), [second.incident.id, first.id]);
+      assert.deepEqual(ids(await store.listIncidents({ app, env, since: '2024-05-02T00:00:00.000Z' })), [third.id, second.incident.id]);
+      assert.equal((await store.listIncidents({ app })).length, 4);
+    });
+
+    function chaos(app: string, env: string, extra: Partial<ChaosRecord> = {}): ChaosRecord {
+      return {
+        id: uid('chaos'),
+        app,
+        env,
+        version: 'v2',
+        kind: 'fault',
+        errorRate: 0.125,
+        latencyMs: 200,
+        status: 'active',
+        startedAt: '2024-05-01T10:00:00.000Z',
+        endsAt: '2024-05-01T10:01:00.000Z',
+        stoppedAt: null,
+        actor: 'tester',
+        detail: null,
+        ...extra,
+      };
+    }
+
+    test('chaos: round-trip; one active fault per version; stop and expire only active ones', async () => {
+      const app = uid('app');
+      const env = uid('env');
+      const input = chaos(app, env, { errorRate: 0.123456789 });
+      const created = await store.createChaos(input);
+      assert.deepEqual(created, input);
+      assert.deepEqual(await store.getChaos(created.id), created);
+      assert.equal(await store.getChaos(uid('chaos')), null);
+
+      await rejectsWith(store.createChaos(chaos(app, env)), 'conflict', /already has an active fault/);
+      await rejectsWith(store.createChaos({ ...chaos(app, env, { version: 'v9' }), id: created.id }), 'conflict');
+      // Kills are not limited; another version may have its own fault.
+      const kill = await store.createChaos(chaos(app, env, { kind: 'kill', errorRate: 0, latencyMs: 0, status: 'expired', detail: 'killed demo-1' }));
+      const v3 = await store.createChaos(chaos(app, env, { version: 'v3', endsAt: '2024-05-01T10:05:00.000Z' }));
+      assert.deepEqual((await store.listChaos({ app, env })).map((c) => c.id), [v3.id, kill.id, created.id]);
+      assert.deepEqual((await store.listChaos({ app, env, status: 'active' })).map((c) => c.id), [v3.id, created.id]);
+      assert.deepEqual((await store.listChaos({ app, env, limit: 1 })).map((c) => c.id), [v3.id]);
+
+      const patched = await store.updateActiveChaos(created.id, { detail: 'agent confirmed' });
+      assert.equal(patched?.detail, 'agent confirmed');
+      assert.equal(await store.updateActiveChaos(kill.id, { status: 'stopped' }), null, 'only active ones are patched');
+
+      // Expiry: only those past endsAt, each exactly once.
+      const expired = await store.expireChaos('2024-05-01T10:02:00.000Z');
+      assert.deepEqual(expired.filter((c) => c.app === app).map((c) => [c.id, c.status, c.stoppedAt]), [[created.id, 'expired', created.endsAt]]);
+      assert.deepEqual((await store.expireChaos('2024-05-01T10:02:00.000Z')).filter((c) => c.app === app), []);
+
+      // Stop one version, then everything left.
+      const v2again = await store.createChaos(chaos(app, env, { endsAt: '2099-01-01T00:00:00.000Z' }));
+      const stoppedV3 = await store.stopActiveChaos(app, env, 'v3', '2024-05-01T10:03:00.000Z', 'stopped by tester');
+      assert.deepEqual(stoppedV3.map((c) => [c.id, c.status, c.stoppedAt, c.detail]), [[v3.id, 'stopped', '2024-05-01T10:03:00.000Z', 'stopped by tester']]);
+      const rest = await store.stopActiveChaos(app, env, null, '2024-05-01T10:04:00.000Z', 'stopped');
+      assert.deepEqual(rest.map((c) => c.id), [v2again.id]);
+      assert.deepEqual(await store.stopActiveChaos(app, env, null, '2024-05-01T10:04:00.000Z', 'stopped'), []);
+      assert.deepEqual(await store.listChaos({ app, env, status: 'active' }), []);
     });
   });
 }

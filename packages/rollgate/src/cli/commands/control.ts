@@ -9,7 +9,8 @@ import { ClientOpts, action, clientFor, clientOptions, parseArg } from '../comma
 import { describeDeployment } from '../format.js';
 import { endLine, requireSucceeded, waitForDeployment } from '../watch.js';
 
-const ActionOpts = ClientOpts.extend({ env: EnvName, full: z.boolean().optional() });
+const ActionOpts = ClientOpts.extend({ env: EnvName, full: z.boolean().optional(), skipAnalysis: z.boolean().optional(), reason: z.string().max(500).optional() });
+const RetryOpts = ClientOpts.extend({ env: EnvName, wait: z.boolean().optional() });
 const RollbackOpts = ClientOpts.extend({ env: EnvName, to: Version.optional(), wait: z.boolean().optional() });
 
 /** The deployment in progress for app × env, or a not_found error saying there is none. */
@@ -26,6 +27,7 @@ const ACTIONS: { name: DeploymentAction; help: string; past: string }[] = [
   { name: 'pause', help: 'hold the rollout at its current step until `rollgate resume`', past: 'pause requested' },
   { name: 'resume', help: 'continue a rollout held by `rollgate pause`', past: 'resume requested' },
   { name: 'abort', help: 'stop the rollout: traffic back to the stable version, the new one removed', past: 'abort requested' },
+  { name: 'fail', help: 'force a rollback of the rollout, as a failed analysis would (ends rolled back)', past: 'rollback forced' },
 ];
 
 export function registerControl(program: Command): void {
@@ -37,18 +39,45 @@ export function registerControl(program: Command): void {
         .argument('<app>', 'app name')
         .requiredOption('-e, --env <env>', 'environment'),
     );
-    if (a.name === 'promote') cmd.option('--full', 'promote to 100% at once, skipping the remaining steps');
+    if (a.name === 'promote') {
+      cmd.option('--full', 'promote to 100% at once, skipping the remaining steps');
+      cmd.option('--skip-analysis', 'stop judging this rollout automatically (its analysis no longer holds or rolls it back)');
+    }
+    if (a.name === 'fail') cmd.option('--reason <text>', 'why, for the record');
     cmd.action(
       action(ActionOpts, async (opts, { out }, appArg: string) => {
         const app = parseArg(AppName, appArg, 'app');
         const client = clientFor(opts);
         const id = await activeDeployment(client, app, opts.env);
-        const view = await client.act(id, a.name, a.name === 'promote' ? { full: opts.full === true } : {});
+        const body = a.name === 'promote' ? { full: opts.full === true, skipAnalysis: opts.skipAnalysis === true } : a.name === 'fail' && opts.reason ? { reason: opts.reason } : {};
+        const view = await client.act(id, a.name, body);
         // The executor acts on the request at its next step; `rollgate status` shows the effect.
         out.result(view, () => `${a.past} for deployment ${view.id} (${app} ${view.version} in ${opts.env}, ${describeDeployment(view)})`);
       }),
     );
   }
+
+  clientOptions(
+    program
+      .command('retry')
+      .description('deploy again the release whose last rollout failed, was aborted or rolled back (same release, no spec edit)')
+      .argument('<app>', 'app name')
+      .requiredOption('-e, --env <env>', 'environment')
+      .option('-w, --wait', 'follow the deployment until it ends; exit 0 only if it succeeded'),
+  ).action(
+    action(RetryOpts, async (opts, { out }, appArg: string) => {
+      const app = parseArg(AppName, appArg, 'app');
+      const client = clientFor(opts);
+      const started = await client.retry({ app, env: opts.env });
+      if (!opts.wait) {
+        out.result(started, () => `retry ${started.id} started: ${app} ${started.version} to ${opts.env}`);
+        return;
+      }
+      const final = await waitForDeployment(client, started, out);
+      requireSucceeded(final, { deployment: final });
+      out.result(final, () => endLine(final));
+    }),
+  );
 
   clientOptions(
     program

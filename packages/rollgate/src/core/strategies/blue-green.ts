@@ -1,5 +1,5 @@
 import { parseDuration } from '../duration.js';
-import { allTo, countsOf, firstDeployPlan, pauseOutcome, waitReady, weightsRoutes, type Plan, type PlanContext } from './types.js';
+import { allTo, countsOf, elapsedInStep, firstDeployPlan, pauseOutcome, waitReady, weightsRoutes, type Plan, type PlanContext } from './types.js';
 
 /**
  * Blue-green: bring the new (green) version up at full size beside the old (blue) one, reachable
@@ -20,7 +20,7 @@ export function planBlueGreen(ctx: PlanContext): Plan {
     return {
       desired: { replicas, routes: weightsRoutes({ [stable]: 100 }, { preview }) },
       outcome: waitReady(cand, ready, ctx.replicas),
-      step: `step 1/3: start ${cand} beside ${stable}${preview ? ` (preview on port ${preview.port})` : ''}`,
+      step: `step 1/${bg.postPromotionAnalysis !== false ? 4 : 3}: start ${cand} beside ${stable}${preview ? ` (preview on port ${preview.port})` : ''}`,
       candidateWeight: 0,
     };
   }
@@ -29,15 +29,28 @@ export function planBlueGreen(ctx: PlanContext): Plan {
     return {
       desired: { replicas, routes: weightsRoutes({ [stable]: 100 }, { preview }) },
       outcome,
-      step: `step 2/3: ${bg.autoPromote ? 'auto-promotion' : 'waiting for promotion'}`,
+      step: `step 2/${bg.postPromotionAnalysis !== false ? 4 : 3}: ${bg.autoPromote ? 'auto-promotion' : 'waiting for promotion'}`,
       candidateWeight: 0,
     };
   }
-  // The switch: all traffic at once; the candidate is already at full size.
+  const watch = bg.postPromotionAnalysis !== false;
+  const total = watch ? 4 : 3;
+  if (idx === 2 || !watch) {
+    // The switch: all traffic at once; the candidate is already at full size.
+    const switched = ready >= ctx.replicas;
+    return {
+      desired: { replicas, routes: allTo(cand) },
+      outcome: !switched ? { kind: 'wait', reason: `waiting for ${cand}: ${ready}/${ctx.replicas} instances ready` } : watch ? { kind: 'advance' } : { kind: 'complete' },
+      step: `step 3/${total}: switch traffic`,
+      candidateWeight: 100,
+    };
+  }
+  // Post-promotion watch: the old version is still warm, so a failed analysis switches back at once.
+  const left = parseDuration(bg.postPromotionWindow) - elapsedInStep(ctx);
   return {
     desired: { replicas, routes: allTo(cand) },
-    outcome: ready >= ctx.replicas ? { kind: 'complete' } : { kind: 'wait', reason: `waiting for ${cand}: ${ready}/${ctx.replicas} instances ready` },
-    step: 'step 3/3: switch traffic',
+    outcome: left <= 0 || ctx.state.promoteRequested ? { kind: 'complete' } : { kind: 'wait', reason: `watching ${cand} after the switch, ${Math.ceil(left / 1000)}s left`, waitMs: left, paused: true },
+    step: `step 4/4: post-promotion watch`,
     candidateWeight: 100,
   };
 }

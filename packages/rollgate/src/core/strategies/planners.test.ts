@@ -9,7 +9,7 @@ const T0 = Date.parse('2026-01-01T00:00:00Z');
 
 function freshState(now = T0): DeploymentState {
   const at = new Date(now).toISOString();
-  return { stepIndex: 0, stepStartedAt: at, promoteRequested: false, promoteFull: false, pausedByUser: false, abortRequested: false, revert: null, scaleDownAt: null, oldScaledDown: false, lastProgressAt: at, lastReady: 0 };
+  return { stepIndex: 0, stepStartedAt: at, promoteRequested: false, promoteFull: false, pausedByUser: false, abortRequested: false, revert: null, skipAnalysis: false, analysis: null, scaleDownAt: null, oldScaledDown: false, lastProgressAt: at, lastReady: 0 };
 }
 
 /**

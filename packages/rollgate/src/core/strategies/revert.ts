@@ -19,12 +19,14 @@ export function planRevert(ctx: PlanContext): Plan {
   }
   const s = countsOf(ctx, stable);
   const c = countsOf(ctx, cand);
-  // Keep candidate instances only while stable has none ready, so traffic always has somewhere to go.
-  const keepCandidate = s.ready === 0 && c.ready > 0;
+  // Keep candidate instances while stable has none ready (traffic always has somewhere to go), or
+  // when asked to keep them for debugging (they get no traffic; they are stopped later).
+  const keepForDebug = ctx.state.revert?.keepCandidate === true;
+  const keepCandidate = keepForDebug || (s.ready === 0 && c.ready > 0);
   return {
     desired: { replicas: { [stable]: ctx.replicas, ...(keepCandidate ? { [cand]: c.total } : { [cand]: 0 }) }, routes: allTo(stable) },
     outcome:
-      s.ready >= ctx.replicas && c.total === 0
+      s.ready >= ctx.replicas && (c.total === 0 || keepForDebug)
         ? { kind: 'complete' }
         : { kind: 'wait', reason: `restoring ${stable}: ${s.ready}/${ctx.replicas} ready, ${c.total} of ${cand} left` },
     step: `revert to ${stable}`,

@@ -5,6 +5,7 @@
 import type { Kysely, Migration, MigrationProvider } from 'kysely';
 import type { SqlDialect } from '../schema.js';
 import * as m0001 from './0001_initial.js';
+import * as m0002 from './0002_incidents_chaos.js';
 
 interface StoreMigration {
   up(db: Kysely<unknown>, dialect: SqlDialect): Promise<void>;
@@ -13,6 +14,7 @@ interface StoreMigration {
 /** Ordered by name; append new migrations here. */
 const MIGRATIONS: Record<string, StoreMigration> = {
   '0001_initial': m0001,
+  '0002_incidents_chaos': m0002,
 };
 
 export class StoreMigrationProvider implements MigrationProvider {
