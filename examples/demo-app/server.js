@@ -32,6 +32,8 @@ function loadBehavior() {
     version: env.APP_VERSION || file.version || env.ROLLGATE_VERSION || 'dev',
     failRate: num('FAIL_RATE', file.failRate),
     latencyMs: num('LATENCY_MS', file.latencyMs),
+    // Realistic noise: an extra delay drawn from an exponential distribution with this mean.
+    latencyJitterMs: num('LATENCY_JITTER_MS', file.latencyJitterMs),
     crashOnStart: flag('CRASH_ON_START', file.crashOnStart),
     crashAfter: num('CRASH_AFTER', file.crashAfter),
     healthy: env.HEALTHY === undefined || env.HEALTHY === '' ? file.healthy !== false : env.HEALTHY !== '0' && env.HEALTHY !== 'false',
@@ -75,7 +77,8 @@ async function handle(req, res) {
     process.stderr.write(`Error: demo-app ${b.version} crashing after ${b.crashAfter} requests (crashAfter)\n`);
     process.exit(1);
   }
-  if (b.latencyMs > 0) await sleep(b.latencyMs);
+  const delay = b.latencyMs + (b.latencyJitterMs > 0 ? -Math.log(1 - Math.random()) * b.latencyJitterMs : 0);
+  if (delay > 0) await sleep(delay);
   if (url.pathname === '/echo' && req.method === 'POST') {
     res.writeHead(200, { 'content-type': req.headers['content-type'] ?? 'application/octet-stream', 'x-app-version': b.version });
     req.pipe(res);

@@ -24,6 +24,8 @@ export class VersionCounters {
   c4 = 0;
   c5 = 0;
   upstreamErrors = 0;
+  /** Responses cut off after their head was sent (the client saw a broken 2xx/3xx/4xx). */
+  cutShort = 0;
   retries = 0;
   sumMs = 0;
   /** Non-cumulative bucket counts; index LATENCY_BOUNDS_MS.length is +Inf. */
@@ -57,6 +59,7 @@ export class VersionCounters {
       requests: this.requests,
       byClass,
       upstreamErrors: this.upstreamErrors,
+      cutShort: this.cutShort,
       retries: this.retries,
       latency: { boundsMs: [...LATENCY_BOUNDS_MS], counts, sumMs: this.sumMs, count: this.requests },
     };

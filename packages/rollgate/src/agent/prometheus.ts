@@ -54,6 +54,7 @@ export function renderPrometheus(entries: Iterable<PrometheusEntry>): string {
   out.push('# HELP rollgate_upstream_errors_total Requests that got no complete response from an upstream instance.');
   out.push('# TYPE rollgate_upstream_errors_total counter');
   for (const { labels, c } of list) out.push(`rollgate_upstream_errors_total{${labels}} ${fmt(c.upstreamErrors)}`);
+  for (const { labels, c } of list) out.push(`rollgate_responses_cut_short_total{${labels}} ${fmt(c.cutShort)}`);
 
   out.push('# HELP rollgate_retries_total Requests retried on another instance after a connection failure.');
   out.push('# TYPE rollgate_retries_total counter');

@@ -287,6 +287,7 @@ export class Exchange implements UpstreamSink, PickTarget {
     c.upstreamErrors++;
     if (this.headSent) {
       // The response had started: all we can do is cut it so the client sees it is incomplete.
+      c.cutShort++;
       this.res.destroy();
       c.observe(this.status, performance.now() - this.start);
       return;

@@ -143,6 +143,7 @@ export const VersionMetricsSchema = z.object({
   requests: z.number(),
   byClass: z.record(z.string(), z.number()),
   upstreamErrors: z.number(),
+  cutShort: z.number().default(0),
   retries: z.number(),
   latency: z.object({ boundsMs: z.array(z.number()), counts: z.array(z.number()), sumMs: z.number(), count: z.number() }),
 });

@@ -126,8 +126,10 @@ export interface VersionMetrics {
   requests: number;
   /** Responses by status class: `2xx`, `3xx`, `4xx`, `5xx`. */
   byClass: Record<string, number>;
-  /** Requests that got no response from an upstream (connection refused/reset, timeout). */
+  /** Requests that got no complete response from an upstream (connection refused/reset, timeout). */
   upstreamErrors: number;
+  /** Of those, responses already under way (head sent, counted in its status class) and then cut off. */
+  cutShort: number;
   /** Requests retried on another instance after a connection failure. */
   retries: number;
   latency: LatencyHistogram;

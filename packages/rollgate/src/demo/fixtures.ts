@@ -15,6 +15,7 @@ export interface Behavior {
   version: string;
   failRate?: number;
   latencyMs?: number;
+  latencyJitterMs?: number;
   crashOnStart?: boolean;
   crashAfter?: number;
   healthy?: boolean;

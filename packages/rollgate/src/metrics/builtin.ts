@@ -49,6 +49,7 @@ function addMetrics(a: VersionMetrics, b: VersionMetrics): VersionMetrics {
     requests: a.requests + b.requests,
     byClass,
     upstreamErrors: a.upstreamErrors + b.upstreamErrors,
+    cutShort: a.cutShort + b.cutShort,
     retries: a.retries + b.retries,
     // A histogram whose layout changed cannot be added up: keep the newer span's.
     latency: layoutMatches

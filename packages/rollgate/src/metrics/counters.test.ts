@@ -14,8 +14,8 @@ function hist(perBucket: number[]): LatencyHistogram {
   return { boundsMs: [...LATENCY_BOUNDS_MS], counts, sumMs: 0, count: acc };
 }
 
-function metrics(requests: number, c5: number, upstreamErrors: number, latency = hist([requests])): VersionMetrics {
-  return { requests, byClass: { '2xx': requests - c5, '3xx': 0, '4xx': 0, '5xx': c5 }, upstreamErrors, retries: 0, latency };
+function metrics(requests: number, c5: number, upstreamErrors: number, latency = hist([requests]), cutShort = 0): VersionMetrics {
+  return { requests, byClass: { '2xx': requests - c5, '3xx': 0, '4xx': 0, '5xx': c5 }, upstreamErrors, cutShort, retries: 0, latency };
 }
 
 describe('quantileFromHistogram (histogram_quantile semantics)', () => {
@@ -104,13 +104,13 @@ describe('diffMetrics', () => {
 });
 
 describe('errorsOf', () => {
-  test('5xx responses and upstream failures, never counting a router-made 502 twice', () => {
+  test('5xx responses and responses cut short, never counting a router-made 502 twice', () => {
     // An app answering 500: only 5xx.
     assert.equal(errorsOf(metrics(100, 7, 0)), 7);
     // A crashed instance: the router answered 502 (5xx) and counted an upstream error.
     assert.equal(errorsOf(metrics(100, 12, 12)), 12);
-    // Responses cut short after their head: upstream errors with a 2xx status.
-    assert.equal(errorsOf(metrics(100, 0, 3)), 3);
+    // Responses cut short after their head: upstream errors with a 2xx status, counted once.
+    assert.equal(errorsOf(metrics(100, 0, 3, hist([100]), 3)), 3);
     assert.equal(errorsOf(metrics(2, 2, 2)), 2);
     assert.equal(errorRateOf(metrics(200, 10, 0)), 0.05);
     assert.equal(errorRateOf(metrics(0, 0, 0)), null);

@@ -2,6 +2,7 @@
  * Pure helpers over the router's monotonic per-version counters (core/dataplane.ts
  * VersionMetrics), shared by the builtin metric source and the analysis engine.
  */
+import { failedResponses } from '../core/analysis/counters.js';
 import type { LatencyHistogram, VersionMetrics } from '../core/dataplane.js';
 
 export function emptyMetrics(boundsMs: readonly number[] = []): VersionMetrics {
@@ -9,6 +10,7 @@ export function emptyMetrics(boundsMs: readonly number[] = []): VersionMetrics {
     requests: 0,
     byClass: {},
     upstreamErrors: 0,
+    cutShort: 0,
     retries: 0,
     latency: { boundsMs: [...boundsMs], counts: new Array<number>(boundsMs.length + 1).fill(0), sumMs: 0, count: 0 },
   };
@@ -23,7 +25,7 @@ function sameBounds(a: readonly number[], b: readonly number[]): boolean {
  * down (the agent restarted, or the service was re-created) or the histogram layout changed.
  */
 export function isReset(prev: VersionMetrics, cur: VersionMetrics): boolean {
-  if (cur.requests < prev.requests || cur.upstreamErrors < prev.upstreamErrors || cur.retries < prev.retries) return true;
+  if (cur.requests < prev.requests || cur.upstreamErrors < prev.upstreamErrors || cur.cutShort < prev.cutShort || cur.retries < prev.retries) return true;
   if (cur.latency.count < prev.latency.count || cur.latency.sumMs < prev.latency.sumMs) return true;
   for (const [k, v] of Object.entries(prev.byClass)) if ((cur.byClass[k] ?? 0) < v) return true;
   if (!sameBounds(prev.latency.boundsMs, cur.latency.boundsMs) || prev.latency.counts.length !== cur.latency.counts.length) return true;
@@ -43,6 +45,7 @@ export function diffMetrics(prev: VersionMetrics | undefined, cur: VersionMetric
     requests: cur.requests - prev.requests,
     byClass,
     upstreamErrors: cur.upstreamErrors - prev.upstreamErrors,
+    cutShort: cur.cutShort - prev.cutShort,
     retries: cur.retries - prev.retries,
     latency: {
       boundsMs: [...cur.latency.boundsMs],
@@ -53,19 +56,9 @@ export function diffMetrics(prev: VersionMetrics | undefined, cur: VersionMetric
   };
 }
 
-/**
- * Failed requests: responses with a 5xx status plus requests whose upstream failed.
- *
- * The router counts an upstream failure twice when it could still answer (a 502/504 it made
- * is in `5xx` and in `upstreamErrors`) and once when the response was already under way (cut
- * short: in `upstreamErrors` and in the class of the status sent). The counters cannot tell
- * the two apart, so the sum would count a refused connection twice and could exceed
- * `requests`. `max` is exact when only one kind occurs (a crashing version: all 502s; a
- * failing app: all 500s) and never more than the truth. See the report for the router change
- * (a separate count of cut-short responses) that would make it exact in every case.
- */
+/** Failed requests as users saw them (see failedResponses in core/analysis/counters.ts). */
 export function errorsOf(m: VersionMetrics): number {
-  return Math.min(m.requests, Math.max(m.byClass['5xx'] ?? 0, m.upstreamErrors));
+  return failedResponses(m);
 }
 
 /** errors / requests, or null when there were no requests. */

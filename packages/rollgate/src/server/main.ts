@@ -12,7 +12,9 @@ import { ensureApiToken } from '../api/token.js';
 import { RollgateError, errorMessage } from '../core/errors.js';
 import { Deployments } from '../engine/deployments.js';
 import { EventBus } from '../engine/events.js';
+import { AnalysisRunner } from '../engine/analysis.js';
 import { Chaos } from '../engine/chaos.js';
+import { createMetricSources } from '../metrics/index.js';
 import { Executor } from '../engine/executor.js';
 import { Incidents } from '../engine/incidents.js';
 import { jsonLogger, type Logger } from '../engine/logger.js';
@@ -55,7 +57,8 @@ export async function runServer(opts: ServerOptions): Promise<RunningServer> {
   const events = new EventBus(store);
   const incidents = new Incidents(store, events);
   const chaos = new Chaos({ store, events, agent: client, log });
-  const executor = new Executor({ store, runtime, traffic, events, log, onEnded: (dep) => incidents.onDeploymentEnded(dep).then(() => undefined) });
+  const analysis = new AnalysisRunner({ sources: createMetricSources({ traffic }), log });
+  const executor = new Executor({ store, runtime, traffic, events, log, analysis, onEnded: (dep) => incidents.onDeploymentEnded(dep).then(() => undefined) });
   const deployments = new Deployments(store, executor, events);
   const views = new Views(store, runtime, executor);
   const releases = new Releases(store, join(dataDir, 'releases'));
@@ -90,6 +93,7 @@ export async function runServer(opts: ServerOptions): Promise<RunningServer> {
       if (stopped) return;
       stopped = true;
       await executor.stop();
+      analysis.close();
       chaos.close();
       await runtime.close();
       await new Promise<void>((r) => {
