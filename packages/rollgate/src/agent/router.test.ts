@@ -486,6 +486,28 @@ describe('router: failures', () => {
   });
 });
 
+describe('router: circuit breaking per version', () => {
+  test('a version whose every instance is ejected gets no traffic while another version serves', async () => {
+    await withRouter({ ejectAfterFailures: 3, baseEjectionMs: 60_000 }, async ({ router, port, add }) => {
+      const good1 = await add('s1', 'stable');
+      const good2 = await add('s2', 'stable');
+      const bad = await add('c1', 'canary', (_req, res) => res.writeHead(500).end('{"version":"canary"}'));
+      await router.setService(table([good1, good2, bad], routes({ stable: 50, canary: 50 })));
+      let failures = 0;
+      for (let i = 0; i < 40; i++) if ((await request(port)).status !== 200) failures++;
+      assert.equal(router.isEjected('c1'), true);
+      assert.ok(failures <= 3, `the canary failed ${failures} requests before its ejection`);
+      const seen = bad.seen.length;
+      for (let i = 0; i < 30; i++) {
+        const r = await request(port);
+        assert.equal(r.status, 200);
+        assert.equal(versionOf(r), 'stable');
+      }
+      assert.equal(bad.seen.length, seen, 'the ejected version got traffic');
+    });
+  });
+});
+
 describe('router: listeners, preview, metrics', () => {
   test('port_in_use when the address is taken', async () => {
     const blocker = net.createServer();

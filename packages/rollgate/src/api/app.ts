@@ -146,7 +146,8 @@ export function createApi(d: ApiDeps): Hono<ApiEnv> {
   app.post('/v1/rollback', small, async (c) => {
     const req = parse(RollbackRequest, await readJson(c), 'body');
     const dep = await d.deployments.rollback(req, c.get('actor'));
-    return c.json(await d.views.deployment(dep), 201);
+    // During a rollout, rollback means aborting it: that deployment is answered, nothing new was created.
+    return c.json(await d.views.deployment(dep), dep.kind === 'rollback' ? 201 : 200);
   });
 
   app.get('/v1/status', async (c) => {

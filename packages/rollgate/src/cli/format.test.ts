@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatDuration, formatInstances, formatWeights, statusTable, table, weightBar } from './format.js';
+import { analysisLines, formatDuration, formatInstances, formatWeights, statusTable, table, weightBar } from './format.js';
 import { parseSse } from './sse.js';
 import { LineSet } from './commands/info.js';
 import { listenerUrl } from './daemon.js';
@@ -87,4 +87,22 @@ describe('logs --follow de-duplication', () => {
     assert.deepEqual(seen.fresh([l(12, 'x'), late, l(13, 'y')]).map((x) => x.text), ['late']);
     assert.deepEqual(seen.fresh([l(12, 'x'), late, l(13, 'y')]).map((x) => x.text), []);
   });
+});
+
+test('analysisLines shows the verdict and, per metric, canary vs stable and why', () => {
+  const lines = analysisLines({
+    phase: 'background',
+    verdict: 'fail',
+    reason: 'error-rate: canary fails more often',
+    startedAt: '2026-01-01T00:00:00.000Z',
+    at: '2026-01-01T00:00:01.000Z',
+    metrics: [
+      { name: 'error-rate', verdict: 'fail', reason: 'e=1300 >= 1000', canary: 0.0816, stable: 0 },
+      { name: 'latency-p99', verdict: 'pass', reason: 'no shift', canary: 12.5, stable: 11 },
+    ],
+  });
+  assert.equal(lines[0], 'analysis (background): fail — error-rate: canary fails more often');
+  assert.match(lines[1]!, /✗ error-rate .*canary +0\.0816 +stable +0\.0 .*e=1300/);
+  assert.match(lines[2]!, /✓ latency-p99 .*canary +12\.5 +stable +11\.0/);
+  assert.deepEqual(analysisLines(null), []);
 });

@@ -1,5 +1,5 @@
 /** Plain-text formatting for human output: tables, durations, weights. No colours needed to read it. */
-import type { DeploymentRecord } from '../core/domain.js';
+import type { DeploymentRecord, AnalysisSnapshot } from '../core/domain.js';
 import type { ServiceStatus, VersionStatus } from '../api/contract.js';
 
 /** Left-aligned columns separated by two spaces; the header row is upper-cased. */
@@ -86,6 +86,15 @@ export function statusTable(services: ServiceStatus[]): string {
     return [s.app, s.env, s.currentVersion ?? '-', weights, instances, dep];
   });
   return table(['app', 'env', 'current', 'weights', 'instances', 'deployment'], rows);
+}
+
+/** The analysis of a deployment: its verdict so far and, per metric, canary vs stable and why. */
+export function analysisLines(a: AnalysisSnapshot | null | undefined): string[] {
+  if (!a) return [];
+  const num = (v: number | null) => (v === null ? '-' : Math.abs(v) < 1 && v !== 0 ? v.toFixed(4) : v.toFixed(1));
+  const lines = [`analysis (${a.phase}): ${a.verdict} — ${a.reason}`];
+  for (const m of a.metrics) lines.push(`  ${m.verdict === 'pass' ? '✓' : m.verdict === 'fail' ? '✗' : '…'} ${m.name.padEnd(16)} canary ${num(m.canary).padStart(8)}  stable ${num(m.stable).padStart(8)}  ${m.reason}`);
+  return lines;
 }
 
 export function outcome(status: string): string {

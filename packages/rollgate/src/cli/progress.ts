@@ -4,7 +4,7 @@
  */
 import type { DeploymentEventRecord } from '../core/domain.js';
 import type { DeploymentView, ServiceStatus } from '../api/contract.js';
-import { deploymentDuration, formatInstances, formatTime, outcome, weightBar } from './format.js';
+import { deploymentDuration, formatInstances, formatTime, outcome, weightBar, analysisLines } from './format.js';
 
 const ESC = '\x1b[';
 
@@ -61,6 +61,7 @@ export function renderLive(view: DeploymentView, status: ServiceStatus | null, n
     }
     if (status.dataPlaneError) lines.push(`  data plane: ${status.dataPlaneError}`);
   }
+  lines.push(...analysisLines(view.state.analysis));
   const recent = view.timeline.slice(-5);
   if (recent.length > 0) lines.push('events:');
   for (const ev of recent) lines.push(`  ${eventLine(ev)}`);

@@ -98,6 +98,15 @@ export const AnalysisMetric = z
   .superRefine((m, ctx) => {
     const sources = (['builtin', 'prometheus', 'http', 'command'] as const).filter((k) => m[k] !== undefined);
     if (sources.length !== 1) ctx.addIssue({ code: 'custom', message: `metric "${m.name}" needs exactly one source: builtin, prometheus, http or command (has ${sources.join(', ') || 'none'})` });
+    if (m.builtin?.metric === 'errorRate' && m.builtin.max !== undefined && !(m.builtin.max > 0 && m.builtin.max < 1)) {
+      ctx.addIssue({ code: 'custom', path: ['builtin', 'max'], message: 'an error-rate limit is a fraction between 0 and 1 (0.05 for 5%)' });
+    }
+    if (m.builtin?.metric === 'latency' && m.builtin.max !== undefined && !(m.builtin.max > 0)) {
+      ctx.addIssue({ code: 'custom', path: ['builtin', 'max'], message: 'a latency limit is a number of milliseconds above 0' });
+    }
+    if (m.condition?.min !== undefined && m.condition.max !== undefined && m.condition.min > m.condition.max) {
+      ctx.addIssue({ code: 'custom', path: ['condition'], message: `condition min ${m.condition.min} is above max ${m.condition.max}` });
+    }
     if (m.prometheus && !m.condition) ctx.addIssue({ code: 'custom', path: ['condition'], message: 'a prometheus metric needs a condition (max, min or equals)' });
     if (m.http?.jsonPath && !m.condition) ctx.addIssue({ code: 'custom', path: ['condition'], message: 'jsonPath needs a condition to judge the field by' });
   });
@@ -107,6 +116,7 @@ export const AnalysisSpec = z
   .object({
     metrics: z.array(AnalysisMetric).min(1).optional().describe('Default: error rate and p99 latency against stable, and a request-rate floor'),
     startDelay: Duration.default('0s').describe('Wait this long after the new version gets traffic before judging'),
+    latencyWarmup: Duration.default('2s').describe('Fresh instances are slower on their first requests (JIT, caches): latency is judged from this long after the start'),
     alpha: z.number().gt(0).lt(0.5).default(0.002).describe('False-alarm probability per metric over the whole rollout'),
   })
   .strict();
@@ -230,6 +240,7 @@ export const EnvironmentSpec = z
     config: EnvVars.default({}).describe('Configuration values given to every instance as environment variables'),
     strategy: StrategySpec.optional(),
     progressDeadline: Duration.default('10m').describe('A rollout that makes no progress for this long is aborted'),
+    analysis: AnalysisSetting.optional().describe('Automated analysis for every rollout in this environment, whatever the strategy (false: off)'),
     production: z.boolean().optional().describe('Counts as production (incidents, delivery metrics); default: true for an environment named "production"'),
   })
   .strict();
@@ -268,7 +279,17 @@ export function listenAddress(env: EnvironmentSpec): { host: string; port: numbe
 
 /** The strategy for an app in an environment: app override, then environment, then app, then rolling. */
 export function resolveStrategy(app: AppSpec, envName: string, env: EnvironmentSpec): StrategySpec {
-  return app.environments[envName]?.strategy ?? env.strategy ?? app.strategy ?? defaultStrategy('rolling');
+  return withEnvironmentAnalysis(app.environments[envName]?.strategy ?? env.strategy ?? app.strategy ?? defaultStrategy('rolling'), env);
+}
+
+/** An environment's `analysis` setting, when given, applies to whatever strategy runs there. */
+export function withEnvironmentAnalysis(s: StrategySpec, env: EnvironmentSpec): StrategySpec {
+  const a = env.analysis;
+  if (a === undefined) return s;
+  if ('canary' in s) return { canary: { ...s.canary, analysis: a } };
+  if ('rolling' in s) return { rolling: { ...s.rolling, analysis: a } };
+  if ('blueGreen' in s) return { blueGreen: { ...s.blueGreen, postPromotionAnalysis: a, prePromotionAnalysis: a === false ? false : s.blueGreen.prePromotionAnalysis } };
+  return s;
 }
 
 export function isProduction(envName: string, env: EnvironmentSpec): boolean {

@@ -50,6 +50,8 @@ export interface DemoSpecOptions {
   replicas?: number;
   previewPort?: number;
   canaryPauseMs?: number;
+  /** false: no automated analysis (tests of rollout mechanics without traffic). */
+  analysis?: boolean;
 }
 
 /** rollgate.yaml for the demo app with the given listener ports. */
@@ -64,9 +66,9 @@ apps:
     healthCheck: { path: /healthz, interval: 200ms, timeout: 1s, startTimeout: 15s }
 environments:
   staging:
-    listen: ${o.stagingPort}
+    listen: ${o.stagingPort}${o.analysis === false ? '\n    analysis: false' : ''}
   production:
-    listen: ${o.productionPort}
+    listen: ${o.productionPort}${o.analysis === false ? '\n    analysis: false' : ''}
     progressDeadline: 2m
     strategy:
       canary:

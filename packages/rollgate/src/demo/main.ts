@@ -50,6 +50,7 @@ async function main(): Promise<number> {
   try {
     await client.applySpec(parseYaml(specText));
     for (const v of ['v1', 'v2', 'v3']) await release(client, join(work, 'releases'), { version: v, latencyMs: 2 });
+    await release(client, join(work, 'releases'), { version: 'v4-faulty', latencyMs: 2, failRate: 0.2 });
 
     const phase = async (what: string, expected: string, start: () => Promise<DeploymentView>, during?: (d: DeploymentView) => Promise<void>) => {
       load?.setPhase(what);
@@ -81,6 +82,14 @@ async function main(): Promise<number> {
     });
     await phase('blue-green v3', 'succeeded', () => client.deploy({ app: 'demo', env: 'production', version: 'v3', strategy: 'blue-green' }));
     await phase('rollback to v2', 'succeeded', () => client.rollback({ app: 'demo', env: 'production' }));
+    let detected = '';
+    await phase('faulty v4', 'rolled_back', () => client.deploy({ app: 'demo', env: 'production', version: 'v4-faulty' }), async (d) => {
+      const end = await waitForDeployment(client, d.id, 120_000);
+      const traffic = end.timeline.find((e) => e.kind === 'step');
+      const reverted = end.timeline.find((e) => e.kind === 'reverting');
+      if (traffic && reverted) detected = `${((Date.parse(reverted.at) - Date.parse(traffic.at)) / 1000).toFixed(2)}s`;
+      say(`faulty v4: ${end.status.replace('_', ' ')} automatically ${detected ? `${detected} after it got traffic` : ''}: ${end.message}`);
+    });
 
     await load.stop();
     load = null;
@@ -89,7 +98,10 @@ async function main(): Promise<number> {
     const line = (cols: string[]) => cols.map((c, i) => c.padEnd([18, 10, 11, 10, 10, 16][i] ?? 10)).join(' ');
     process.stdout.write('\n' + line(['deployment', 'strategy', 'outcome', 'duration', 'requests', 'failed requests']) + '\n');
     for (const r of rows) process.stdout.write(line([r.what, r.strategy, r.outcome, formatDuration(r.durationMs), String(r.stats.requests), String(r.stats.failed)]) + '\n');
-    const bad = rows.filter((r) => r.outcome !== r.expected || r.stats.failed > 0);
+    // The faulty release is expected to hurt a few users before it is caught; every other step none.
+    const bad = rows.filter((r) => r.outcome !== r.expected || (r.expected === 'succeeded' && r.stats.failed > 0));
+    const faulty = rows.find((r) => r.what === 'faulty v4');
+    if (faulty) process.stdout.write(`\nautomated rollback of faulty v4: detected ${detected || '?'} after it got traffic; ${faulty.stats.failed} user requests failed meanwhile\n`);
     for (const r of bad) process.stdout.write(`  ✗ ${r.what}: ${r.outcome} (expected ${r.expected}), ${r.stats.failed} failed ${JSON.stringify(r.stats.reasons)}\n`);
     const status = await client.status({ app: 'demo', env: 'production' });
     process.stdout.write(`\nproduction now serves ${status[0]?.currentVersion ?? '?'}; ${bad.length === 0 ? 'every step behaved' : `${bad.length} step(s) misbehaved`}\n`);

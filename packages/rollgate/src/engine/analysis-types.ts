@@ -1,7 +1,7 @@
 /** What the executor needs from automated analysis (engine/analysis.ts implements it). */
 import type { ServiceObserved } from '../core/dataplane.js';
 import type { AnalysisSnapshot, DeploymentRecord, DeploymentState } from '../core/domain.js';
-import type { AnalysisMetric, AnalysisSpec, StrategySpec } from '../core/spec.js';
+import { AnalysisSpec, type AnalysisMetric, type StrategySpec } from '../core/spec.js';
 
 export interface AnalysisPhase {
   /** Evidence accumulates within one phase; a new phase starts a new test. */
@@ -17,6 +17,8 @@ export interface AnalysisResult {
   snapshot: AnalysisSnapshot;
   /** Set when the rollout must not move on yet (inconclusive with onInconclusive: pause). */
   hold: string | null;
+  /** Every metric passes so far with enough data: the rollout may take its last step. */
+  passed: boolean;
 }
 
 export interface AnalysisEvaluator {
@@ -32,7 +34,8 @@ export function analysisPhase(strategy: StrategySpec, state: DeploymentState, ha
     const step = c.steps[state.stepIndex];
     const background = c.analysis === false ? null : c.analysis;
     if (step && 'analysis' in step) {
-      return { name: `step-${state.stepIndex}`, spec: background ?? { startDelay: '0s', alpha: 0.002 }, metrics: step.analysis.metrics, compareToStable: true };
+      // A step's analysis starts judging at once (no startDelay): its duration is the whole window.
+      return { name: `step-${state.stepIndex}`, spec: { ...(background ?? AnalysisSpec.parse({})), startDelay: '0s' }, metrics: step.analysis.metrics, compareToStable: true };
     }
     if (!background) return null;
     // Judge from the first step that sends the canary any traffic.

@@ -114,10 +114,30 @@ describe('automated analysis against a real router', () => {
     });
   }
 
+  test('blue-green: a failure in the post-promotion watch switches traffic back at once', async () => {
+    const d = await client.deploy({ app: 'demo', env: 'production', version: 'errors', strategy: 'blue-green' });
+    const done = await waitForDeployment(client, d.id, 60_000);
+    assert.equal(done.status, 'rolled_back', done.message);
+    assert.equal(done.state.analysis?.phase, 'post-promotion');
+    assert.ok(done.timeline.some((e) => e.kind === 'step' && /switch traffic/.test(e.message)), 'it had switched');
+    const [st] = await client.status({ app: 'demo', env: 'production' });
+    assert.deepEqual(st?.routes?.weights, { v1: 100 });
+    assert.equal(st?.versions.find((v) => v.version === 'v1')?.ready, 2, 'the old version was still warm');
+  });
+
+  test('rolling: a failing analysis rolls the replaced instances back', async () => {
+    const d = await client.deploy({ app: 'demo', env: 'production', version: 'errors', strategy: 'rolling' });
+    const done = await waitForDeployment(client, d.id, 60_000);
+    assert.equal(done.status, 'rolled_back', done.message);
+    const [st] = await client.status({ app: 'demo', env: 'production' });
+    assert.equal(st?.currentVersion, 'v1');
+    assert.equal(st?.versions.find((v) => v.version === 'v1')?.ready, 2);
+  });
+
   test('a rollback in production opened an incident linked to the deployment', async () => {
     const res = await fetch(`${server.url}/v1/incidents?app=demo&env=production`, { headers: { authorization: `Bearer ${server.token}` } });
     const list = (await res.json()) as { deploymentId: string | null; source: string; status: string }[];
-    assert.ok(list.filter((i) => i.source === 'rollback').length >= 3, JSON.stringify(list));
+    assert.ok(list.filter((i) => i.source === 'rollback').length >= 5, JSON.stringify(list));
   });
 
   test('a healthy canary passes its analysis and is promoted', async () => {

@@ -45,8 +45,8 @@ interface Run {
   startedAt: number;
   startDelayMs: number;
   durationMs: number | null;
-  builtinCfg: BuiltinConfig | null;
-  builtin: BuiltinState | null;
+  /** Error rate is judged from the start; latency after a warm-up (see AnalysisSpec.latencyWarmup). */
+  groups: BuiltinGroup[];
   floor: { name: string; minPerSecond: number } | null;
   canaryRequestsAtStart: number | null;
   baselineAt: number;
@@ -65,7 +65,8 @@ export class AnalysisRunner implements AnalysisEvaluator {
     let run = this.runs.get(dep.id);
     if (!run || run.phase !== phase.name) {
       if (run) this.stop(run);
-      run = this.start(dep, phase, now);
+      // A step's window is the step's own: it starts when the step started, not at the first look.
+      run = this.start(dep, phase, phase.name.startsWith('step-') ? Math.min(now, Date.parse(dep.state.stepStartedAt)) : now);
       this.runs.set(dep.id, run);
     }
     const startedIso = new Date(run.startedAt).toISOString();
@@ -78,23 +79,24 @@ export class AnalysisRunner implements AnalysisEvaluator {
       metrics: metrics.map(toSnapshot),
     });
     if (now - run.startedAt < run.startDelayMs) {
-      return { snapshot: snapshot('running', `waiting ${Math.ceil((run.startDelayMs - (now - run.startedAt)) / 1000)}s (startDelay) before judging`, []), hold: null };
+      return { snapshot: snapshot('running', `waiting ${Math.ceil((run.startDelayMs - (now - run.startedAt)) / 1000)}s (startDelay) before judging`, []), hold: null, passed: false };
     }
 
     const canaryM = observed?.metrics[dep.version];
     const stableM = phase.compareToStable && dep.previousVersion ? observed?.metrics[dep.previousVersion] : null;
     const metrics: MetricVerdict[] = [];
 
-    // Built-in router metrics: sequential tests over counts since the phase began.
-    if (run.builtinCfg) {
-      const snap = { canary: canaryM, stable: stableM === null ? null : stableM };
-      if (!run.builtin) {
-        run.builtin = newBuiltinAnalysis(snap, run.builtinCfg);
-        run.canaryRequestsAtStart = canaryM?.requests ?? 0;
-        run.baselineAt = now;
+    // Built-in router metrics: sequential tests over counts since each group began.
+    const snap = { canary: canaryM, stable: stableM === null ? null : stableM };
+    for (const g of run.groups) {
+      if (now - run.startedAt < run.startDelayMs + g.afterMs) {
+        metrics.push(...g.waiting);
+      } else if (!g.state) {
+        g.state = newBuiltinAnalysis(snap, g.cfg);
+        metrics.push(...g.waiting);
       } else {
-        const r = lookBuiltin(run.builtin, snap, run.builtinCfg);
-        run.builtin = r.state;
+        const r = lookBuiltin(g.state, snap, g.cfg);
+        g.state = r.state;
         metrics.push(...r.metrics);
       }
     }
@@ -111,17 +113,18 @@ export class AnalysisRunner implements AnalysisEvaluator {
     const crash = crashVerdict(dep.version, observed, run);
     if (crash) metrics.push(crash);
 
-    for (const e of run.external) if (e.verdict) metrics.push(e.verdict);
+    // A metric not measured yet (or whose source broke) is inconclusive: it can never let a rollout pass.
+    for (const e of run.external) metrics.push(e.verdict ?? { metric: e.metric.name, verdict: 'inconclusive', final: false, reason: 'no measurement yet', canary: null, stable: null, details: {} });
 
     const complete = run.durationMs !== null && now - run.startedAt >= run.durationMs;
     const v = combine(metrics, { complete });
-    if (v.verdict === 'fail') return { snapshot: snapshot('fail', v.reason, metrics), hold: null };
+    if (v.verdict === 'fail') return { snapshot: snapshot('fail', v.reason, metrics), hold: null, passed: false };
     if (v.verdict === 'inconclusive' && v.final) {
-      if (run.onInconclusive === 'fail') return { snapshot: snapshot('fail', `inconclusive and onInconclusive is fail: ${v.reason}`, metrics), hold: null };
-      return { snapshot: snapshot('inconclusive', v.reason, metrics), hold: `analysis inconclusive (${v.reason}); rollgate promote --skip-analysis to go on, or rollgate fail` };
+      if (run.onInconclusive === 'fail') return { snapshot: snapshot('fail', `inconclusive and onInconclusive is fail: ${v.reason}`, metrics), hold: null, passed: false };
+      return { snapshot: snapshot('inconclusive', v.reason, metrics), hold: `analysis inconclusive (${v.reason}); rollgate promote --skip-analysis to go on, or rollgate fail`, passed: false };
     }
-    if (complete && v.verdict === 'pass') return { snapshot: snapshot('pass', v.reason, metrics), hold: null };
-    return { snapshot: snapshot('running', v.verdict === 'pass' ? `healthy so far: ${v.reason}` : v.reason, metrics), hold: null };
+    if (complete && v.verdict === 'pass') return { snapshot: snapshot('pass', v.reason, metrics), hold: null, passed: true };
+    return { snapshot: snapshot('running', v.verdict === 'pass' ? `healthy so far: ${v.reason}` : v.reason, metrics), hold: null, passed: v.verdict === 'pass' };
   }
 
   forget(deploymentId: string): void {
@@ -138,24 +141,24 @@ export class AnalysisRunner implements AnalysisEvaluator {
     const metrics = phase.metrics ?? phase.spec.metrics ?? DEFAULT_METRICS;
     const builtin = metrics.filter((m) => m.builtin);
     const errorM = builtin.find((m) => m.builtin!.metric === 'errorRate');
-    const latencyM = builtin.filter((m) => m.builtin!.metric === 'latency');
+    // Without stable traffic to compare with, latency is judged only against an absolute limit.
+    const latencyM = builtin.filter((m) => m.builtin!.metric === 'latency' && (phase.compareToStable || m.builtin!.max !== undefined));
     const floorM = builtin.find((m) => m.builtin!.metric === 'requestRate');
     const alpha = phase.spec.alpha;
-    const builtinCfg: BuiltinConfig | null =
-      errorM || latencyM.length > 0
-        ? {
-            errorRate: errorM ? { name: errorM.name, alpha, maxRate: errorM.builtin!.max ?? 0.05 } : null,
-            latency: latencyM.map((m) => ({ name: m.name, alpha, quantile: m.builtin!.quantile, tolerance: m.builtin!.tolerance, maxMs: m.builtin!.max ?? null })),
-            countRetries: true,
-          }
-        : null;
+    const groups: BuiltinGroup[] = [];
+    if (errorM) {
+      groups.push(group({ errorRate: { name: errorM.name, alpha, maxRate: errorM.builtin!.max ?? 0.05 }, latency: [], countRetries: true }, 0, [errorM.name]));
+    }
+    if (latencyM.length > 0) {
+      const cfg: BuiltinConfig = { errorRate: null, latency: latencyM.map((m) => ({ name: m.name, alpha, quantile: m.builtin!.quantile, tolerance: m.builtin!.tolerance, maxMs: m.builtin!.max ?? null })), countRetries: true };
+      groups.push(group(cfg, parseDuration(phase.spec.latencyWarmup), latencyM.map((m) => m.name)));
+    }
     const run: Run = {
       phase: phase.name,
       startedAt: now,
       startDelayMs: parseDuration(phase.spec.startDelay),
       durationMs: phase.name.startsWith('step-') ? stepDuration(dep, phase) : null,
-      builtinCfg,
-      builtin: null,
+      groups,
       floor: floorM ? { name: floorM.name, minPerSecond: floorM.builtin!.min ?? 1 } : phase.metrics ?? phase.spec.metrics ? null : { name: 'request-rate', minPerSecond: 1 },
       canaryRequestsAtStart: null,
       baselineAt: now,
@@ -195,7 +198,10 @@ export class AnalysisRunner implements AnalysisEvaluator {
       e.state = r.state;
       e.verdict = r.verdict;
     } catch (err) {
-      this.d.log.warn('metric measurement failed', { metric: e.metric.name, error: (err as Error).message });
+      // Counted as a failed measurement, like a source error: never silently dropped.
+      const message = (err as Error).message;
+      this.d.log.warn('metric measurement failed', { metric: e.metric.name, error: message });
+      e.verdict = { metric: e.metric.name, verdict: 'fail', final: true, reason: `cannot be judged: ${message}`, canary: null, stable: null, details: {} };
     } finally {
       e.busy = false;
     }
@@ -205,6 +211,20 @@ export class AnalysisRunner implements AnalysisEvaluator {
     run.abort.abort();
     for (const e of run.external) if (e.timer) clearInterval(e.timer);
   }
+}
+
+interface BuiltinGroup {
+  cfg: BuiltinConfig;
+  /** Judging starts this long after the phase (and its startDelay) began. */
+  afterMs: number;
+  state: BuiltinState | null;
+  /** What to show while this group has not started. */
+  waiting: MetricVerdict[];
+}
+
+function group(cfg: BuiltinConfig, afterMs: number, names: string[]): BuiltinGroup {
+  const waiting: MetricVerdict[] = names.map((metric) => ({ metric, verdict: 'inconclusive', final: false, reason: afterMs > 0 ? 'warming up: fresh instances are judged on latency after latencyWarmup' : 'starting', canary: null, stable: null, details: {} }));
+  return { cfg, afterMs, state: null, waiting };
 }
 
 function stepDuration(dep: DeploymentRecord, phase: AnalysisPhase): number | null {

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { isActiveStatus, type DeploymentRecord, type DeploymentState } from '../core/domain.js';
 import { RollgateError } from '../core/errors.js';
-import { defaultStrategy, resolveStrategy, strategyType, type StrategySpec, type StrategyType } from '../core/spec.js';
+import { defaultStrategy, resolveStrategy, strategyType, withEnvironmentAnalysis, type StrategySpec, type StrategyType } from '../core/spec.js';
 import type { DeployRequest, RollbackRequest } from '../api/contract.js';
 import type { Store } from '../store/types.js';
 import { loadServiceConfig } from './config-store.js';
@@ -54,7 +54,7 @@ export class Deployments {
     let strategy: StrategySpec = resolveStrategy(cfg.appSpec, req.env, cfg.envSpec);
     if (req.strategy) {
       const want = STRATEGY_NAMES[req.strategy]!;
-      if (strategyType(strategy) !== want) strategy = defaultStrategy(want);
+      if (strategyType(strategy) !== want) strategy = withEnvironmentAnalysis(defaultStrategy(want), cfg.envSpec);
     }
     return this.create(req.app, req.env, 'deploy', release.id, release.version, previous, strategy, actor);
   }

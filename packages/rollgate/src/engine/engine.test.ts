@@ -52,7 +52,7 @@ before(async () => {
   agent = await runAgent({ dataDir: join(work, 'agent'), log: () => {} });
   server = await runServer({ dataDir: join(work, 'server'), port: 0, agent: { url: agent.url, token: agent.token }, log: silentLogger });
   client = new ApiClient(server.url, server.token);
-  const spec = demoSpec({ stagingPort, productionPort: prodPort, replicas: 2, canaryPauseMs: 200 }) + `  qa:\n    listen: ${qaPort}\n    progressDeadline: 1s\n`;
+  const spec = demoSpec({ stagingPort, productionPort: prodPort, replicas: 2, canaryPauseMs: 200, analysis: false }) + `  qa:\n    listen: ${qaPort}\n    progressDeadline: 1s\n`;
   await client.applySpec(parseYaml(spec));
   for (const v of ['v1', 'v2', 'v3', 'v4']) await release({ version: v });
   await release({ version: 'crash', crashOnStart: true });

@@ -8,7 +8,7 @@
 import type { RouteSpec, ServiceKey, ServiceObserved } from '../core/dataplane.js';
 import { isActiveStatus, type DeploymentRecord, type DeploymentState, type DeploymentStatus, type ReleaseRecord, type RevertIntent } from '../core/domain.js';
 import type { StrategySpec } from '../core/spec.js';
-import { analysisPhase, type AnalysisEvaluator } from './analysis-types.js';
+import { analysisPhase, type AnalysisEvaluator, type AnalysisResult } from './analysis-types.js';
 import { formatDuration, parseDuration } from '../core/duration.js';
 import { errorMessage, isRollgateError } from '../core/errors.js';
 import { canonicalJson } from '../core/canonical-json.js';
@@ -40,6 +40,9 @@ export interface ExecutorDeps {
 
 /** How often a deployment under analysis is looked at: the judge decides as soon as evidence suffices. */
 const ANALYSIS_TICK_MS = 200;
+
+/** Data-plane refusals that no retry can fix. */
+const PERMANENT_REFUSALS = new Set(['invalid_spec', 'invalid_input', 'port_in_use']);
 
 function abortScaleDownDelay(strategy: StrategySpec): number {
   return 'canary' in strategy ? parseDuration(strategy.canary.abortScaleDownDelay) : parseDuration('30s');
@@ -80,7 +83,12 @@ export class Executor {
         .emit({ type: 'instance.changed', app: change.app, env: change.env, data: { instance: change.instance.id, version: change.instance.version, state: change.instance.state, lastError: change.instance.lastError } })
         .catch((e) => this.d.log.warn('could not record an instance event', { error: errorMessage(e) }));
     });
-    for (const dep of await this.d.store.listActiveDeployments()) this.drive(dep.id);
+    for (const dep of await this.d.store.listActiveDeployments()) {
+      // Time the server was down is not the rollout being stuck: the progress clock restarts.
+      const at = new Date(this.now()).toISOString();
+      await this.d.store.updateDeployment(dep.id, { state: { ...dep.state, lastProgressAt: at, ...(dep.state.revert ? { revert: { ...dep.state.revert, at } } : {}) } });
+      this.drive(dep.id);
+    }
     for (const s of await this.d.store.listServiceStates()) {
       const [last] = await this.d.store.listDeployments({ app: s.app, env: s.env, limit: 1 });
       if (last && last.state.scaleDownAt && !last.state.oldScaledDown) this.scheduleScaleDown(last);
@@ -160,6 +168,14 @@ export class Executor {
     const nowIso = new Date(now).toISOString();
 
     if (dep.status === 'pending') {
+      // Another deployment may have ended between this one's creation and now: its stable must still be what serves.
+      const svc = await store.getServiceState(dep.app, dep.env);
+      if ((svc?.currentReleaseId ?? null) !== dep.previousReleaseId && dep.kind === 'deploy') {
+        const msg = `what serves ${dep.env} changed after this deployment was requested (it expected ${dep.previousVersion ?? 'nothing'}); deploy again`;
+        const rec = await store.updateDeployment(id, { status: 'failed', startedAt: nowIso, finishedAt: nowIso, message: msg });
+        await this.timeline(rec, 'failed', msg);
+        return { done: true };
+      }
       dep = await store.updateDeployment(id, { status: 'progressing', startedAt: nowIso, message: 'started' });
       await this.timeline(dep, 'started', `deploying ${dep.version} to ${dep.env} (${dep.kind === 'rollback' ? 'rollback' : strategyLabel(dep)})`);
     }
@@ -172,9 +188,16 @@ export class Executor {
     // Automated analysis: judged before planning so a failure moves traffic in this same tick.
     let analysisFailed: string | null = null;
     let analysisHold: string | null = null;
+    let analysisPending = false;
     if (!state.revert && !state.skipAnalysis && this.d.analysis && dep.kind === 'deploy') {
       const phase = analysisPhase(dep.strategy, state, dep.previousVersion !== null);
-      const r = phase ? await this.d.analysis.evaluate(dep, phase, observed, now) : null;
+      let r: AnalysisResult | null = null;
+      try {
+        r = phase ? await this.d.analysis.evaluate(dep, phase, observed, now) : null;
+      } catch (e) {
+        // An analysis that cannot run must never let the rollout through, nor stall it.
+        analysisFailed = `the analysis could not run: ${errorMessage(e)}`;
+      }
       if (r) {
         if (r.snapshot.verdict !== state.analysis?.verdict || r.snapshot.reason !== state.analysis?.reason || now - Date.parse(state.analysis?.at ?? nowIso) > 2000) {
           state = { ...state, analysis: r.snapshot };
@@ -183,9 +206,12 @@ export class Executor {
         }
         if (r.snapshot.verdict === 'fail') analysisFailed = r.snapshot.reason;
         else if (r.hold) analysisHold = r.hold;
+        analysisPending = !r.passed;
       } else if (state.analysis && state.analysis.verdict === 'running') {
         this.d.analysis.forget(dep.id);
       }
+    } else if (this.d.analysis && (state.revert || state.skipAnalysis)) {
+      this.d.analysis.forget(dep.id);
     }
 
     // Decide whether this deployment must be reverted, and write that down before acting on it.
@@ -206,19 +232,26 @@ export class Executor {
       state,
       observed: counts,
       now,
+      analysisPending,
     };
     const p: Plan = state.revert ? planRevert(ctx) : dep.kind === 'rollback' ? planRollback(ctx) : plan(ctx);
     this.plans.set(id, { step: p.step, candidateWeight: p.candidateWeight });
+    // 7. Paused by a user: hold what the data plane has now; do not move a single instance.
+    const holdStill = state.pausedByUser && !state.revert;
     try {
-      await this.apply(cfg, p.desired.replicas, p.desired.routes, releases, observed);
+      if (!holdStill) await this.apply(cfg, p.desired.replicas, p.desired.routes, releases, observed);
     } catch (e) {
-      // The data plane refused the change for good (port taken, invalid declaration): retrying cannot
-      // help, and it changed nothing, so end the deployment here with its reason.
-      if (!isRollgateError(e) || e.status >= 500) throw e;
+      // The data plane refused the change for good: retrying cannot help. Revert (traffic back to
+      // stable); if even the revert is refused, end here with the reason.
+      if (!isRollgateError(e) || !PERMANENT_REFUSALS.has(e.code)) throw e;
       const reason = `the data plane refused the change: ${e.message}`;
-      const prior = state.revert;
-      const revert: RevertIntent = { status: prior?.status ?? 'failed', reason: prior ? `${prior.reason}; then ${reason}` : reason, at: nowIso, keepCandidate: false };
-      await this.finish(dep, cfg, { ...state, revert }, releases);
+      if (!state.revert) {
+        state = { ...state, revert: { status: 'failed', reason, at: nowIso, keepCandidate: false } };
+        dep = await store.updateDeployment(id, { state, status: 'progressing', message: `reverting: ${reason}` });
+        await this.timeline(dep, 'reverting', reason, { status: 'failed' });
+        return { done: false, again: true, waitMs: 0 };
+      }
+      await this.finish(dep, cfg, { ...state, revert: { ...state.revert, reason: `${state.revert.reason}; then ${reason}` } }, releases);
       return { done: true };
     }
 
@@ -231,8 +264,17 @@ export class Executor {
     const analysing = !state.revert && state.analysis?.verdict === 'running';
     const tickMs = analysing ? ANALYSIS_TICK_MS : this.maxWaitMs;
 
+    // A revert that cannot finish (stable never gets healthy again) ends after the progress deadline;
+    // traffic is already on stable, so nothing more can be done by waiting.
+    if (state.revert && p.outcome.kind !== 'complete' && now - Date.parse(state.revert.at) > parseDuration(cfg.envSpec.progressDeadline)) {
+      const reason = `${state.revert.reason}; then ${dep.previousVersion ?? 'the service'} did not recover within ${cfg.envSpec.progressDeadline}: ${p.outcome.kind === 'wait' ? p.outcome.reason : p.step}`;
+      await this.finish(dep, cfg, { ...state, revert: { ...state.revert, status: 'failed', reason } }, releases);
+      return { done: true };
+    }
+
     switch (p.outcome.kind) {
       case 'complete':
+        if (state.pausedByUser && !state.revert) return this.hold(dep, `paused by user at ${p.step} (rollgate resume)`, 'paused');
         if (analysisHold && !state.revert) return this.hold(dep, `${p.step}: ${analysisHold}`, 'paused', tickMs);
         await this.finish(dep, cfg, state, releases);
         return { done: true };
@@ -322,7 +364,10 @@ export class Executor {
     const at = Date.parse(dep.state.scaleDownAt ?? new Date(0).toISOString());
     const t = setTimeout(() => {
       this.scaleDowns.delete(key);
-      void this.lock.run(key, () => this.scaleDown(dep.id)).catch((e) => this.d.log.warn('scale-down failed; will retry on restart', { deployment: dep.id, error: errorMessage(e) }));
+      void this.lock.run(key, () => this.scaleDown(dep.id)).catch((e) => {
+        this.d.log.warn('scale-down failed; retrying in 5s', { deployment: dep.id, error: errorMessage(e) });
+        if (!this.stopped) this.scheduleScaleDown({ ...dep, state: { ...dep.state, scaleDownAt: new Date(this.now() + 5000).toISOString() } });
+      });
     }, Math.max(0, at - this.now()));
     t.unref();
     this.scaleDowns.set(key, t);

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { AppName, EnvName, Version } from '../../api/contract.js';
 import type { LogLine } from '../../api/contract.js';
 import { ClientOpts, IntString, action, clientFor, clientOptions, parseArg } from '../command.js';
-import { deploymentDuration, formatTime, outcome, statusTable, table } from '../format.js';
+import { analysisLines, deploymentDuration, formatTime, outcome, statusTable, table } from '../format.js';
 
 const StatusOpts = ClientOpts.extend({ env: EnvName.optional() });
 const HistoryOpts = ClientOpts.extend({ env: EnvName.optional(), limit: IntString(1, 1000).default(20) });
@@ -32,7 +32,8 @@ export function registerInfo(program: Command): void {
       out.result(services, () => {
         if (services.length === 0) return 'nothing deployed yet; deploy with `rollgate deploy APP --env ENV --path DIR`';
         const problems = services.filter((s) => s.dataPlaneError).map((s) => `warning: ${s.app}/${s.env}: data plane not reachable (${s.dataPlaneError}); shown from the store`);
-        return [statusTable(services), ...problems].join('\n');
+        const analyses = services.flatMap((s) => (s.activeDeployment?.state.analysis ? [`${s.app}/${s.env}:`, ...analysisLines(s.activeDeployment.state.analysis)] : []));
+        return [statusTable(services), ...analyses, ...problems].join('\n');
       });
     }),
   );

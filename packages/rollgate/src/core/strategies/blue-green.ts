@@ -1,5 +1,5 @@
 import { parseDuration } from '../duration.js';
-import { allTo, countsOf, elapsedInStep, firstDeployPlan, pauseOutcome, waitReady, weightsRoutes, type Plan, type PlanContext } from './types.js';
+import { ANALYSIS_PENDING, analysisPendingWait, allTo, countsOf, elapsedInStep, firstDeployPlan, pauseOutcome, waitReady, weightsRoutes, type Plan, type PlanContext } from './types.js';
 
 /**
  * Blue-green: bring the new (green) version up at full size beside the old (blue) one, reachable
@@ -25,7 +25,9 @@ export function planBlueGreen(ctx: PlanContext): Plan {
     };
   }
   if (idx === 1) {
-    const outcome = bg.autoPromote ? pauseOutcome(ctx, parseDuration(bg.autoPromotionDelay)) : pauseOutcome(ctx, null);
+    const paused = bg.autoPromote ? pauseOutcome(ctx, parseDuration(bg.autoPromotionDelay)) : pauseOutcome(ctx, null);
+    // Pre-promotion analysis: an automatic promotion waits for it to pass (a user's promote does not).
+    const outcome = paused.kind === 'advance' && ctx.analysisPending && !ctx.state.promoteRequested ? analysisPendingWait : paused;
     return {
       desired: { replicas, routes: weightsRoutes({ [stable]: 100 }, { preview }) },
       outcome,
@@ -49,7 +51,12 @@ export function planBlueGreen(ctx: PlanContext): Plan {
   const left = parseDuration(bg.postPromotionWindow) - elapsedInStep(ctx);
   return {
     desired: { replicas, routes: allTo(cand) },
-    outcome: left <= 0 || ctx.state.promoteRequested ? { kind: 'complete' } : { kind: 'wait', reason: `watching ${cand} after the switch, ${Math.ceil(left / 1000)}s left`, waitMs: left, paused: true },
+    outcome:
+      left <= 0 || ctx.state.promoteRequested
+        ? ctx.analysisPending && !ctx.state.promoteRequested
+          ? analysisPendingWait
+          : { kind: 'complete' }
+        : { kind: 'wait', reason: `watching ${cand} after the switch, ${Math.ceil(left / 1000)}s left`, waitMs: left, paused: true },
     step: `step 4/4: post-promotion watch`,
     candidateWeight: 100,
   };

@@ -1,7 +1,7 @@
 import { parseDuration } from '../duration.js';
 import type { HeaderRoute } from '../dataplane.js';
 import type { CanaryStep } from '../spec.js';
-import { allTo, countsOf, elapsedInStep, firstDeployPlan, pauseOutcome, waitReady, weightsRoutes, type Plan, type PlanContext, type PlanOutcome } from './types.js';
+import { ANALYSIS_PENDING, analysisPendingWait, allTo, countsOf, elapsedInStep, firstDeployPlan, pauseOutcome, waitReady, weightsRoutes, type Plan, type PlanContext, type PlanOutcome } from './types.js';
 
 /**
  * Canary: the steps as written (setWeight, pause, setHeaderRoute), then two closing steps:
@@ -33,10 +33,11 @@ export function planCanary(ctx: PlanContext): Plan {
     };
   }
   if (idx === steps.length) {
-    // Scale the candidate to full size before it takes all traffic.
+    // Scale the candidate to full size before it takes all traffic; under analysis, only once it passed.
+    const scaled = waitReady(cand, ready, ctx.replicas);
     return {
       desired: { replicas: { [stable]: ctx.replicas, [cand]: ctx.replicas }, routes: weightsRoutes({ [stable]: 100 - weight, [cand]: weight }, { headerRoutes }) },
-      outcome: waitReady(cand, ready, ctx.replicas),
+      outcome: scaled.kind === 'advance' && ctx.analysisPending ? analysisPendingWait : scaled,
       step: `step ${idx + 1}/${total}: scale ${cand} to ${ctx.replicas}`,
       candidateWeight: weight,
     };
@@ -55,7 +56,13 @@ export function planCanary(ctx: PlanContext): Plan {
     // The executor judges the metrics meanwhile and reverts on a failure; reaching the end of the
     // duration without one is a pass.
     const left = parseDuration(step.analysis.duration) - elapsedInStep(ctx);
-    const outcome: PlanOutcome = left <= 0 || ctx.state.promoteRequested ? { kind: 'advance' } : { kind: 'wait', reason: `analysing ${cand}, ${Math.ceil(left / 1000)}s left`, waitMs: left, paused: true };
+    const outcome: PlanOutcome = ctx.state.promoteRequested
+      ? { kind: 'advance' }
+      : left > 0
+        ? { kind: 'wait', reason: `analysing ${cand}, ${Math.ceil(left / 1000)}s left`, waitMs: left, paused: true }
+        : ctx.analysisPending
+          ? analysisPendingWait
+          : { kind: 'advance' };
     return { desired, outcome, step: label, candidateWeight: weight };
   }
   return { desired, outcome: waitReady(cand, ready, desired.replicas[cand]!), step: label, candidateWeight: weight };

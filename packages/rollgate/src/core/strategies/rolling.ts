@@ -1,5 +1,5 @@
 import type { PlanContext, Plan } from './types.js';
-import { allTo, countsOf, firstDeployPlan } from './types.js';
+import { ANALYSIS_PENDING, analysisPendingWait, allTo, countsOf, firstDeployPlan } from './types.js';
 
 /** `2` or `25%` of `total`; percentages round up for surge and down for unavailability, as Kubernetes does. */
 export function resolveCount(v: number | string, total: number, roundUp: boolean): number {
@@ -30,13 +30,18 @@ export function planRolling(ctx: PlanContext): Plan {
   // Old instances that are not ready cost no availability and go first; ready ones only
   // while enough stay ready across both versions.
   const removable = (oldC.total - oldC.ready) + Math.max(0, oldC.ready + newC.ready - minAvailable);
-  const oldFinal = Math.max(0, oldC.total - removable);
+  // Under analysis, one old instance stays in rotation until it passes: it is what the new ones are compared with.
+  const oldFinal = Math.max(ctx.analysisPending && oldC.total > 0 ? 1 : 0, oldC.total - removable);
 
-  const done = newC.ready >= R && oldC.total === 0;
+  const done = newC.ready >= R && oldC.total === 0 && !ctx.analysisPending;
   const routes = done ? allTo(cand) : { balance: 'instances' as const, weights: { [stable]: 1, [cand]: 1 }, headerRoutes: [], sticky: false };
   return {
     desired: { replicas: { [stable]: oldFinal, [cand]: newTarget }, routes },
-    outcome: done ? { kind: 'complete' } : { kind: 'wait', reason: `rolling: ${cand} ${newC.ready}/${R} ready, ${stable} ${oldC.total} left` },
+    outcome: done
+      ? { kind: 'complete' }
+      : newC.ready >= R && ctx.analysisPending
+        ? { ...analysisPendingWait, reason: `rolling: ${cand} ${newC.ready}/${R} ready; ${ANALYSIS_PENDING}` }
+        : { kind: 'wait', reason: `rolling: ${cand} ${newC.ready}/${R} ready, ${stable} ${oldC.total} left` },
     step: `rolling update (maxSurge ${surge}, maxUnavailable ${unavailable})`,
     candidateWeight: Math.round((100 * newC.ready) / Math.max(1, newC.ready + oldC.ready)),
   };

@@ -27,7 +27,17 @@ export interface PlanContext {
   observed: Record<string, VersionCounts>;
   /** Milliseconds since the epoch; passed in so planners stay pure. */
   now: number;
+  /**
+   * An analysis judges this rollout and has not passed yet: the planner must not take the last
+   * step that would leave nothing to compare with (or finish) until it has.
+   */
+  analysisPending?: boolean | undefined;
 }
+
+export const ANALYSIS_PENDING = 'waiting for the analysis to pass: it needs enough traffic on both versions (rollgate promote --skip-analysis to go on without it)';
+
+/** Held for the analysis: a deliberate wait (a pause in status, exempt from the progress deadline). */
+export const analysisPendingWait: Extract<PlanOutcome, { kind: 'wait' }> = { kind: 'wait', reason: ANALYSIS_PENDING, paused: true };
 
 export interface Desired {
   /** Replicas per version; versions not listed get none. */
