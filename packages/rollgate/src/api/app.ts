@@ -21,6 +21,7 @@ import { ApplySpecRequest, AppName, DeployRequest, EnvName, FailRequest, LogsQue
 import { tokenMatches } from './token.js';
 import { jsonLimit, parse, readJson, type ApiEnv } from './http.js';
 import { registerChaosRoutes } from './routes-chaos.js';
+import { registerDoraRoutes } from './routes-dora.js';
 import { registerIncidentRoutes } from './routes-incidents.js';
 import type { Chaos } from '../engine/chaos.js';
 import type { Incidents } from '../engine/incidents.js';
@@ -198,6 +199,7 @@ export function createApi(d: ApiDeps): Hono<ApiEnv> {
 
   registerIncidentRoutes(app, { incidents: d.incidents });
   registerChaosRoutes(app, { chaos: d.chaos });
+  registerDoraRoutes(app, { store: d.store });
   return app;
 }
 

@@ -24,6 +24,7 @@
  *   POST /v1/rollback           RollbackRequest      -> DeploymentView (201)
  *   GET  /v1/status?app=&env=                        -> ServiceStatus[]
  *   GET  /v1/logs?app=&env=&version=&instance=&tail= -> { lines: LogLine[] }
+ *   GET  /v1/dora?app=&env=&since=90d              -> DORA metrics with 2024 tiers (dora/load.ts DoraResult)
  *   GET  /v1/events?after=                           -> text/event-stream of EventRecord (id = event id; Last-Event-ID resumes)
  */
 import { z } from 'zod';

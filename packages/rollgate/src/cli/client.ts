@@ -12,6 +12,7 @@ import type { AppSummary, DeployRequest, DeploymentView, LogLine, ReleaseRecord,
 import type { InjectFaultRequest, KillRequestBody, StopChaosRequest } from '../api/routes-chaos.js';
 import type { IncidentView, OpenIncidentRequest } from '../api/routes-incidents.js';
 import type { ChaosRecord } from '../core/incidents.js';
+import type { DoraResult } from '../dora/load.js';
 import { ApiError } from './exit.js';
 import { parseSse } from './sse.js';
 
@@ -79,6 +80,9 @@ export class ApiClient {
   }
   act(id: string, action: DeploymentAction, body: unknown = {}): Promise<DeploymentView> {
     return this.call('POST', `/v1/deployments/${encodeURIComponent(id)}/${action}`, { body });
+  }
+  dora(q: { app?: string | undefined; env?: string | undefined; since: string }): Promise<DoraResult> {
+    return this.call('GET', '/v1/dora', { query: q, timeoutMs: 60_000 });
   }
   retry(req: { app: string; env: string }): Promise<DeploymentView> {
     return this.call('POST', '/v1/retry', { body: req });

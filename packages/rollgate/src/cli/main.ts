@@ -10,6 +10,7 @@ import { registerChaos } from './commands/chaos.js';
 import { registerControl } from './commands/control.js';
 import { registerDaemons } from './commands/daemons.js';
 import { registerDeploy } from './commands/deploy.js';
+import { registerDora } from './commands/dora.js';
 import { registerIncidents } from './commands/incidents.js';
 import { registerInfo } from './commands/info.js';
 import { registerSpecCommands } from './commands/spec.js';
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
   registerControl(program);
   registerInfo(program);
   registerIncidents(program);
+  registerDora(program);
   registerChaos(program);
   program.addHelpText(
     'after',

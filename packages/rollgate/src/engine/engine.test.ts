@@ -179,6 +179,14 @@ describe('deployments against a real agent', () => {
     }
   });
 
+  test('delivery metrics (DORA) count the production deployments above and their failures', async () => {
+    const r = await client.dora({ env: 'production', since: '1d' });
+    const prod = (await client.deployments({ app: 'demo', env: 'production', limit: 1000 })).filter((d) => d.kind === 'deploy');
+    assert.equal(r.deploymentFrequency.count, prod.filter((d) => d.status === 'succeeded').length);
+    assert.ok(r.changeFailureRate.failed >= 3, `crash, sick and fail/retry ended badly: ${JSON.stringify(r.changeFailureRate)}`);
+    assert.ok(r.changeFailureRate.rate !== null && r.changeFailureRate.rate > 0 && r.changeFailureRate.rate < 1);
+  });
+
   test('a rollout that stops moving is ended by the progress deadline', async () => {
     const d = await client.deploy({ app: 'demo', env: 'qa', version: 'slowstart' });
     const done = await waitForDeployment(client, d.id, 30_000);

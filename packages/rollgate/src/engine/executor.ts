@@ -326,7 +326,7 @@ export class Executor {
       const finalState: DeploymentState = { ...state, scaleDownAt: keep ? new Date(now + abortScaleDownDelay(dep.strategy)).toISOString() : null, oldScaledDown: !keep };
       const rec = await store.updateDeployment(dep.id, { status: state.revert.status, finishedAt: nowIso, message: state.revert.reason, state: finalState });
       await this.timeline(rec, state.revert.status, `ended ${state.revert.status.replace('_', ' ')}: ${state.revert.reason}`);
-      await this.d.events.emit({ type: 'deployment.finished', app: dep.app, env: dep.env, deploymentId: dep.id, data: { status: rec.status, version: dep.version, reason: state.revert.reason } });
+      await this.d.events.emit({ type: 'deployment.finished', app: dep.app, env: dep.env, deploymentId: dep.id, data: { status: rec.status, version: dep.version, previousVersion: dep.previousVersion, reason: state.revert.reason } });
       if (keep) this.scheduleScaleDown(rec);
       await this.ended(rec);
       return;
@@ -339,7 +339,7 @@ export class Executor {
     const msg = `${dep.version} serves all traffic in ${dep.env} (took ${formatDuration(now - started)})`;
     const rec = await store.updateDeployment(dep.id, { status: 'succeeded', finishedAt: nowIso, message: msg, state: finalState });
     await this.timeline(rec, 'succeeded', msg);
-    await this.d.events.emit({ type: 'deployment.finished', app: dep.app, env: dep.env, deploymentId: dep.id, data: { status: 'succeeded', version: dep.version } });
+    await this.d.events.emit({ type: 'deployment.finished', app: dep.app, env: dep.env, deploymentId: dep.id, data: { status: 'succeeded', version: dep.version, previousVersion: dep.previousVersion, kind: dep.kind } });
     if (keepWarm) this.scheduleScaleDown(rec);
     else if (dep.previousVersion) {
       // Nothing kept warm: make sure the data plane holds only the new version.
