@@ -17,7 +17,7 @@ import type { Releases } from '../engine/releases.js';
 import type { Views } from '../engine/views.js';
 import type { Runtime } from '../runtime/types.js';
 import type { Store } from '../store/types.js';
-import { ApplySpecRequest, AppName, DeployRequest, EnvName, FailRequest, LogsQuery, PromoteRequest, ReleaseQuery, RetryRequest, RollbackRequest } from './contract.js';
+import { ApplySpecRequest, AppName, DeliveriesQuery, DeliveryId, DeployRequest, EnvName, FailRequest, LogsQuery, PromoteRequest, ReleaseQuery, RetryRequest, RollbackRequest } from './contract.js';
 import { tokenMatches } from './token.js';
 import { jsonLimit, parse, readJson, type ApiEnv } from './http.js';
 import { registerChaosRoutes } from './routes-chaos.js';
@@ -25,6 +25,7 @@ import { registerDoraRoutes } from './routes-dora.js';
 import { registerIncidentRoutes } from './routes-incidents.js';
 import type { Chaos } from '../engine/chaos.js';
 import type { Incidents } from '../engine/incidents.js';
+import type { Notifications } from '../engine/notifications.js';
 
 export interface ApiDeps {
   store: Store;
@@ -39,6 +40,7 @@ export interface ApiDeps {
   maxReleaseBytes: number;
   incidents: Incidents;
   chaos: Chaos;
+  notifications: Notifications;
 }
 
 export function createApi(d: ApiDeps): Hono<ApiEnv> {
@@ -67,8 +69,11 @@ export function createApi(d: ApiDeps): Hono<ApiEnv> {
   app.post('/v1/spec', small, async (c) => {
     const body = parse(ApplySpecRequest, await readJson(c), 'body');
     const spec = parse(ProjectSpec, body.spec, 'spec');
+    // Channels resolve against the server's environment; a missing variable rejects the whole spec first.
+    if (spec.notifications) d.notifications.check(spec.notifications.channels);
     for (const [name, env] of Object.entries(spec.environments)) await d.store.upsertEnvironment(name, env);
     for (const [name, a] of Object.entries(spec.apps)) await d.store.upsertApp(name, a);
+    if (spec.notifications) await d.notifications.apply(spec.notifications.channels);
     await d.events.emit({ type: 'spec.applied', data: { apps: Object.keys(spec.apps), environments: Object.keys(spec.environments), actor: c.get('actor') } });
     return c.json({ apps: Object.keys(spec.apps), environments: Object.keys(spec.environments) });
   });
@@ -200,6 +205,20 @@ export function createApi(d: ApiDeps): Hono<ApiEnv> {
   registerIncidentRoutes(app, { incidents: d.incidents });
   registerChaosRoutes(app, { chaos: d.chaos });
   registerDoraRoutes(app, { store: d.store });
+
+  app.get('/v1/notifications/deliveries', async (c) => {
+    const q = parse(DeliveriesQuery, c.req.query(), 'query');
+    return c.json(await d.notifications.deliveries(q));
+  });
+  app.post('/v1/notifications/deliveries/:id/resend', async (c) => {
+    const id = parse(DeliveryId, c.req.param('id'), 'delivery id');
+    try {
+      return c.json({ deliveryId: await d.notifications.resend(id) }, 202);
+    } catch (e) {
+      if (isRollgateError(e)) throw e;
+      throw new RollgateError('not_found', `no delivery ${id}; list them with GET /v1/notifications/deliveries`);
+    }
+  });
   return app;
 }
 

@@ -24,6 +24,8 @@
  *   POST /v1/rollback           RollbackRequest      -> DeploymentView (201)
  *   GET  /v1/status?app=&env=                        -> ServiceStatus[]
  *   GET  /v1/logs?app=&env=&version=&instance=&tail= -> { lines: LogLine[] }
+ *   GET  /v1/notifications/deliveries?channel=&outcome=&limit= -> delivery attempts, newest first
+ *   POST /v1/notifications/deliveries/:id/resend     -> { deliveryId } (202)
  *   GET  /v1/dora?app=&env=&since=90d              -> DORA metrics with 2024 tiers (dora/load.ts DoraResult)
  *   GET  /v1/events?after=                           -> text/event-stream of EventRecord (id = event id; Last-Event-ID resumes)
  */
@@ -38,6 +40,14 @@ export const Version = z.string().regex(VERSION_RE, { message: 'versions are let
 export const StrategyName = z.enum(['rolling', 'blue-green', 'canary', 'recreate']);
 
 export const ApplySpecRequest = z.object({ spec: z.unknown() }).strict();
+
+export const DeliveryId = z.string().regex(/^[A-Za-z0-9_-]{1,100}$/, { message: 'delivery ids are letters, digits, "_" and "-"' });
+export const DeliveriesQuery = z.object({
+  channel: z.string().max(63).optional(),
+  outcome: z.enum(['delivered', 'retrying', 'failed', 'dropped']).optional(),
+  deliveryId: DeliveryId.optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+});
 
 export const DeployRequest = z
   .object({

@@ -246,10 +246,36 @@ export const EnvironmentSpec = z
   .strict();
 export type EnvironmentSpec = z.infer<typeof EnvironmentSpec>;
 
+const EnvVarName = z.string().regex(/^[A-Z_][A-Z0-9_]*$/, { message: 'an environment variable name, e.g. ROLLGATE_WEBHOOK_SECRET' });
+
+/**
+ * A notification channel. Secrets (a webhook's signing key, a Slack URL's token) are never
+ * written here: name the server's environment variable that holds them.
+ */
+export const NotificationChannelSpec = z
+  .object({
+    name: z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,62}$/, { message: 'channel names are lower-case letters, digits, "-", "_" and "."' }),
+    kind: z.enum(['webhook', 'slack', 'cdevents']),
+    url: z.string().url().optional().describe('Where to deliver (use urlEnv when the URL carries a token, as Slack URLs do)'),
+    urlEnv: EnvVarName.optional(),
+    secretEnv: EnvVarName.optional().describe('Webhook channels: variable holding the Standard Webhooks secret (whsec_...)'),
+    events: z.array(z.string().min(1)).min(1).describe('Event types, globs allowed: deployment.*, incident.opened, *'),
+    apps: z.array(z.string().min(1)).optional(),
+    envs: z.array(z.string().min(1)).optional(),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    if ((c.url === undefined) === (c.urlEnv === undefined)) ctx.addIssue({ code: 'custom', path: ['url'], message: 'give exactly one of url or urlEnv' });
+    if (c.kind === 'webhook' && !c.secretEnv) ctx.addIssue({ code: 'custom', path: ['secretEnv'], message: 'a webhook channel is signed: name the variable holding its secret in secretEnv' });
+    if (c.kind !== 'webhook' && c.secretEnv) ctx.addIssue({ code: 'custom', path: ['secretEnv'], message: `a ${c.kind} channel takes no secret` });
+  });
+export type NotificationChannelSpec = z.infer<typeof NotificationChannelSpec>;
+
 export const ProjectSpec = z
   .object({
     apps: z.record(name('app name'), AppSpec),
     environments: z.record(name('environment name'), EnvironmentSpec),
+    notifications: z.object({ channels: z.array(NotificationChannelSpec) }).strict().optional(),
   })
   .strict()
   .superRefine((spec, ctx) => {

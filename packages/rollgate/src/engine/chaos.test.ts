@@ -87,6 +87,7 @@ before(async () => {
     releases: unused('releases'),
     views: unused('views'),
     runtime: unused('runtime'),
+    notifications: unused('notifications'),
     incidents: unused('incidents'),
     chaos,
   };

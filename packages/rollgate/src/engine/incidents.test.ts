@@ -58,6 +58,7 @@ before(async () => {
     releases: unused('releases'),
     views: unused('views'),
     runtime: unused('runtime'),
+    notifications: unused('notifications'),
     incidents,
     chaos: unused('chaos'),
   };

@@ -46,6 +46,8 @@ interface Job {
   timer?: NodeJS.Timeout;
 }
 
+const TIMELINE_ENDINGS = new Set(['deployment.succeeded', 'deployment.failed', 'deployment.aborted', 'deployment.rolled_back']);
+
 export class NotificationDispatcher {
   readonly log: DeliveryLog;
   private channels: Array<{ config: ChannelConfig; notifier: Notifier }> = [];
@@ -95,6 +97,9 @@ export class NotificationDispatcher {
   }
 
   dispatchEvent(e: EventRecord): string[] {
+    // A deployment's end is announced once, from `deployment.finished`; the timeline's own
+    // `deployment.<outcome>` entry for the same moment would announce it twice.
+    if (TIMELINE_ENDINGS.has(e.type)) return [];
     return this.dispatch(notificationFromEvent(e, this.opts));
   }
 

@@ -17,6 +17,7 @@ import { Chaos } from '../engine/chaos.js';
 import { createMetricSources } from '../metrics/index.js';
 import { Executor } from '../engine/executor.js';
 import { Incidents } from '../engine/incidents.js';
+import { Notifications } from '../engine/notifications.js';
 import { jsonLogger, type Logger } from '../engine/logger.js';
 import { Releases } from '../engine/releases.js';
 import { Views } from '../engine/views.js';
@@ -56,13 +57,15 @@ export async function runServer(opts: ServerOptions): Promise<RunningServer> {
   const traffic = new BuiltinTraffic(client);
   const events = new EventBus(store);
   const incidents = new Incidents(store, events);
+  const notifications = new Notifications(store, events, log);
+  await notifications.load();
   const chaos = new Chaos({ store, events, agent: client, log });
   const analysis = new AnalysisRunner({ sources: createMetricSources({ traffic }), log });
   const executor = new Executor({ store, runtime, traffic, events, log, analysis, onEnded: (dep) => incidents.onDeploymentEnded(dep).then(() => undefined) });
   const deployments = new Deployments(store, executor, events);
   const views = new Views(store, runtime, executor);
   const releases = new Releases(store, join(dataDir, 'releases'));
-  const app = createApi({ store, deployments, releases, views, events, runtime, tokenHash: hash, log, version: ROLLGATE_VERSION, maxReleaseBytes: opts.maxReleaseBytes ?? 512 * 1024 * 1024, incidents, chaos });
+  const app = createApi({ store, deployments, releases, views, events, runtime, tokenHash: hash, log, version: ROLLGATE_VERSION, maxReleaseBytes: opts.maxReleaseBytes ?? 512 * 1024 * 1024, incidents, chaos, notifications });
 
   const host = opts.host ?? '127.0.0.1';
   const server: ServerType = await new Promise((ok, fail) => {
@@ -95,6 +98,7 @@ export async function runServer(opts: ServerOptions): Promise<RunningServer> {
       await executor.stop();
       analysis.close();
       chaos.close();
+      await notifications.close();
       await runtime.close();
       await new Promise<void>((r) => {
         server.close(() => r());

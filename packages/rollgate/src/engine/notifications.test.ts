@@ -1,0 +1,106 @@
+/**
+ * Notification channels wired into the server: declared in the spec with secrets by variable
+ * name, fed by real deployments, delivered signed to a local receiver (standing in for a
+ * third-party endpoint), verified with the `standardwebhooks` package, listed and resent.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Webhook } from 'standardwebhooks';
+import { parse as parseYaml } from 'yaml';
+import { runAgent, type RunningAgent } from '../agent/main.js';
+import { ApiClient } from '../cli/client.js';
+import { checkReleaseDir, packDir } from '../cli/pack.js';
+import { demoSpec, freePort, makeDemoRelease } from '../demo/fixtures.js';
+import { waitForDeployment } from '../demo/platform.js';
+import { silentLogger } from './logger.js';
+import { runServer, type RunningServer } from '../server/main.js';
+
+const SECRET = `whsec_${randomBytes(32).toString('base64')}`;
+let work: string;
+let agent: RunningAgent;
+let server: RunningServer;
+let client: ApiClient;
+let receiver: Server;
+let receiverPort: number;
+const received: { headers: IncomingHttpHeaders; body: string }[] = [];
+
+before(async () => {
+  work = await mkdtemp(join(tmpdir(), 'rollgate-notify-'));
+  receiver = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString()));
+    req.on('end', () => {
+      received.push({ headers: req.headers, body });
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', () => r()));
+  receiverPort = (receiver.address() as { port: number }).port;
+  process.env.ROLLGATE_TEST_WEBHOOK_SECRET = SECRET;
+  agent = await runAgent({ dataDir: join(work, 'agent'), log: () => {} });
+  server = await runServer({ dataDir: join(work, 'server'), port: 0, agent: { url: agent.url, token: agent.token }, log: silentLogger });
+  client = new ApiClient(server.url, server.token);
+});
+
+after(async () => {
+  delete process.env.ROLLGATE_TEST_WEBHOOK_SECRET;
+  await server?.stop();
+  await agent?.stop();
+  await new Promise((r) => receiver.close(r));
+  await rm(work, { recursive: true, force: true });
+});
+
+const channels = (secretEnv: string) => `notifications:
+  channels:
+    - name: ops-hook
+      kind: webhook
+      url: http://127.0.0.1:${receiverPort}/hook
+      secretEnv: ${secretEnv}
+      events: ["deployment.succeeded", "deployment.rolled_back"]
+      envs: [staging]
+`;
+
+test('a channel whose secret variable is not set is refused and nothing is applied', async () => {
+  const spec = demoSpec({ stagingPort: await freePort(), productionPort: await freePort(), analysis: false }) + channels('ROLLGATE_TEST_UNSET_SECRET');
+  await assert.rejects(client.applySpec(parseYaml(spec)), /ROLLGATE_TEST_UNSET_SECRET.*not set in the server's environment/);
+  assert.deepEqual(await client.apps(), []);
+});
+
+test('a deployment is announced to the channel, signed per Standard Webhooks; deliveries can be listed and resent', async () => {
+  const spec = demoSpec({ stagingPort: await freePort(), productionPort: await freePort(), analysis: false }) + channels('ROLLGATE_TEST_WEBHOOK_SECRET');
+  await client.applySpec(parseYaml(spec));
+  const dir = await makeDemoRelease(join(work, 'releases'), { version: 'v1' });
+  await client.uploadRelease('demo', packDir(await checkReleaseDir(dir)), { version: 'v1' });
+  const d = await client.deploy({ app: 'demo', env: 'staging', version: 'v1' });
+  assert.equal((await waitForDeployment(client, d.id)).status, 'succeeded');
+
+  const deadline = Date.now() + 10_000;
+  while (received.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  assert.equal(received.length, 1, 'one event matched the channel (deployment.succeeded in staging)');
+  const msg = received[0]!;
+  const payload = new Webhook(SECRET).verify(msg.body, {
+    'webhook-id': String(msg.headers['webhook-id']),
+    'webhook-timestamp': String(msg.headers['webhook-timestamp']),
+    'webhook-signature': String(msg.headers['webhook-signature']),
+  }) as { type: string; data: { app: string; env: string; version: string } };
+  assert.equal(payload.type, 'deployment.succeeded');
+  assert.equal(payload.data.version, 'v1');
+  assert.throws(() => new Webhook(SECRET).verify(msg.body.replace('v1', 'v9'), { 'webhook-id': String(msg.headers['webhook-id']), 'webhook-timestamp': String(msg.headers['webhook-timestamp']), 'webhook-signature': String(msg.headers['webhook-signature']) }));
+
+  const res = await fetch(`${server.url}/v1/notifications/deliveries?channel=ops-hook`, { headers: { authorization: `Bearer ${server.token}` } });
+  const text = await res.text();
+  assert.ok(!text.includes(SECRET.slice(6)), 'no secret in the delivery log');
+  const deliveries = JSON.parse(text) as { deliveryId: string; outcome: string }[];
+  assert.equal(deliveries[0]?.outcome, 'delivered');
+  const resent = await fetch(`${server.url}/v1/notifications/deliveries/${deliveries[0]!.deliveryId}/resend`, { method: 'POST', headers: { authorization: `Bearer ${server.token}` } });
+  assert.equal(resent.status, 202);
+  const deadline2 = Date.now() + 10_000;
+  while (received.length < 2 && Date.now() < deadline2) await new Promise((r) => setTimeout(r, 50));
+  assert.equal(received.length, 2);
+  assert.equal(received[1]!.headers['webhook-id'], msg.headers['webhook-id'], 'a resend keeps the message id (receivers deduplicate on it)');
+});
