@@ -80,6 +80,8 @@ export interface DeploymentState {
   skipAnalysis: boolean;
   /** The latest analysis verdicts (for status views); null when no analysis ran. */
   analysis: AnalysisSnapshot | null;
+  /** False until the end-of-deployment hooks (incidents, notifications) have run. */
+  endHandled?: boolean | undefined;
   /** Set once the candidate serves all traffic: the old version stays warm until then, for instant rollback. */
   scaleDownAt: string | null;
   /** The old version's instances were stopped after `scaleDownAt`. */

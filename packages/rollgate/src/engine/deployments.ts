@@ -25,6 +25,7 @@ export function initialState(nowIso: string): DeploymentState {
     revert: null,
     skipAnalysis: false,
     analysis: null,
+    endHandled: false,
     scaleDownAt: null,
     oldScaledDown: false,
     lastProgressAt: nowIso,

@@ -98,6 +98,9 @@ describe('deployments against a real agent', () => {
     assert.equal(done.status, 'succeeded', done.message);
     assert.deepEqual(await versionsSeen(prodPort, 20), { v2: 20 });
     assert.ok(done.timeline.some((e) => e.kind === 'promote'));
+    // The end hooks (incidents, notifications) ran and that is on record, so a restart does not repeat them.
+    const reread = await waitForDeployment(client, d.id, 5000, (x) => x.state.endHandled === true);
+    assert.equal(reread.state.endHandled, true);
   });
 
   test('rollback right after a canary is instant: the old version is still warm', async () => {

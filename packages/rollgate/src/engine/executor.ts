@@ -59,7 +59,7 @@ const serviceId = (k: ServiceKey) => `${k.app}/${k.env}`;
 
 export class Executor {
   readonly lock = new KeyedLock();
-  private readonly loops = new Map<string, { wake: () => void }>();
+  private readonly loops = new Map<string, { wake: () => void; done?: Promise<void> }>();
   private readonly plans = new Map<string, PlanView>();
   /** Last declaration/routes sent per service, so a tick that changes nothing sends nothing. */
   private readonly applied = new Map<string, { decl: string; routes: string }>();
@@ -89,6 +89,10 @@ export class Executor {
       await this.d.store.updateDeployment(dep.id, { state: { ...dep.state, lastProgressAt: at, ...(dep.state.revert ? { revert: { ...dep.state.revert, at } } : {}) } });
       this.drive(dep.id);
     }
+    // Deployments that ended while their end hooks (incidents, notifications) had not run yet.
+    for (const dep of await this.d.store.listDeployments({ limit: 200 })) {
+      if (!isActiveStatus(dep.status) && dep.state.endHandled === false) await this.ended(dep);
+    }
     for (const s of await this.d.store.listServiceStates()) {
       const [last] = await this.d.store.listDeployments({ app: s.app, env: s.env, limit: 1 });
       if (last && last.state.scaleDownAt && !last.state.oldScaledDown) this.scheduleScaleDown(last);
@@ -100,7 +104,10 @@ export class Executor {
     this.stopped = true;
     this.unwatch?.();
     for (const t of this.scaleDowns.values()) clearTimeout(t);
-    for (const l of this.loops.values()) l.wake();
+    const running = [...this.loops.values()];
+    for (const l of running) l.wake();
+    // Let ticks in flight finish, so nothing (an analysis run, a timer) starts after stop.
+    await Promise.all(running.map((l) => l.done));
   }
 
   planOf(id: string): PlanView | null {
@@ -112,7 +119,7 @@ export class Executor {
     if (this.stopped || this.loops.has(id)) return;
     let wakeFn: () => void = () => {};
     let woken = false;
-    const loop = { wake: () => ((woken = true), wakeFn()) };
+    const loop: { wake: () => void; done?: Promise<void> } = { wake: () => ((woken = true), wakeFn()) };
     this.loops.set(id, loop);
     const sleep = (ms: number) =>
       new Promise<void>((resolve) => {
@@ -123,7 +130,7 @@ export class Executor {
           resolve();
         };
       });
-    void (async () => {
+    loop.done = (async () => {
       try {
         while (!this.stopped) {
           woken = false;
@@ -352,8 +359,11 @@ export class Executor {
   private async ended(rec: DeploymentRecord): Promise<void> {
     try {
       await this.d.onEnded?.(rec);
+      // Recorded after the hooks ran, so a server that died in between runs them again on start.
+      const cur = await this.d.store.getDeployment(rec.id);
+      if (cur) await this.d.store.updateDeployment(rec.id, { state: { ...cur.state, endHandled: true } });
     } catch (e) {
-      this.d.log.warn('a deployment-ended hook failed', { deployment: rec.id, error: errorMessage(e) });
+      this.d.log.warn('a deployment-ended hook failed; it runs again at the next start', { deployment: rec.id, error: errorMessage(e) });
     }
   }
 
