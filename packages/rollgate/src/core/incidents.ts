@@ -43,19 +43,8 @@ export interface IncidentRecord {
   updatedAt: string;
 }
 
-export interface NewIncident {
-  id: string;
-  app: string;
-  env: string;
-  production: boolean;
-  deploymentId: string | null;
-  source: IncidentSource;
-  title: string;
-  severity: string;
-  openedAt: string;
-  fingerprint: string | null;
-  labels: Record<string, string>;
-}
+/** What opening an incident records; the rest of IncidentRecord follows from it. */
+export type NewIncident = Pick<IncidentRecord, 'id' | 'app' | 'env' | 'production' | 'deploymentId' | 'source' | 'title' | 'severity' | 'openedAt' | 'fingerprint' | 'labels'>;
 
 export interface IncidentResolution {
   resolvedAt: string;

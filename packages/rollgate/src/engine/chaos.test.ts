@@ -9,13 +9,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { serve, type ServerType } from '@hono/node-server';
+import type { ServerType } from '@hono/node-server';
 import { AgentClient } from '../agent/client.js';
 import { runAgent, type RunningAgent } from '../agent/main.js';
 import { demoVersion, processAlive, waitFor } from '../agent/testkit.js';
-import { createApi, type ApiDeps } from '../api/app.js';
+import { startPartialApi } from '../test/partial-api.js';
 import { registerChaosRoutes } from '../api/routes-chaos.js';
-import { tokenHash } from '../api/token.js';
 import type { ServiceKey } from '../core/dataplane.js';
 import type { EventRecord } from '../core/domain.js';
 import { RollgateError } from '../core/errors.js';
@@ -26,13 +25,6 @@ import { Chaos } from './chaos.js';
 import { EventBus } from './events.js';
 import { silentLogger } from './logger.js';
 
-function unused<T extends object>(name: string): T {
-  return new Proxy({} as T, {
-    get: (_t, prop) => {
-      throw new Error(`test API: ${name}.${String(prop)} is not available here`);
-    },
-  });
-}
 
 async function freePort(): Promise<number> {
   const s = createServer();
@@ -76,26 +68,7 @@ before(async () => {
   events.subscribe((e) => seen.push(e));
   chaos = new Chaos({ store, events, agent: agentClient, log: silentLogger });
   await chaos.start();
-  const deps: ApiDeps = {
-    store,
-    events,
-    log: silentLogger,
-    tokenHash: tokenHash(TOKEN),
-    version: 'test',
-    maxReleaseBytes: 1024,
-    deployments: unused('deployments'),
-    releases: unused('releases'),
-    views: unused('views'),
-    runtime: unused('runtime'),
-    notifications: unused('notifications'),
-    incidents: unused('incidents'),
-    chaos,
-  };
-  const app = createApi(deps);
-  server = await new Promise<ServerType>((ok) => {
-    const s = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 }, () => ok(s));
-  });
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  ({ base, server } = await startPartialApi(TOKEN, { store, events, chaos }));
 });
 
 after(async () => {

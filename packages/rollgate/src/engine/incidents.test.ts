@@ -6,13 +6,11 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { serve, type ServerType } from '@hono/node-server';
-import { createApi, type ApiDeps } from '../api/app.js';
+import type { ServerType } from '@hono/node-server';
+import { startPartialApi } from '../test/partial-api.js';
 import { registerIncidentRoutes, type AlertmanagerResponse, type IncidentView } from '../api/routes-incidents.js';
-import { tokenHash } from '../api/token.js';
 import type { DeploymentRecord, DeploymentStatus, EventRecord } from '../core/domain.js';
 import type { Store } from '../store/types.js';
 import { openStore } from '../store/index.js';
@@ -20,16 +18,8 @@ import { StrategySpec } from '../core/spec.js';
 import { initialState } from './deployments.js';
 import { EventBus } from './events.js';
 import { Incidents } from './incidents.js';
-import { silentLogger } from './logger.js';
 
 /** A dependency the routes under test must not touch. */
-function unused<T extends object>(name: string): T {
-  return new Proxy({} as T, {
-    get: (_t, prop) => {
-      throw new Error(`test API: ${name}.${String(prop)} is not available here`);
-    },
-  });
-}
 
 const TOKEN = `rg_test_${randomBytes(8).toString('hex')}`;
 
@@ -47,26 +37,7 @@ before(async () => {
   events = new EventBus(store);
   events.subscribe((e) => seen.push(e));
   incidents = new Incidents(store, events);
-  const deps: ApiDeps = {
-    store,
-    events,
-    log: silentLogger,
-    tokenHash: tokenHash(TOKEN),
-    version: 'test',
-    maxReleaseBytes: 1024,
-    deployments: unused('deployments'),
-    releases: unused('releases'),
-    views: unused('views'),
-    runtime: unused('runtime'),
-    notifications: unused('notifications'),
-    incidents,
-    chaos: unused('chaos'),
-  };
-  const app = createApi(deps);
-  server = await new Promise<ServerType>((ok) => {
-    const s = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 }, () => ok(s));
-  });
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  ({ base, server } = await startPartialApi(TOKEN, { store, events, incidents }));
   for (const name of ['shop', 'cart']) await store.upsertApp(name, { run: 'node server.js' });
   await store.upsertEnvironment('production', { listen: 18080 });
   await store.upsertEnvironment('staging', { listen: 18081 });
