@@ -1,21 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import type { ServiceKey } from '../core/dataplane.js';
 import { AgentClient } from './client.js';
 import { runAgent } from './main.js';
 import { demoVersion, http, processAlive, tempDir, waitFor } from './testkit.js';
+import { freePort } from '../demo/fixtures.js';
 
 const key: ServiceKey = { env: 'production', app: 'demo' };
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 test('an agent killed with SIGKILL: the next one reaps its orphans and brings its services back', { timeout: 60_000 }, async () => {
   const tmp = tempDir();

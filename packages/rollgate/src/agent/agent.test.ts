@@ -7,17 +7,11 @@ import { RollgateError } from '../core/errors.js';
 import { AgentClient, type PutServiceInput } from './client.js';
 import { runAgent, type RunAgentOptions, type RunningAgent } from './main.js';
 import { demoVersion, http, processAlive, tempDir, waitFor } from './testkit.js';
+import { freePort } from '../demo/fixtures.js';
 
 const key: ServiceKey = { env: 'production', app: 'demo' };
 const weights = (w: Record<string, number>): RouteSpec => ({ balance: 'weights', weights: w, headerRoutes: [], sticky: false });
 
-async function freePort(): Promise<number> {
-  const s = createNetServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 const quiet: RunAgentOptions['log'] = () => undefined;
 

@@ -1,12 +1,12 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer as createNetServer } from 'node:net';
 import type { ServiceKey } from '../core/dataplane.js';
 import { RollgateError } from '../core/errors.js';
 import { AgentClient } from './client.js';
 import { Faults } from './faults.js';
 import { runAgent, type RunningAgent } from './main.js';
 import { demoVersion, http, processAlive, tempDir, waitFor } from './testkit.js';
+import { freePort } from '../demo/fixtures.js';
 
 /** Small seeded PRNG (mulberry32): the frequency tests are deterministic. */
 function seeded(seed: number): () => number {
@@ -114,13 +114,6 @@ describe('Faults (router hot path)', () => {
   });
 });
 
-async function freePort(): Promise<number> {
-  const s = createNetServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 describe('agent API: faults and kill', { timeout: 60_000 }, () => {
   const tmp = tempDir('rollgate-faults-');

@@ -7,11 +7,12 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { get } from 'node:http';
-import { createServer, connect } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { freePort } from '../demo/fixtures.js';
 
 const BIN = fileURLToPath(new URL('../../bin/rollgate.js', import.meta.url));
 const DEMO_APP = fileURLToPath(new URL('../../../../examples/demo-app/', import.meta.url));
@@ -22,14 +23,6 @@ interface Run {
   stderr: string;
 }
 
-/** An ephemeral port that was free a moment ago. */
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 /** Client env: nothing inherited that would point the CLI elsewhere. */
 function cleanEnv(): NodeJS.ProcessEnv {

@@ -6,7 +6,6 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ServerType } from '@hono/node-server';
@@ -24,15 +23,9 @@ import type { Store } from '../store/types.js';
 import { Chaos } from './chaos.js';
 import { EventBus } from './events.js';
 import { silentLogger } from './logger.js';
+import { freePort } from '../demo/fixtures.js';
 
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 const TOKEN = `rg_test_${randomBytes(8).toString('hex')}`;
 const key: ServiceKey = { env: 'production', app: 'shop' };

@@ -1,12 +1,11 @@
 import { describe, test, before, after } from 'node:test';
-import { createServer, type Socket } from 'node:net';
 import assert from 'node:assert/strict';
 import { BuiltinSource } from './builtin.js';
 import { AgentClient } from '../agent/client.js';
 import { BuiltinTraffic } from '../traffic/builtin.js';
 import type { TrafficProvider } from '../traffic/types.js';
 import { metricSourceSuite } from './source.suite.js';
-import { freePort, startDemoAgent, type DemoAgent } from './testkit.js';
+import { freePort, hungServer, startDemoAgent, type DemoAgent } from './testkit.js';
 import type { BuiltinQuery, MeasureContext } from './types.js';
 
 const q = (metric: BuiltinQuery['metric'], over: Partial<BuiltinQuery> = {}): BuiltinQuery => ({ metric, quantile: 0.5, compareToStable: true, tolerance: 1.2, ...over });
@@ -34,23 +33,6 @@ function routed(live: TrafficProvider, hung: TrafficProvider, dead: TrafficProvi
   };
 }
 
-/** Accepts connections and never answers. */
-async function hungServer(): Promise<{ url: string; close(): Promise<void> }> {
-  const sockets = new Set<Socket>();
-  const srv = createServer((s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  return {
-    url: `http://127.0.0.1:${(srv.address() as { port: number }).port}`,
-    close: () =>
-      new Promise<void>((r) => {
-        for (const s of sockets) s.destroy();
-        srv.close(() => r());
-      }),
-  };
-}
 
 metricSourceSuite('builtin', async () => {
   const d = await demo();

@@ -1,12 +1,11 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type Socket } from 'node:net';
 import { requireAllBackends } from '../test/pg.js';
 import { quantileFromHistogram } from './counters.js';
 import { PrometheusSource } from './prometheus.js';
 import { findPrometheus, startPrometheus, type PrometheusServer } from './prometheus-server.js';
 import { metricSourceSuite } from './source.suite.js';
-import { freePort, startDemoAgent, type DemoAgent } from './testkit.js';
+import { freePort, hungServer, startDemoAgent, type DemoAgent } from './testkit.js';
 import type { MeasureContext, Measurement, PrometheusQuery } from './types.js';
 
 const ctx: Omit<MeasureContext, 'signal'> = { app: 'demo', env: 'production', canary: 'v2', stable: 'v1', windowMs: 60_000 };
@@ -17,28 +16,12 @@ interface Fixture {
   demo: DemoAgent;
   prom: PrometheusServer;
   /** A TCP server that accepts and never answers: a hung Prometheus. */
-  hung: { address: string; close(): Promise<void> };
+  hung: { url: string; close(): Promise<void> };
   source: PrometheusSource;
   q(query: string, over?: Partial<PrometheusQuery>): PrometheusQuery;
   measure(query: string, over?: Partial<MeasureContext>): Promise<Measurement>;
 }
 
-async function hungServer(): Promise<Fixture['hung']> {
-  const sockets = new Set<Socket>();
-  const srv = createServer((s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  return {
-    address: `http://127.0.0.1:${(srv.address() as { port: number }).port}`,
-    close: () =>
-      new Promise<void>((r) => {
-        for (const s of sockets) s.destroy();
-        srv.close(() => r());
-      }),
-  };
-}
 
 let fixture: Promise<Fixture> | null = null;
 async function setup(bin: string): Promise<Fixture> {
@@ -90,7 +73,7 @@ if ('missing' in found) {
       okQuery: f.q(COUNT),
       okValue: f.demo.tally.get('v2')!.requests,
       errorQuery: f.q('sum(rate(rollgate_requests_total[{{window}}])'),
-      slowQuery: { address: f.hung.address, query: COUNT, timeout: '300ms' },
+      slowQuery: { address: f.hung.url, query: COUNT, timeout: '300ms' },
       slowNaturalMs: 30_000,
       teardown: async () => undefined,
     };

@@ -3,7 +3,8 @@
  * in two versions, and traffic pinned to each version, tallied as the client saw it.
  */
 import { Agent as HttpAgent, request } from 'node:http';
-import { createServer as createNetServer } from 'node:net';
+import { createServer as createNetServer, type Socket } from 'node:net';
+import { freePort } from '../demo/fixtures.js';
 import type { RouteSpec, ServiceKey } from '../core/dataplane.js';
 import { AgentClient } from '../agent/client.js';
 import { runAgent, type RunningAgent } from '../agent/main.js';
@@ -30,13 +31,6 @@ export interface DemoAgent {
   stop(): Promise<void>;
 }
 
-export async function freePort(): Promise<number> {
-  const s = createNetServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 const weights = (w: Record<string, number>): RouteSpec => ({ balance: 'weights', weights: w, headerRoutes: [], sticky: false });
 
@@ -104,5 +98,25 @@ export async function startDemoAgent(canaryEnv: Record<string, string>): Promise
       await running.stop();
       tmp.cleanup();
     },
+  };
+}
+
+export { freePort };
+
+/** Accepts connections and never answers (a source or server that hangs). */
+export async function hungServer(): Promise<{ url: string; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const srv = createNetServer((s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(srv.address() as { port: number }).port}`,
+    close: () =>
+      new Promise<void>((r) => {
+        for (const s of sockets) s.destroy();
+        srv.close(() => r());
+      }),
   };
 }

@@ -61,15 +61,6 @@ export function startChild(name: string, cmd: string, args: string[], readyRe: R
   });
 }
 
-/** A TCP port free on 127.0.0.1 right now. */
-export async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const addr = s.address();
-  const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 /** Spawns a process that prints nothing when ready; resolves once `port` accepts connections. */
 export async function startChildOnPort(name: string, cmd: string, args: string[], port: number, timeoutMs = 10_000): Promise<Child> {
@@ -111,3 +102,5 @@ function canConnect(port: number): Promise<boolean> {
     s.once('error', () => resolve(false));
   });
 }
+
+export { freePort } from '../../demo/fixtures.js';
