@@ -9,7 +9,8 @@ import { Hono } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import type { EventRecord } from '../core/domain.js';
 import { RollgateError, isRollgateError } from '../core/errors.js';
-import { EnvironmentSpec, listenAddress, ProjectSpec } from '../core/spec.js';
+import { EnvironmentSpec, listenAddress } from '../core/spec.js';
+import { ProjectSpec } from '../core/project-spec.js';
 import type { Deployments } from '../engine/deployments.js';
 import type { EventBus } from '../engine/events.js';
 import type { Logger } from '../engine/logger.js';
@@ -26,6 +27,8 @@ import { registerIncidentRoutes } from './routes-incidents.js';
 import type { Chaos } from '../engine/chaos.js';
 import type { Incidents } from '../engine/incidents.js';
 import type { Notifications } from '../engine/notifications.js';
+import type { PipelineEngine } from '../engine/pipeline/index.js';
+import { registerGitHookRoutes, registerPipelineRoutes } from './routes-pipelines.js';
 
 export interface ApiDeps {
   store: Store;
@@ -41,6 +44,9 @@ export interface ApiDeps {
   incidents: Incidents;
   chaos: Chaos;
   notifications: Notifications;
+  pipelines: PipelineEngine;
+  /** Where push webhooks find their secrets (default: process.env). */
+  env?: NodeJS.ProcessEnv;
 }
 
 export function createApi(d: ApiDeps): Hono<ApiEnv> {
@@ -54,6 +60,7 @@ export function createApi(d: ApiDeps): Hono<ApiEnv> {
   app.notFound((c) => c.json({ error: { code: 'not_found', message: `no route ${c.req.method} ${c.req.path}; see the API list in the docs` } }, 404));
 
   app.get('/v1/health', (c) => c.json({ ok: true, version: d.version, dialect: d.store.dialect }));
+  registerGitHookRoutes(app, { engine: d.pipelines, maxUploadBytes: d.maxReleaseBytes, ...(d.env ? { env: d.env } : {}) });
 
   // One authorization check for everything below.
   app.use('/v1/*', async (c, next) => {
@@ -74,8 +81,9 @@ export function createApi(d: ApiDeps): Hono<ApiEnv> {
     for (const [name, env] of Object.entries(spec.environments)) await d.store.upsertEnvironment(name, env);
     for (const [name, a] of Object.entries(spec.apps)) await d.store.upsertApp(name, a);
     if (spec.notifications) await d.notifications.apply(spec.notifications.channels);
+    await d.pipelines.catalog.apply(spec.pipelines);
     await d.events.emit({ type: 'spec.applied', data: { apps: Object.keys(spec.apps), environments: Object.keys(spec.environments), actor: c.get('actor') } });
-    return c.json({ apps: Object.keys(spec.apps), environments: Object.keys(spec.environments) });
+    return c.json({ apps: Object.keys(spec.apps), environments: Object.keys(spec.environments), pipelines: Object.keys(spec.pipelines) });
   });
 
   app.get('/v1/apps', async (c) => c.json(await d.views.apps()));
@@ -205,6 +213,7 @@ export function createApi(d: ApiDeps): Hono<ApiEnv> {
   registerIncidentRoutes(app, { incidents: d.incidents });
   registerChaosRoutes(app, { chaos: d.chaos });
   registerDoraRoutes(app, { store: d.store });
+  registerPipelineRoutes(app, { engine: d.pipelines, maxUploadBytes: d.maxReleaseBytes, ...(d.env ? { env: d.env } : {}) });
 
   app.get('/v1/notifications/deliveries', async (c) => {
     const q = parse(DeliveriesQuery, c.req.query(), 'query');

@@ -13,8 +13,10 @@ import type { InjectFaultRequest, KillRequestBody, StopChaosRequest } from '../a
 import type { IncidentView, OpenIncidentRequest } from '../api/routes-incidents.js';
 import type { ChaosRecord } from '../core/incidents.js';
 import type { DoraResult } from '../dora/load.js';
+import type { PipelineRunRecord, StageLogLine } from '../core/pipeline.js';
+import type { RunView } from '../engine/pipeline/pipelines.js';
 import { ApiError } from './exit.js';
-import { parseSse } from './sse.js';
+import { parseSse, type SseMessage } from './sse.js';
 
 export interface EnvironmentView {
   name: string;
@@ -97,6 +99,33 @@ export class ApiClient {
     return this.call('GET', '/v1/logs', { query: q });
   }
 
+  // pipelines
+  startRun(target: { pipeline: string } | { app: string }, opts: { archive?: AsyncIterable<Uint8Array> | undefined; ref?: string | undefined; version?: string | undefined; commitSha?: string | undefined; commitTime?: string | undefined }): Promise<RunView> {
+    const path = 'pipeline' in target ? `/v1/pipelines/${encodeURIComponent(target.pipeline)}/runs` : `/v1/apps/${encodeURIComponent(target.app)}/runs`;
+    const query = { ref: opts.ref, version: opts.version, commitSha: opts.commitSha, commitTime: opts.commitTime };
+    if (opts.archive) return this.call('POST', path, { query, raw: opts.archive, contentType: 'application/gzip', timeoutMs: UPLOAD_TIMEOUT_MS });
+    return this.call('POST', path, { query });
+  }
+  runs(q: { pipeline?: string | undefined; app?: string | undefined; status?: string | undefined; limit?: number | undefined } = {}): Promise<PipelineRunRecord[]> {
+    return this.call('GET', '/v1/runs', { query: q });
+  }
+  run(id: string): Promise<RunView> {
+    return this.call('GET', `/v1/runs/${encodeURIComponent(id)}`);
+  }
+  runLogs(id: string, q: { stage?: string | undefined; after?: number | undefined; limit?: number | undefined } = {}): Promise<{ lines: StageLogLine[] }> {
+    return this.call('GET', `/v1/runs/${encodeURIComponent(id)}/logs`, { query: q });
+  }
+  runAction(id: string, action: 'approve' | 'reject' | 'cancel' | 'retry', body: unknown = {}): Promise<RunView> {
+    return this.call('POST', `/v1/runs/${encodeURIComponent(id)}/${action}`, { body });
+  }
+  /** Live stage log lines (SSE) until the run ends or `signal` aborts. */
+  async *followRunLogs(id: string, opts: { stage?: string | undefined; after?: number | undefined; signal: AbortSignal }): AsyncGenerator<StageLogLine> {
+    for await (const msg of this.sse(this.url(`/v1/runs/${encodeURIComponent(id)}/logs/stream`, { stage: opts.stage, after: opts.after }), opts.signal)) {
+      if (msg.event === 'end') return;
+      if (msg.event === 'line' && msg.data !== '') yield JSON.parse(msg.data) as StageLogLine;
+    }
+  }
+
   // incidents
   incidents(q: { app?: string | undefined; env?: string | undefined; status?: 'open' | 'resolved' | 'all' | undefined; source?: string | undefined; limit?: number | undefined } = {}): Promise<IncidentView[]> {
     return this.call('GET', '/v1/incidents', { query: q });
@@ -127,13 +156,26 @@ export class ApiClient {
 
   /** The platform event stream (SSE). Ends when `signal` aborts or the server closes it. */
   async *events(opts: { after?: number | undefined; signal: AbortSignal }): AsyncGenerator<EventRecord> {
-    const url = this.url('/v1/events', { after: opts.after });
+    for await (const msg of this.sse(this.url('/v1/events', { after: opts.after }), opts.signal)) {
+      if (msg.data === '') continue;
+      let ev: unknown;
+      try {
+        ev = JSON.parse(msg.data);
+      } catch {
+        continue; // a comment or keep-alive payload, not an event
+      }
+      yield ev as EventRecord;
+    }
+  }
+
+  /** Messages of a text/event-stream until it ends or `signal` aborts. */
+  private async *sse(url: string, signal: AbortSignal): AsyncGenerator<SseMessage> {
     let res;
     try {
       res = await request(url, {
         method: 'GET',
         headers: { ...this.authHeaders(), accept: 'text/event-stream' },
-        signal: opts.signal,
+        signal,
         headersTimeout: TIMEOUT_MS,
         bodyTimeout: 0, // a quiet stream is not an error
       });
@@ -142,16 +184,7 @@ export class ApiClient {
     }
     if (res.statusCode >= 400) throw await this.errorFrom(res.statusCode, await res.body.text());
     try {
-      for await (const msg of parseSse(res.body)) {
-        if (msg.data === '') continue;
-        let ev: unknown;
-        try {
-          ev = JSON.parse(msg.data);
-        } catch {
-          continue; // a comment or keep-alive payload, not an event
-        }
-        yield ev as EventRecord;
-      }
+      yield* parseSse(res.body);
     } finally {
       res.body.destroy();
     }

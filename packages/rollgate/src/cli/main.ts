@@ -13,6 +13,7 @@ import { registerDeploy } from './commands/deploy.js';
 import { registerDora } from './commands/dora.js';
 import { registerIncidents } from './commands/incidents.js';
 import { registerInfo } from './commands/info.js';
+import { registerPipeline } from './commands/pipeline.js';
 import { registerSpecCommands } from './commands/spec.js';
 import { registerUp } from './commands/up.js';
 
@@ -33,6 +34,7 @@ export function buildProgram(): Command {
   registerIncidents(program);
   registerDora(program);
   registerChaos(program);
+  registerPipeline(program);
   program.addHelpText(
     'after',
     `

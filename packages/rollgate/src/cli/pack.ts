@@ -6,9 +6,7 @@ import { readdir, readlink, realpath, stat } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve, sep, dirname } from 'node:path';
 import { create } from 'tar';
 import { RollgateError, errorMessage } from '../core/errors.js';
-
-/** Directory names never shipped in a release (at any depth). */
-export const SKIPPED_NAMES: ReadonlySet<string> = new Set(['.git', '.rollgate']);
+import { SKIPPED_NAMES } from '../core/release-files.js';
 
 export interface CheckedDir {
   /** Real absolute path of the directory. */

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { relative, resolve } from 'node:path';
 import { RollgateError } from '../core/errors.js';
 import { parseSpec } from '../core/spec-load.js';
-import type { ProjectSpec } from '../core/spec.js';
+import type { ProjectSpec } from '../core/project-spec.js';
 
 export const DEFAULT_SPEC_FILE = 'rollgate.yaml';
 

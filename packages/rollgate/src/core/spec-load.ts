@@ -5,7 +5,7 @@
 import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
 import type { z } from 'zod';
 import { RollgateError } from './errors.js';
-import { ProjectSpec } from './spec.js';
+import { ProjectSpec } from './project-spec.js';
 
 export interface SpecProblem {
   file: string;

@@ -5,11 +5,12 @@
  */
 import { z } from 'zod';
 import { DURATION_RE } from './duration.js';
+import { WindowsSpec } from './windows-spec.js';
 
 export const NAME_RE = /^[a-z][a-z0-9-]{0,62}$/;
 export const VERSION_RE = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$/;
 
-const name = (what: string) =>
+export const name = (what: string) =>
   z.string().regex(NAME_RE, { message: `${what} must be lower-case letters, digits and dashes, starting with a letter (at most 63)` });
 
 export const Duration = z
@@ -242,6 +243,7 @@ export const EnvironmentSpec = z
     progressDeadline: Duration.default('10m').describe('A rollout that makes no progress for this long is aborted'),
     analysis: AnalysisSetting.optional().describe('Automated analysis for every rollout in this environment, whatever the strategy (false: off)'),
     production: z.boolean().optional().describe('Counts as production (incidents, delivery metrics); default: true for an environment named "production"'),
+    deployWindows: WindowsSpec.optional().describe('When pipeline deploys may reach this environment; outside them a run waits'),
   })
   .strict();
 export type EnvironmentSpec = z.infer<typeof EnvironmentSpec>;
@@ -270,32 +272,6 @@ export const NotificationChannelSpec = z
     if (c.kind !== 'webhook' && c.secretEnv) ctx.addIssue({ code: 'custom', path: ['secretEnv'], message: `a ${c.kind} channel takes no secret` });
   });
 export type NotificationChannelSpec = z.infer<typeof NotificationChannelSpec>;
-
-export const ProjectSpec = z
-  .object({
-    apps: z.record(name('app name'), AppSpec),
-    environments: z.record(name('environment name'), EnvironmentSpec),
-    notifications: z.object({ channels: z.array(NotificationChannelSpec) }).strict().optional(),
-  })
-  .strict()
-  .superRefine((spec, ctx) => {
-    const envs = new Set(Object.keys(spec.environments));
-    const ports = new Map<string, string>();
-    for (const [envName, env] of Object.entries(spec.environments)) {
-      const key = String(env.listen);
-      const other = ports.get(key);
-      if (other) ctx.addIssue({ code: 'custom', path: ['environments', envName, 'listen'], message: `listener ${key} is already used by environment "${other}"` });
-      ports.set(key, envName);
-    }
-    for (const [appName, app] of Object.entries(spec.apps)) {
-      for (const envName of Object.keys(app.environments)) {
-        if (!envs.has(envName)) {
-          ctx.addIssue({ code: 'custom', path: ['apps', appName, 'environments', envName], message: `unknown environment "${envName}"; declared: ${[...envs].join(', ') || 'none'}` });
-        }
-      }
-    }
-  });
-export type ProjectSpec = z.infer<typeof ProjectSpec>;
 
 export function listenAddress(env: EnvironmentSpec): { host: string; port: number } {
   if (typeof env.listen === 'number') return { host: '127.0.0.1', port: env.listen };

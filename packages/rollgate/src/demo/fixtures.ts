@@ -2,10 +2,14 @@
  * The demo app as releases: a copy of examples/demo-app per version, with that version's
  * behaviour in behavior.json. Used by the demo, end-to-end tests and benchmarks.
  */
+import { execFile } from 'node:child_process';
 import { cp, mkdir, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+const exec = promisify(execFile);
 
 export const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 export const DEMO_APP_DIR = join(REPO_ROOT, 'examples', 'demo-app');
@@ -32,6 +36,20 @@ export async function makeDemoRelease(baseDir: string, behavior: Behavior): Prom
   return dir;
 }
 
+/**
+ * A source tree of the demo app, as a developer has it: the app, its tests and a git history
+ * (so releases carry a commit time for lead time). The pipeline builds the release from it.
+ */
+export async function makeDemoSource(baseDir: string, behavior: Behavior): Promise<string> {
+  const dir = await makeDemoRelease(baseDir, behavior);
+  await cp(join(DEMO_APP_DIR, 'server.test.mjs'), join(dir, 'server.test.mjs'));
+  const git = (...args: string[]) => exec('git', ['-C', dir, '-c', 'user.name=Demo Developer', '-c', 'user.email=dev@demo.invalid', ...args]);
+  await git('init', '-q');
+  await git('add', '-A');
+  await git('commit', '-q', '-m', `demo app ${behavior.version}`);
+  return dir;
+}
+
 /** A free loopback TCP port (best effort: free when asked). */
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -52,7 +70,33 @@ export interface DemoSpecOptions {
   canaryPauseMs?: number;
   /** false: no automated analysis (tests of rollout mechanics without traffic). */
   analysis?: boolean;
+  /** Production's canary judges the new version in an analysis step instead of pausing for `rollgate promote`. */
+  canaryAnalysisStep?: boolean;
+  /** Add the demo's release pipeline. */
+  pipeline?: boolean;
 }
+
+/** The release pipeline of the demo app: the five stages of the seed articles, end to end. */
+const DEMO_PIPELINE = `pipelines:
+  demo:
+    app: demo
+    release: { path: dist }
+    stages:
+      - name: build
+        run: { command: "mkdir -p dist && cp server.js package.json behavior.json dist/", retrySafe: true }
+      - name: test
+        run: { command: "mkdir -p reports && node --test --test-reporter=junit --test-reporter-destination=reports/junit.xml server.test.mjs", artifacts: [reports/junit.xml], timeout: 2m }
+      - name: unit-tests
+        gate: { junit: { path: reports/junit.xml } }
+      - name: staging
+        deploy: { env: staging }
+      - name: staging-healthy
+        approval: { auto: { healthy: { env: staging, for: 3s }, gatesPassed: true } }
+      - name: sign-off
+        approval: { manual: { roles: [release-manager] } }
+      - name: production
+        deploy: { env: production }
+`;
 
 /** rollgate.yaml for the demo app with the given listener ports. */
 export function demoSpec(o: DemoSpecOptions): string {
@@ -74,9 +118,15 @@ environments:
       canary:
         steps:
           - setWeight: 20
-          - pause: { duration: ${o.canaryPauseMs ?? 3000}ms }
+${
+  o.canaryAnalysisStep
+    ? `          - analysis: { duration: 5s }
           - setWeight: 50
-          - pause: {}
+          - pause: { duration: ${o.canaryPauseMs ?? 3000}ms }`
+    : `          - pause: { duration: ${o.canaryPauseMs ?? 3000}ms }
+          - setWeight: 50
+          - pause: {}`
+}
         scaleDownDelay: 60s
-`;
+${o.pipeline ? DEMO_PIPELINE : ''}`;
 }

@@ -1,18 +1,24 @@
 /**
  * `npm run demo [-- --ci]`: starts the platform in a temporary data directory, deploys the
  * example app v1 to production, puts synthetic traffic on it, releases v2 by canary, v3 by
- * blue-green, rolls back to v2, and prints what happened and how many requests failed.
+ * blue-green, rolls back to v2, lets automated analysis roll back a faulty v4, then releases v5
+ * through the full pipeline (build, tests with a JUnit gate, staging, automatic and manual
+ * approval, canary with analysis), and prints what happened, how many requests failed, and the
+ * DORA delivery metrics.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { checkReleaseDir, packDir } from '../cli/pack.js';
+import { readCommit } from '../cli/git.js';
 import type { ApiClient } from '../cli/client.js';
 import type { DeploymentView } from '../api/contract.js';
 import { formatDuration } from '../core/duration.js';
 import { LoadGenerator, type PhaseStats } from '../loadgen/loadgen.js';
-import { demoSpec, freePort, makeDemoRelease, type Behavior } from './fixtures.js';
+import { doraTable } from '../cli/commands/dora.js';
+import type { RunView } from '../engine/pipeline/pipelines.js';
+import { demoSpec, freePort, makeDemoRelease, makeDemoSource, type Behavior } from './fixtures.js';
 import { startPlatform, waitForDeployment } from './platform.js';
 
 const ci = process.argv.includes('--ci');
@@ -39,7 +45,7 @@ async function main(): Promise<number> {
   const work = await mkdtemp(join(tmpdir(), 'rollgate-demo-'));
   const dataDir = join(work, '.rollgate');
   const [apiPort, stagingPort, productionPort] = [await freePort(), await freePort(), await freePort()];
-  const specText = demoSpec({ stagingPort, productionPort, replicas: 2 });
+  const specText = demoSpec({ stagingPort, productionPort, replicas: 2, canaryAnalysisStep: true, pipeline: true });
   await writeFile(join(work, 'rollgate.yaml'), specText);
 
   say(`starting the platform (data in ${dataDir})`);
@@ -91,6 +97,17 @@ async function main(): Promise<number> {
       say(`faulty v4: ${end.status.replace('_', ' ')} automatically ${detected ? `${detected} after it got traffic` : ''}: ${end.message}`);
     });
 
+    // The whole path from source to production, as a team runs it every day.
+    load.setPhase('pipeline v5');
+    const t0 = Date.now();
+    const src = await makeDemoSource(join(work, 'source'), { version: 'v5', latencyMs: 2 });
+    say('pipeline: releasing v5 from source: build, test (JUnit gate), staging, staging healthy (automatic approval), sign-off (manual), production canary with analysis');
+    const run = await client.startRun({ pipeline: 'demo' }, { archive: packDir(await checkReleaseDir(src)), version: 'v5', ...(await commitOf(src)) });
+    const finalRun = await followPipeline(client, run.id);
+    await new Promise((r) => setTimeout(r, 300));
+    rows.push({ what: 'pipeline v5', strategy: 'canary', outcome: finalRun.status, expected: 'succeeded', durationMs: Date.now() - t0, stats: load.phaseStats('pipeline v5') });
+    say(`pipeline: run ${finalRun.status} in ${formatDuration(Date.now() - t0)}: ${finalRun.message}`);
+
     await load.stop();
     load = null;
 
@@ -106,6 +123,9 @@ async function main(): Promise<number> {
     const status = await client.status({ app: 'demo', env: 'production' });
     process.stdout.write(`\nproduction now serves ${status[0]?.currentVersion ?? '?'}; ${bad.length === 0 ? 'every step behaved' : `${bad.length} step(s) misbehaved`}\n`);
 
+    const dora = await client.dora({ app: 'demo', env: 'production', since: '1d' });
+    process.stdout.write(`\n${doraTable(dora)}\n`);
+
     if (ci) return bad.length === 0 ? 0 : 1;
     process.stdout.write(`\nThe platform keeps running:\n  API        ${p.url}  (token in ${join(dataDir, 'api.token')})\n  production ${prodUrl}\n  staging    http://127.0.0.1:${stagingPort}\nTry: ROLLGATE_SERVER=${p.url} ROLLGATE_TOKEN=$(cat ${join(dataDir, 'api.token')}) npx rollgate status\nPress Ctrl-C to stop.\n`);
     await new Promise<void>((resolve) => {
@@ -117,6 +137,36 @@ async function main(): Promise<number> {
     await load?.stop();
     await p.stop();
     await rm(work, { recursive: true, force: true });
+  }
+}
+
+async function commitOf(dir: string): Promise<{ commitSha?: string; commitTime?: string }> {
+  const c = await readCommit(dir);
+  return c ? { commitSha: c.sha, commitTime: c.time } : {};
+}
+
+/** Prints each stage as it moves; gives the production sign-off as the release manager would. */
+async function followPipeline(client: ApiClient, id: string): Promise<RunView> {
+  const said = new Map<string, string>();
+  let approved = false;
+  const deadline = Date.now() + 5 * 60_000;
+  for (;;) {
+    const v = await client.run(id);
+    for (const s of v.stages) {
+      const key = `${s.status}`;
+      if (s.status === 'pending' || said.get(s.name) === key) continue;
+      said.set(s.name, key);
+      say(`  ${s.name}: ${s.status}${s.message ? ` — ${s.message}` : ''}`);
+    }
+    const signOff = v.stages.find((s) => s.name === 'sign-off');
+    if (!approved && signOff?.status === 'waiting') {
+      approved = true;
+      say('  sign-off: approving for production (rollgate approve)');
+      await client.runAction(id, 'approve', { reason: 'staging healthy, demo sign-off' });
+    }
+    if (!['queued', 'running', 'waiting'].includes(v.status)) return v;
+    if (Date.now() > deadline) throw new Error(`pipeline run ${id} still ${v.status} after 5 minutes: ${v.message}`);
+    await new Promise((r) => setTimeout(r, 250));
   }
 }
 

@@ -1,11 +1,12 @@
 /**
  * Notification channels of the platform: declared in rollgate.yaml (secrets by environment
  * variable name only, resolved from the server's environment), fed by the event bus, delivered
- * in the background by the dispatcher (retries, backoff, delivery log, resend).
+ * in the background by the dispatcher (retries, backoff, delivery log, resend). The delivery log
+ * is kept in the store, so deliveries still retrying when the server stopped go on after it starts.
  */
-import { RollgateError } from '../core/errors.js';
+import { RollgateError, errorMessage } from '../core/errors.js';
 import type { NotificationChannelSpec } from '../core/spec.js';
-import { NotificationDispatcher, parseChannels, type ChannelConfig, type DeliveryAttempt, type DeliveryFilter } from '../notify/index.js';
+import { NotificationDispatcher, StoreDeliveryLog, parseChannels, type ChannelConfig, type DeliveryAttempt, type DeliveryFilter, type DispatcherOptions } from '../notify/index.js';
 import type { Store } from '../store/types.js';
 import type { EventBus } from './events.js';
 import type { Logger } from './logger.js';
@@ -15,27 +16,39 @@ const SETTING = 'notification_channels';
 export class Notifications {
   readonly dispatcher: NotificationDispatcher;
   private readonly detach: () => void;
+  /** Whether the deliveries pending at start have been picked up (they need the channels). */
+  private resumed = false;
 
   constructor(
     private readonly store: Store,
     events: EventBus,
-    log: Logger,
+    private readonly log: Logger,
     private readonly env: NodeJS.ProcessEnv = process.env,
-    opts: { baseUrl?: string } = {},
+    opts: { baseUrl?: string; dispatcher?: Omit<DispatcherOptions, 'log' | 'logger' | 'channels'> } = {},
   ) {
-    this.dispatcher = new NotificationDispatcher({ logger: log, ...(opts.baseUrl ? { baseUrl: opts.baseUrl } : {}) });
+    this.dispatcher = new NotificationDispatcher({
+      ...opts.dispatcher,
+      log: new StoreDeliveryLog(store),
+      logger: log,
+      ...(opts.baseUrl ? { baseUrl: opts.baseUrl } : {}),
+    });
     this.detach = this.dispatcher.attach(events);
   }
 
-  /** Channels as last applied (they hold no secrets, only variable names). */
+  /** Channels as last applied (they hold no secrets, only variable names), then pending deliveries. */
   async load(): Promise<void> {
     const saved = await this.store.getSetting(SETTING);
-    if (!saved) return;
-    try {
-      this.dispatcher.setChannels(this.resolve(JSON.parse(saved) as NotificationChannelSpec[]));
-    } catch {
-      // A variable missing at start must not stop the server; `rollgate apply` reports it.
+    if (saved) {
+      try {
+        this.dispatcher.setChannels(this.resolve(JSON.parse(saved) as NotificationChannelSpec[]));
+      } catch (e) {
+        // A variable missing at start must not stop the server; `rollgate apply` reports it.
+        // Pending deliveries wait for the channels (the next apply), rather than being dropped.
+        this.log.warn('notification channels could not be set up at start; apply the spec again once fixed', { error: errorMessage(e) });
+        return;
+      }
     }
+    await this.resumePending();
   }
 
   /** Checks every channel resolves (variables set, secrets valid) before anything is recorded. */
@@ -47,6 +60,7 @@ export class Notifications {
     const channels = this.resolve(specs);
     await this.store.setSetting(SETTING, JSON.stringify(specs));
     this.dispatcher.setChannels(channels);
+    if (!this.resumed) await this.resumePending();
   }
 
   deliveries(filter: DeliveryFilter): Promise<DeliveryAttempt[]> {
@@ -60,6 +74,16 @@ export class Notifications {
   async close(): Promise<void> {
     this.detach();
     await this.dispatcher.close();
+  }
+
+  private async resumePending(): Promise<void> {
+    this.resumed = true;
+    try {
+      await this.dispatcher.resumePending();
+    } catch (e) {
+      // Notifications never stop the server; the deliveries stay in the log for the next start.
+      this.log.error('could not resume pending notification deliveries', { error: errorMessage(e) });
+    }
   }
 
   private resolve(specs: NotificationChannelSpec[]): ChannelConfig[] {

@@ -5,50 +5,18 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { ApiClient } from '../cli/client.js';
 import { checkReleaseDir, packDir } from '../cli/pack.js';
-import { ROLLGATE_BIN, demoSpec, freePort, makeDemoRelease } from '../demo/fixtures.js';
+import { demoSpec, freePort, makeDemoRelease } from '../demo/fixtures.js';
+import { SplitPlatform } from '../test/split-platform.js';
 import { waitForDeployment } from '../demo/platform.js';
 
 let work: string;
-let dataDir: string;
-let agentProc: ChildProcess;
-let serverProc: ChildProcess | null = null;
-const procs: ChildProcess[] = [];
-
-function start(args: string[]): ChildProcess {
-  const p = spawn(process.execPath, [ROLLGATE_BIN, ...args, '--data-dir', dataDir], { stdio: ['ignore', 'ignore', 'pipe'] });
-  p.stderr?.resume();
-  procs.push(p);
-  return p;
-}
-
-async function until<T>(what: string, f: () => Promise<T | null | undefined | false>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      const v = await f();
-      if (v) return v;
-    } catch {
-      // not yet
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-async function startServer(port: number): Promise<ApiClient> {
-  serverProc = start(['server', '--port', String(port)]);
-  const url = `http://127.0.0.1:${port}`;
-  await until('server health', async () => (await fetch(`${url}/v1/health`)).ok);
-  const token = (await readFile(join(dataDir, 'api.token'), 'utf8')).trim();
-  return new ApiClient(url, token);
-}
+let platform: SplitPlatform;
 
 async function hits(port: number, n: number): Promise<{ ok: number; versions: Record<string, number> }> {
   let ok = 0;
@@ -67,20 +35,18 @@ async function hits(port: number, n: number): Promise<{ ok: number; versions: Re
 
 before(async () => {
   work = await mkdtemp(join(tmpdir(), 'rollgate-kill-'));
-  dataDir = join(work, '.rollgate');
-  agentProc = start(['agent', '--port', '0']);
-  await until('agent.json', async () => JSON.parse(await readFile(join(dataDir, 'agent.json'), 'utf8')) as unknown);
+  platform = new SplitPlatform(join(work, '.rollgate'));
+  await platform.startAgent();
 });
 
 after(async () => {
-  for (const p of procs) if (p.exitCode === null && p.signalCode === null) p.kill('SIGTERM');
-  await Promise.all(procs.map((p) => (p.exitCode === null && p.signalCode === null ? new Promise((r) => p.once('exit', r)) : null)));
+  await platform.stopAll();
   await rm(work, { recursive: true, force: true });
 });
 
 test('SIGKILL of the server mid-canary: traffic continues, a new server resumes from the same step', async () => {
   const [apiPort, prodPort, stagingPort] = [await freePort(), await freePort(), await freePort()];
-  let client = await startServer(apiPort);
+  let client = await platform.startServer(apiPort);
   await client.applySpec(parseYaml(demoSpec({ stagingPort, productionPort: prodPort, canaryPauseMs: 100, analysis: false })));
   for (const v of ['v1', 'v2']) {
     const dir = await makeDemoRelease(join(work, 'releases'), { version: v });
@@ -97,17 +63,16 @@ test('SIGKILL of the server mid-canary: traffic continues, a new server resumes 
   const pidsBefore = await pids(client);
   assert.equal(pidsBefore.length, 3, 'v1 x2 and the canary');
 
-  serverProc!.kill('SIGKILL');
-  await new Promise((r) => serverProc!.once('exit', r));
+  await platform.killServer();
   await assert.rejects(fetch(`http://127.0.0.1:${apiPort}/v1/health`));
 
   // The data plane does not notice: every request is served, by both versions at 50%.
   const during = await hits(prodPort, 200);
   assert.equal(during.ok, 200, JSON.stringify(during));
   assert.ok((during.versions.v1 ?? 0) > 40 && (during.versions.v2 ?? 0) > 40, JSON.stringify(during.versions));
-  assert.equal(agentProc.exitCode, null, 'the agent keeps running');
+  assert.equal(platform.agent!.exitCode, null, 'the agent keeps running');
 
-  client = await startServer(apiPort);
+  client = await platform.startServer(apiPort);
   const resumed = await waitForDeployment(client, canary.id, 20_000, (d) => d.status === 'paused');
   assert.equal(resumed.state.stepIndex, stepBefore, 'resumes at the step it had reached');
   const [st] = await client.status({ app: 'demo', env: 'production' });

@@ -41,6 +41,16 @@ describe('JUnit gate', () => {
     assert.equal(r.metrics.skipped, 2);
   });
 
+  test("Node's test runner (--test-reporter=junit): top-level cases outside any suite count, with the failing file line", async () => {
+    const r = await ws.gate({ junit: { path: 'reports/node-test-junit.xml' } });
+    assert.equal(r.passed, false);
+    assert.deepEqual(
+      { tests: r.metrics.tests, passed: r.metrics.passed, failed: r.metrics.failed, skipped: r.metrics.skipped },
+      { tests: 4, passed: 2, failed: 1, skipped: 1 },
+    );
+    assert.match(r.failures[1]!.detail, /top-level fails — Expected values to be strictly equal/);
+  });
+
   test('pytest --junitxml output: failures and fixture errors both count, classname is reported', async () => {
     const r = await ws.gate({ junit: { path: 'reports/pytest-junit.xml' } });
     assert.equal(r.passed, false);

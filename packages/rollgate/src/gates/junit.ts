@@ -1,6 +1,7 @@
 /**
- * JUnit XML, as written by Vitest, Jest (jest-junit), pytest, Maven Surefire and Gradle:
- * `<testsuites>` or a bare `<testsuite>` root, suites possibly nested, `<testcase>` with an
+ * JUnit XML, as written by Vitest, Jest (jest-junit), pytest, Node's test runner, Maven Surefire
+ * and Gradle: `<testsuites>` or a bare `<testsuite>` root, suites possibly nested (Node: test
+ * cases also straight under `<testsuites>`), `<testcase>` with an
  * optional `<failure>`, `<error>` or `<skipped>` child. Counts come from the test cases themselves
  * (suite attributes are sums some tools get wrong); attributes are used only when a file has none.
  */
@@ -46,6 +47,13 @@ export function parseJunit(xml: string, what: string): JunitReport {
     for (const inner of children(suite, 'testsuite')) walk(inner);
   };
   for (const s of suites) walk(s);
+  // Node's test runner puts top-level tests straight under <testsuites>, with no suite around them.
+  if (root === 'testsuites') {
+    for (const tc of children(doc, 'testsuites').flatMap((s) => children(s, 'testcase'))) {
+      cases++;
+      addCase(report, tc, undefined);
+    }
+  }
   if (cases === 0) fromAttributes(report, suites, what);
   return report;
 }

@@ -4,7 +4,7 @@ import { Webhook } from 'standardwebhooks';
 import { parseChannels, channelWants, type ChannelConfig } from './channel.js';
 import { NotificationDispatcher } from './dispatcher.js';
 import { notificationFromEvent } from './notification.js';
-import { memoryLogger, sampleEvent, startReceiver, type Receiver } from './testkit.js';
+import { memoryLogger, sampleEvent, startReceiver, withTimeout, type Receiver } from './testkit.js';
 import { generateWebhookSecret } from './webhook.js';
 
 const fast = { baseDelayMs: 20, maxDelayMs: 200, timeoutMs: 2_000 };
@@ -13,14 +13,6 @@ function webhook(rx: Receiver, secret: string, over: Partial<ChannelConfig> = {}
   return { name: 'hooks', kind: 'webhook', url: `${rx.url}/in?token=tok123`, secret, events: ['deployment.*'], ...over };
 }
 
-async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let t: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([p, new Promise<never>((_, rej) => (t = setTimeout(() => rej(new Error(`${what}: not done in ${ms} ms`)), ms)))]);
-  } finally {
-    clearTimeout(t);
-  }
-}
 
 describe('notification dispatcher', () => {
   test('channel schema: webhook needs a whsec_ secret; errors never echo it; duplicate names refused', () => {

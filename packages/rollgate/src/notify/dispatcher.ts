@@ -29,6 +29,8 @@ export interface DispatcherOptions extends NormaliseOptions {
   concurrency?: number;
   /** Deliveries waiting (queued or backing off) before the oldest is dropped (default 1000). */
   queueLimit?: number;
+  /** Log entries still `retrying` that `resumePending` looks through, newest first (default 5000). */
+  resumeScanLimit?: number;
   /** `ce-source` of CDEvents (default `/rollgate`). */
   source?: string;
   /** Builds a channel's notifier (tests inject; default: by kind). */
@@ -60,7 +62,9 @@ export class NotificationDispatcher {
   private readonly http: HttpDispatcher;
   private readonly logger: Logger;
   private idleWaiters: Array<() => void> = [];
-  private readonly o: Required<Pick<DispatcherOptions, 'maxAttempts' | 'baseDelayMs' | 'maxDelayMs' | 'timeoutMs' | 'concurrency' | 'queueLimit' | 'random'>>;
+  private readonly o: Required<Pick<DispatcherOptions, 'maxAttempts' | 'baseDelayMs' | 'maxDelayMs' | 'timeoutMs' | 'concurrency' | 'queueLimit' | 'resumeScanLimit' | 'random'>>;
+  /** Deliveries this process holds (queued, backing off or in flight), so none is resumed twice. */
+  private readonly live = new Set<string>();
   /** Records still being written, so idle() also means "the log is complete". */
   private readonly writes = new Set<Promise<void>>();
 
@@ -76,6 +80,7 @@ export class NotificationDispatcher {
       timeoutMs: opts.timeoutMs ?? 10_000,
       concurrency: opts.concurrency ?? 4,
       queueLimit: opts.queueLimit ?? 1_000,
+      resumeScanLimit: opts.resumeScanLimit ?? 5_000,
       random: opts.random ?? Math.random,
     };
     this.setChannels(opts.channels ?? []);
@@ -135,6 +140,55 @@ export class NotificationDispatcher {
     return job.deliveryId;
   }
 
+  /**
+   * After a restart: picks up the deliveries the log shows still retrying (their newest entry is
+   * `retrying`; a later entry, from before the stop or from another replica, supersedes it) and
+   * schedules their next attempt when it was due, at once if that is past, under the same
+   * delivery id with the attempt count going on. Deliveries of a channel that is gone are
+   * logged as dropped. Returns how many were scheduled.
+   */
+  async resumePending(): Promise<number> {
+    if (this.closed) return 0;
+    const retrying = await this.log.list({ outcome: 'retrying', limit: this.o.resumeScanLimit });
+    const seen = new Set<string>();
+    const pending: DeliveryAttempt[] = [];
+    for (const e of retrying) {
+      if (seen.has(e.deliveryId) || this.live.has(e.deliveryId)) continue;
+      seen.add(e.deliveryId);
+      const [last] = await this.log.list({ deliveryId: e.deliveryId, limit: 1 });
+      if (last?.outcome === 'retrying') pending.push(last);
+    }
+    // Oldest first, so the queue (and its limit) treats them as the older deliveries they are.
+    pending.sort((a, b) => (a.nextAttemptAt ?? a.at).localeCompare(b.nextAttemptAt ?? b.at));
+    let resumed = 0;
+    for (const last of pending) {
+      if (this.closed || this.live.has(last.deliveryId)) continue;
+      const c = this.channels.find((x) => x.config.name === last.channel);
+      if (!c) {
+        this.logger.warn('pending notification delivery dropped: its channel is gone', { deliveryId: last.deliveryId, channel: last.channel, type: last.notification.type });
+        this.write({ ...last, at: new Date().toISOString(), outcome: 'dropped', httpStatus: null, durationMs: 0, retryInMs: null, nextAttemptAt: null, error: `dropped: channel "${last.channel}" no longer exists (it was removed while the delivery waited to retry)` });
+        continue;
+      }
+      const job: Job = { deliveryId: last.deliveryId, channel: c.config, notifier: c.notifier, notification: last.notification, attempt: last.attempt, resendOf: last.resendOf };
+      if (job.attempt >= this.o.maxAttempts) {
+        this.record(job, { outcome: 'failed', attempt: job.attempt, result: null, retryInMs: null, error: `${last.error ?? 'failed'}; gave up after ${job.attempt} attempts (the limit is now ${this.o.maxAttempts})` });
+        continue;
+      }
+      const due = last.nextAttemptAt === null ? NaN : Date.parse(last.nextAttemptAt) - Date.now();
+      // Capped: a clock that moved, or a log written with other settings, cannot park it for long.
+      const delay = Number.isFinite(due) ? Math.min(Math.max(0, due), this.o.maxDelayMs) : 0;
+      if (delay === 0) this.enqueue(job);
+      else {
+        this.makeRoom();
+        this.live.add(job.deliveryId);
+        this.retryLater(job, delay);
+      }
+      resumed++;
+    }
+    if (resumed > 0) this.logger.info('resumed pending notification deliveries', { count: resumed });
+    return resumed;
+  }
+
   /** Counts for health views. */
   stats(): { queued: number; waiting: number; running: number } {
     return { queued: this.queue.length, waiting: this.waiting.size, running: this.running };
@@ -155,6 +209,7 @@ export class NotificationDispatcher {
     for (const j of this.waiting) clearTimeout(j.timer);
     this.waiting.clear();
     this.queue.length = 0;
+    this.live.clear();
     this.abort.abort(new Error('notifications shut down'));
     this.wakeIdle();
     await Promise.all([...this.writes]);
@@ -162,13 +217,30 @@ export class NotificationDispatcher {
   }
 
   private enqueue(job: Job): void {
+    this.makeRoom();
+    this.live.add(job.deliveryId);
+    this.queue.push(job);
+    this.schedulePump();
+  }
+
+  /** Drops the oldest deliveries until one more fits the queue limit. */
+  private makeRoom(): void {
     while (this.queue.length + this.waiting.size >= this.o.queueLimit) {
       const victim = this.queue.shift() ?? this.oldestWaiting();
       if (!victim) break;
       this.drop(victim);
     }
-    this.queue.push(job);
-    this.schedulePump();
+  }
+
+  /** Parks a delivery until its next attempt is due. */
+  private retryLater(job: Job, delay: number): void {
+    job.timer = setTimeout(() => {
+      this.waiting.delete(job);
+      if (this.closed) return;
+      this.queue.push(job);
+      this.schedulePump();
+    }, delay);
+    this.waiting.add(job);
   }
 
   private oldestWaiting(): Job | undefined {
@@ -225,13 +297,7 @@ export class NotificationDispatcher {
     if (result.retryable && job.attempt < this.o.maxAttempts) {
       const delay = this.backoff(job.attempt, result.retryAfterMs);
       this.record(job, { outcome: 'retrying', attempt: job.attempt, result, retryInMs: delay, error: result.error });
-      job.timer = setTimeout(() => {
-        this.waiting.delete(job);
-        if (this.closed) return;
-        this.queue.push(job);
-        this.schedulePump();
-      }, delay);
-      this.waiting.add(job);
+      this.retryLater(job, delay);
       return;
     }
     const why = result.retryable ? `gave up after ${job.attempt} attempts` : 'not retried (the endpoint rejected it)';
@@ -264,6 +330,11 @@ export class NotificationDispatcher {
       nextAttemptAt: r.retryInMs === null ? null : new Date(now + r.retryInMs).toISOString(),
       resendOf: job.resendOf,
     };
+    if (r.outcome !== 'retrying') this.live.delete(job.deliveryId);
+    this.write(a);
+  }
+
+  private write(a: DeliveryAttempt): void {
     const w: Promise<void> = this.log.record(a).catch((e: unknown) => {
       this.logger.error('could not write the notification delivery log', { deliveryId: a.deliveryId, error: errorMessage(e) });
     });

@@ -5,5 +5,6 @@ export * from './slack.js';
 export * from './cdevents.js';
 export * from './channel.js';
 export * from './delivery-log.js';
+export { StoreDeliveryLog } from './store-delivery-log.js';
 export { NotificationDispatcher, type DispatcherOptions } from './dispatcher.js';
 export { maskUrl } from './http.js';

@@ -117,8 +117,18 @@ export function summarise(n: Notification): string {
       return `Incident resolved for ${app}${env}: ${str(n.data.title) ?? 'no title'}`;
     case 'pipeline.queued':
     case 'pipeline.started':
-    case 'pipeline.finished':
       return `Pipeline ${str(n.data.pipeline) ?? app} run ${n.subjectId ?? '?'} ${n.outcome ?? n.type.slice(9)}`;
+    case 'pipeline.finished': {
+      const error = str(n.data.error);
+      return `Pipeline ${str(n.data.pipeline) ?? app} run ${n.subjectId ?? '?'} ${n.outcome ?? 'finished'}${ver ? ` (release${ver})` : ''}${error ? `: ${error}` : ''}`;
+    }
+    case 'pipeline.stage.waiting':
+      return `Pipeline ${str(n.data.pipeline) ?? app} run ${n.subjectId ?? '?'} waits at ${str(n.data.stage) ?? '?'}: ${str(n.data.message) ?? ''}`;
+    case 'pipeline.approved':
+    case 'pipeline.rejected': {
+      const note = str(n.data.reason);
+      return `Pipeline ${str(n.data.pipeline) ?? app} run ${n.subjectId ?? '?'}: ${str(n.data.stage) ?? '?'} ${n.type.slice(9)} by ${str(n.data.actor) ?? '?'}${note ? `: ${note}` : ''}`;
+    }
     default:
       return `${n.type} for ${app}${ver}${env}`;
   }

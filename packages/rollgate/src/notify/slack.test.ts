@@ -5,6 +5,13 @@ import { SlackNotifier, slackMessage, type SlackMessage } from './slack.js';
 import { sampleEvent, startReceiver } from './testkit.js';
 
 describe('Slack notifier', () => {
+  test('pipeline messages say which run, what it waits for, who approved, and why it failed', () => {
+    const msg = (type: string, data: Record<string, unknown>) => slackMessage(notificationFromEvent(sampleEvent({ type, env: null, deploymentId: null, data: { runId: 'run-7', pipeline: 'shop', ...data } }))).text;
+    assert.match(msg('pipeline.finished', { status: 'failed', version: '1.5.0', error: 'stage "junit" failed: 2 of 40 tests failed' }), /Pipeline shop run run-7 failed \(release 1\.5\.0\): stage "junit" failed: 2 of 40 tests failed/);
+    assert.match(msg('pipeline.stage.waiting', { stage: 'sign-off', message: 'waiting for 1 approval from release-manager' }), /Pipeline shop run run-7 waits at sign-off: waiting for 1 approval from release-manager/);
+    assert.match(msg('pipeline.approved', { stage: 'sign-off', actor: 'ana', reason: 'ok' }), /Pipeline shop run run-7: sign-off approved by ana: ok/);
+  });
+
   test('posts text + blocks with app, version, environment, outcome and link (local stand-in server: Slack itself is third-party and unreachable here)', async () => {
     const rx = await startReceiver();
     try {

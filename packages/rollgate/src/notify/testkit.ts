@@ -88,3 +88,13 @@ export function sampleEvent(over: Partial<{ id: number; type: string; app: strin
     data: over.data ?? { status: 'succeeded', version: '1.4.2' },
   };
 }
+
+/** Rejects naming `what` when `p` is not done within `ms`. */
+export async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let t: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([p, new Promise<never>((_, rej) => (t = setTimeout(() => rej(new Error(`${what}: not done in ${ms} ms`)), ms)))]);
+  } finally {
+    clearTimeout(t);
+  }
+}

@@ -21,6 +21,7 @@ import { Notifications } from '../engine/notifications.js';
 import { jsonLogger, type Logger } from '../engine/logger.js';
 import { Releases } from '../engine/releases.js';
 import { Views } from '../engine/views.js';
+import { createPipelineEngine } from '../engine/pipeline/index.js';
 import { LocalAgentRuntime } from '../runtime/local-agent.js';
 import { openStore } from '../store/index.js';
 import { BuiltinTraffic } from '../traffic/builtin.js';
@@ -37,6 +38,8 @@ export interface ServerOptions {
   token?: string;
   log?: Logger;
   maxReleaseBytes?: number;
+  /** Pipeline commands running at once (default: CPUs, at least 2). */
+  maxParallelCommands?: number;
 }
 
 export interface RunningServer {
@@ -65,7 +68,8 @@ export async function runServer(opts: ServerOptions): Promise<RunningServer> {
   const deployments = new Deployments(store, executor, events);
   const views = new Views(store, runtime, executor);
   const releases = new Releases(store, join(dataDir, 'releases'));
-  const app = createApi({ store, deployments, releases, views, events, runtime, tokenHash: hash, log, version: ROLLGATE_VERSION, maxReleaseBytes: opts.maxReleaseBytes ?? 512 * 1024 * 1024, incidents, chaos, notifications });
+  const pipelines = createPipelineEngine({ store, events, log, dataDir, releases, deployments, runtime, analysis, ...(opts.maxParallelCommands ? { maxParallelCommands: opts.maxParallelCommands } : {}) });
+  const app = createApi({ store, deployments, releases, views, events, runtime, tokenHash: hash, log, version: ROLLGATE_VERSION, maxReleaseBytes: opts.maxReleaseBytes ?? 512 * 1024 * 1024, incidents, chaos, notifications, pipelines });
 
   const host = opts.host ?? '127.0.0.1';
   const server: ServerType = await new Promise((ok, fail) => {
@@ -86,6 +90,7 @@ export async function runServer(opts: ServerOptions): Promise<RunningServer> {
   }
   await executor.start();
   await chaos.start();
+  await pipelines.start();
   log.info('server started', { url, dialect: store.dialect, agent: opts.agent.url });
 
   let stopped = false;
@@ -95,6 +100,7 @@ export async function runServer(opts: ServerOptions): Promise<RunningServer> {
     async stop() {
       if (stopped) return;
       stopped = true;
+      await pipelines.stop();
       await executor.stop();
       analysis.close();
       chaos.close();

@@ -5,7 +5,7 @@ import { isPostgresUrl, openPostgres } from './postgres.js';
 import { openSqlite } from './sqlite.js';
 import type { Store } from './types.js';
 
-export type { Store, NewEvent, DeploymentPatch } from './types.js';
+export type { Store, NewEvent, DeploymentPatch, NewRun, NewStage, RunPatch, StagePatch, RunFilter, NewLogLine } from './types.js';
 export { KyselyStore, DEFAULT_LIST_LIMIT, DEFAULT_EVENT_LIMIT } from './kysely-store.js';
 export { SQLITE_FILE } from './sqlite.js';
 

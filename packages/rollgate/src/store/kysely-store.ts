@@ -1,6 +1,7 @@
 /**
  * The Store over Kysely: one implementation for SQLite and PostgreSQL. Dialect-specific
- * behaviour is limited to the migration's key type and the event-append lock below.
+ * behaviour is limited to the migration's key type and the append locks (events here, stage
+ * logs in pipeline-queries.ts).
  */
 import { Migrator, sql, type Kysely, type Transaction } from 'kysely';
 import {
@@ -23,7 +24,11 @@ import type {
   IncidentResolution,
   NewIncident,
 } from '../core/incidents.js';
+import type { ApprovalRecord, PipelineRunRecord, StageLogLine, StageRecord } from '../core/pipeline.js';
+import type { DeliveryAttempt, DeliveryFilter } from '../notify/delivery-log.js';
+import * as deliveries from './delivery-queries.js';
 import { StoreMigrationProvider } from './migrations/index.js';
+import * as pipelines from './pipeline-queries.js';
 import {
   chaosRecord,
   deploymentEventRecord,
@@ -38,7 +43,7 @@ import {
   toJson,
 } from './rows.js';
 import type { Database, SqlDialect } from './schema.js';
-import type { DeploymentPatch, NewEvent, Store } from './types.js';
+import type { DeploymentPatch, NewEvent, NewLogLine, NewRun, NewStage, RunFilter, RunPatch, StagePatch, Store } from './types.js';
 import { constraintViolation } from './violations.js';
 
 export const DEFAULT_LIST_LIMIT = 100;
@@ -550,6 +555,51 @@ export class KyselyStore implements Store {
       .returningAll()
       .execute();
     return rows.map(chaosRecord).sort((a, b) => a.endsAt.localeCompare(b.endsAt));
+  }
+
+  // ---- pipeline runs (queries in pipeline-queries.ts)
+
+  createRun(run: NewRun, stages: NewStage[]): Promise<PipelineRunRecord> {
+    return pipelines.createRun(this.db, run, stages);
+  }
+  getRun(id: string): Promise<PipelineRunRecord | null> {
+    return pipelines.getRun(this.db, id);
+  }
+  listRuns(filter: RunFilter): Promise<PipelineRunRecord[]> {
+    return pipelines.listRuns(this.db, filter);
+  }
+  listActiveRuns(): Promise<PipelineRunRecord[]> {
+    return pipelines.listActiveRuns(this.db);
+  }
+  updateRun(id: string, patch: RunPatch): Promise<PipelineRunRecord> {
+    return pipelines.updateRun(this.db, id, patch);
+  }
+  listStages(runId: string): Promise<StageRecord[]> {
+    return pipelines.listStages(this.db, runId);
+  }
+  updateStage(runId: string, name: string, patch: StagePatch): Promise<StageRecord> {
+    return pipelines.updateStage(this.db, runId, name, patch);
+  }
+  addApproval(a: Omit<ApprovalRecord, 'at'>): Promise<ApprovalRecord> {
+    return pipelines.addApproval(this.db, a);
+  }
+  listApprovals(runId: string, stage?: string, attempt?: number): Promise<ApprovalRecord[]> {
+    return pipelines.listApprovals(this.db, runId, stage, attempt);
+  }
+  appendStageLogs(runId: string, stage: string, attempt: number, lines: NewLogLine[]): Promise<StageLogLine[]> {
+    return pipelines.appendStageLogs(this.db, this.dialect, runId, stage, attempt, lines);
+  }
+  listStageLogs(runId: string, filter: { stage?: string | undefined; attempt?: number | undefined; afterId?: number | undefined; limit?: number | undefined }): Promise<StageLogLine[]> {
+    return pipelines.listStageLogs(this.db, runId, filter);
+  }
+
+  // ---- notification delivery log (queries in delivery-queries.ts)
+
+  recordDelivery(a: DeliveryAttempt): Promise<void> {
+    return deliveries.recordDelivery(this.db, a);
+  }
+  listDeliveries(filter: DeliveryFilter): Promise<DeliveryAttempt[]> {
+    return deliveries.listDeliveries(this.db, filter);
   }
 }
 

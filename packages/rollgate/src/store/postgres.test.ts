@@ -3,20 +3,28 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { RollgateError, errorMessage } from '../core/errors.js';
 import { PG_TEST_SERVER, createTestDatabase, requireAllBackends, type TestDatabase } from '../test/pg.js';
+import { pipelineStoreSuite } from '../test/store-pipeline.suite.js';
 import { storeSuite } from '../test/store.suite.js';
 import { openStore } from './index.js';
 
 let tdb: TestDatabase | null = null;
+// The pipeline suite gets a database of its own: each suite drops its database when it ends.
+let pipelineDb: TestDatabase | null = null;
 let reason = '';
 try {
   tdb = await createTestDatabase();
+  pipelineDb = await createTestDatabase();
 } catch (e) {
   reason = errorMessage(e);
+  await tdb?.drop();
+  tdb = null;
 }
 
-if (tdb) {
+if (tdb && pipelineDb) {
   const db = tdb;
+  const pdb = pipelineDb;
   storeSuite('store on PostgreSQL', () => openStore({ url: db.url }), () => db.drop());
+  pipelineStoreSuite('pipeline store on PostgreSQL', () => openStore({ url: pdb.url }), () => pdb.drop());
 } else {
   test('store on PostgreSQL', (t) => {
     if (requireAllBackends()) assert.fail(`${reason} (ROLLGATE_REQUIRE_ALL=1)`);

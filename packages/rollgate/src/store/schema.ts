@@ -118,6 +118,84 @@ export interface ChaosExperimentsTable {
   detail: string | null;
 }
 
+export interface PipelineRunsTable {
+  /** Queue order across all runs. */
+  seq: Generated<number>;
+  id: string;
+  pipeline: string;
+  app: string;
+  spec: string;
+  status: string;
+  message: string;
+  trigger: string;
+  source: string;
+  version: string | null;
+  release_id: string | null;
+  release_version: string | null;
+  cancel_requested: number;
+  created_by: string;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  updated_at: string;
+}
+
+export interface PipelineStagesTable {
+  run_id: string;
+  name: string;
+  idx: number;
+  kind: string;
+  status: string;
+  attempt: number;
+  message: string;
+  started_at: string | null;
+  finished_at: string | null;
+  waiting_since: string | null;
+  result: string | null;
+  deployment_id: string | null;
+  updated_at: string;
+}
+
+export interface PipelineApprovalsTable {
+  seq: Generated<number>;
+  run_id: string;
+  stage: string;
+  attempt: number;
+  actor: string;
+  decision: string;
+  reason: string | null;
+  at: string;
+}
+
+export interface StageLogsTable {
+  id: Generated<number>;
+  run_id: string;
+  stage: string;
+  attempt: number;
+  stream: string;
+  text: string;
+  at: string;
+}
+
+export interface NotificationDeliveriesTable {
+  seq: Generated<number>;
+  delivery_id: string;
+  attempt: number;
+  channel: string;
+  kind: string;
+  target: string;
+  notification_id: string;
+  notification: string;
+  at: string;
+  outcome: string;
+  http_status: number | null;
+  error: string | null;
+  duration_ms: number;
+  retry_in_ms: number | null;
+  next_attempt_at: string | null;
+  resend_of: string | null;
+}
+
 export interface Database {
   settings: SettingsTable;
   apps: SpecTable;
@@ -129,6 +207,11 @@ export interface Database {
   events: EventsTable;
   incidents: IncidentsTable;
   chaos_experiments: ChaosExperimentsTable;
+  pipeline_runs: PipelineRunsTable;
+  pipeline_stages: PipelineStagesTable;
+  pipeline_approvals: PipelineApprovalsTable;
+  stage_logs: StageLogsTable;
+  notification_deliveries: NotificationDeliveriesTable;
 }
 
 export type SqlDialect = 'sqlite' | 'postgres';

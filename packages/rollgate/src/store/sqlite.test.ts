@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
 import { sql } from 'kysely';
 import { RollgateError } from '../core/errors.js';
+import { pipelineStoreSuite } from '../test/store-pipeline.suite.js';
 import { storeSuite } from '../test/store.suite.js';
 import { KyselyStore, SQLITE_FILE, openStore } from './index.js';
 
@@ -14,6 +15,11 @@ storeSuite(
   'store on SQLite',
   () => openStore({ dataDir: join(dir, 'suite') }),
   async () => rmSync(join(dir, 'suite'), { recursive: true, force: true }),
+);
+pipelineStoreSuite(
+  'pipeline store on SQLite',
+  () => openStore({ dataDir: join(dir, 'pipeline-suite') }),
+  async () => rmSync(join(dir, 'pipeline-suite'), { recursive: true, force: true }),
 );
 
 describe('SQLite file', () => {

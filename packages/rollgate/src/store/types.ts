@@ -21,6 +21,8 @@ import type {
   IncidentResolution,
   NewIncident,
 } from '../core/incidents.js';
+import type { ApprovalRecord, LogStream, PipelineRunRecord, RunSource, RunStatus, StageLogLine, StageRecord, StageStatus } from '../core/pipeline.js';
+import type { DeliveryAttempt, DeliveryFilter } from '../notify/delivery-log.js';
 
 export interface NewEvent {
   type: string;
@@ -36,6 +38,46 @@ export interface DeploymentPatch {
   message?: string;
   startedAt?: string | null;
   finishedAt?: string | null;
+}
+
+export type NewRun = Omit<PipelineRunRecord, 'seq' | 'createdAt' | 'updatedAt' | 'startedAt' | 'finishedAt' | 'releaseId' | 'releaseVersion' | 'cancelRequested' | 'status' | 'message'>;
+export type NewStage = Pick<StageRecord, 'name' | 'index' | 'kind'>;
+
+export interface RunPatch {
+  status?: RunStatus;
+  /** Filled in once a git source is checked out (commit sha and time). */
+  source?: RunSource;
+  message?: string;
+  releaseId?: string | null;
+  releaseVersion?: string | null;
+  cancelRequested?: boolean;
+  startedAt?: string | null;
+  finishedAt?: string | null;
+}
+
+export interface StagePatch {
+  status?: StageStatus;
+  attempt?: number;
+  message?: string;
+  startedAt?: string | null;
+  finishedAt?: string | null;
+  waitingSince?: string | null;
+  result?: unknown;
+  deploymentId?: string | null;
+}
+
+export interface RunFilter {
+  pipeline?: string | undefined;
+  app?: string | undefined;
+  status?: RunStatus | undefined;
+  /** Newest first; default 100. */
+  limit?: number | undefined;
+}
+
+export interface NewLogLine {
+  stream: LogStream;
+  text: string;
+  at: string;
 }
 
 export interface Store {
@@ -120,4 +162,31 @@ export interface Store {
   stopActiveChaos(app: string, env: string, version: string | null, at: string, detail: string): Promise<ChaosRecord[]>;
   /** Marks active experiments whose endsAt is at or before `now` expired; returns those it changed. */
   expireChaos(now: string): Promise<ChaosRecord[]>;
+
+  // pipeline runs
+  /** Inserts a run (status queued) and its stages (status pending, attempt 0) in one transaction. */
+  createRun(run: NewRun, stages: NewStage[]): Promise<PipelineRunRecord>;
+  getRun(id: string): Promise<PipelineRunRecord | null>;
+  listRuns(filter: RunFilter): Promise<PipelineRunRecord[]>;
+  /** Runs queued, running or waiting, oldest (lowest seq) first. */
+  listActiveRuns(): Promise<PipelineRunRecord[]>;
+  updateRun(id: string, patch: RunPatch): Promise<PipelineRunRecord>;
+  /** The run's stages in pipeline order. */
+  listStages(runId: string): Promise<StageRecord[]>;
+  updateStage(runId: string, name: string, patch: StagePatch): Promise<StageRecord>;
+
+  /** Records a decision; throws RollgateError('conflict') when this actor already decided on this attempt of the stage. */
+  addApproval(a: Omit<ApprovalRecord, 'at'>): Promise<ApprovalRecord>;
+  /** Oldest first; only the given attempt when set. */
+  listApprovals(runId: string, stage?: string, attempt?: number): Promise<ApprovalRecord[]>;
+
+  /** Appends lines in the given order; returns them with their ids. */
+  appendStageLogs(runId: string, stage: string, attempt: number, lines: NewLogLine[]): Promise<StageLogLine[]>;
+  /** Lines with id > afterId, oldest first, at most `limit` (default 1000). */
+  listStageLogs(runId: string, filter: { stage?: string | undefined; attempt?: number | undefined; afterId?: number | undefined; limit?: number | undefined }): Promise<StageLogLine[]>;
+
+  // notification delivery log (one row per attempt)
+  recordDelivery(a: DeliveryAttempt): Promise<void>;
+  /** Newest first (default limit 100). */
+  listDeliveries(filter: DeliveryFilter): Promise<DeliveryAttempt[]>;
 }

@@ -22,6 +22,9 @@ const SQLITE_UNIQUE_COLUMNS: Record<string, string> = {
   'incidents.source, incidents.fingerprint': 'incidents_one_open_fingerprint',
   'chaos_experiments.id': 'chaos_experiments_id_unique',
   'chaos_experiments.app, chaos_experiments.env, chaos_experiments.version': 'chaos_one_active_fault',
+  'pipeline_runs.id': 'pipeline_runs_id_unique',
+  'pipeline_stages.run_id, pipeline_stages.name': 'pipeline_stages_pk',
+  'pipeline_approvals.run_id, pipeline_approvals.stage, pipeline_approvals.attempt, pipeline_approvals.actor': 'pipeline_approvals_one_per_actor',
 };
 
 const PG_CODES: Record<string, ViolationKind> = { '23505': 'unique', '23503': 'foreign_key', '23514': 'check' };

@@ -29,6 +29,7 @@ export async function startPartialApi(token: string, given: Partial<ApiDeps> & P
     notifications: unused('notifications'),
     incidents: unused('incidents'),
     chaos: unused('chaos'),
+    pipelines: unused('pipelines'),
     ...given,
   };
   const app = createApi(deps);

@@ -45,7 +45,7 @@ const CANARY: StrategySpec = StrategySpec.parse({
   },
 });
 
-async function rejectsWith(p: Promise<unknown>, code: string, re?: RegExp): Promise<RollgateError> {
+export async function rejectsWith(p: Promise<unknown>, code: string, re?: RegExp): Promise<RollgateError> {
   let err: unknown;
   await assert.rejects(p, (e) => {
     err = e;
@@ -57,19 +57,28 @@ async function rejectsWith(p: Promise<unknown>, code: string, re?: RegExp): Prom
   return err;
 }
 
+/** Opens the store before a suite's tests and closes it (then cleans up) after them. */
+export function storeLifecycle(open: () => Promise<Store>, cleanup: () => Promise<void>): () => Store {
+  let store: Store | undefined;
+  before(async () => {
+    store = await open();
+  });
+  after(async () => {
+    try {
+      await store?.close();
+    } finally {
+      await cleanup();
+    }
+  });
+  return () => store!;
+}
+
 export function storeSuite(name: string, open: () => Promise<Store>, cleanup: () => Promise<void>): void {
   describe(name, () => {
+    const current = storeLifecycle(open, cleanup);
     let store: Store;
-
-    before(async () => {
-      store = await open();
-    });
-    after(async () => {
-      try {
-        await store?.close();
-      } finally {
-        await cleanup();
-      }
+    before(() => {
+      store = current();
     });
 
     /** A fresh app and environment, with two releases. */

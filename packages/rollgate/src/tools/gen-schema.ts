@@ -1,7 +1,7 @@
 /** Writes schema/rollgate.schema.json (editor completion for rollgate.yaml) from the zod spec. */
 import { writeFileSync } from 'node:fs';
 import { z } from 'zod';
-import { ProjectSpec } from '../core/spec.js';
+import { ProjectSpec } from '../core/project-spec.js';
 
 export function projectJsonSchema(): string {
   const schema = z.toJSONSchema(ProjectSpec, { io: 'input', unrepresentable: 'any', target: 'draft-2020-12' }) as Record<string, unknown>;

@@ -5,12 +5,19 @@ import { z } from 'zod';
 import { AppName, EnvName, Version } from '../../api/contract.js';
 import type { LogLine } from '../../api/contract.js';
 import { ClientOpts, IntString, action, clientFor, clientOptions, parseArg } from '../command.js';
+import type { ApiClient } from '../client.js';
+import { UsageError } from '../exit.js';
+import type { Output } from '../output.js';
+import type { StageLogLine } from '../../core/pipeline.js';
+import { resolveRun } from './pipeline.js';
 import { analysisLines, deploymentDuration, formatTime, outcome, statusTable, table } from '../format.js';
 
 const StatusOpts = ClientOpts.extend({ env: EnvName.optional() });
 const HistoryOpts = ClientOpts.extend({ env: EnvName.optional(), limit: IntString(1, 1000).default(20) });
 const LogsOpts = ClientOpts.extend({
-  env: EnvName,
+  env: EnvName.optional(),
+  run: z.string().max(36).optional(),
+  stage: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, { message: 'a stage name' }).optional(),
   version: Version.optional(),
   instance: z.string().regex(/^[A-Za-z0-9._+-]{1,200}$/, { message: 'instance ids are letters, digits, ".", "_", "+" and "-"' }).optional(),
   tail: IntString(1, 10_000).default(100),
@@ -84,17 +91,21 @@ export function registerInfo(program: Command): void {
   clientOptions(
     program
       .command('logs')
-      .description("an app's instance output (stdout and stderr) in an environment")
-      .argument('<app>', 'app name')
-      .requiredOption('-e, --env <env>', 'environment')
+      .description("an app's instance output in an environment (--env), or a pipeline run's stage logs (--run / --stage)")
+      .argument('[app]', 'app name')
+      .option('-e, --env <env>', 'environment')
+      .option('--run <id>', "a pipeline run's logs (id or its start)")
+      .option('--stage <name>', "only this stage's log (of --run, else of the app's latest run)")
       .option('--version <version>', 'only instances of this version')
       .option('--instance <id>', 'only this instance')
       .option('-n, --tail <n>', 'how many recent lines', '100')
       .option('-f, --follow', 'keep printing new lines (checks every second) until interrupted'),
   ).action(
-    action(LogsOpts, async (opts, { out }, appArg: string) => {
-      const app = parseArg(AppName, appArg, 'app');
+    action(LogsOpts, async (opts, { out }, appArg?: string) => {
       const client = clientFor(opts);
+      if (opts.run || opts.stage) return stageLogs(client, out, { app: optionalApp(appArg), run: opts.run, stage: opts.stage, follow: opts.follow === true, tail: opts.tail });
+      if (!appArg || !opts.env) throw new UsageError('give an app and --env for instance logs, or --run/--stage for pipeline logs');
+      const app = parseArg(AppName, appArg, 'app');
       const query = { app, env: opts.env, version: opts.version, instance: opts.instance };
       const first = await client.logs({ ...query, tail: opts.tail });
       if (!opts.follow || out.json) {
@@ -167,4 +178,36 @@ function maxAt(lines: LogLine[]): string | null {
 
 function key(l: LogLine): string {
   return `${l.at}\u0000${l.instance}\u0000${l.stream}\u0000${l.text}`;
+}
+
+async function stageLogs(client: ApiClient, out: Output, o: { app: string | undefined; run: string | undefined; stage: string | undefined; follow: boolean; tail: number }): Promise<void> {
+  let id: string;
+  if (o.run) id = await resolveRun(client, o.run);
+  else {
+    if (!o.app) throw new UsageError('--stage without --run needs the app, whose latest run is shown');
+    const [latest] = await client.runs({ app: o.app, limit: 1 });
+    if (!latest) throw new UsageError(`app "${o.app}" has no pipeline run yet`);
+    id = latest.id;
+  }
+  const print = (l: StageLogLine) => process.stdout.write(stageLogLine(l, !o.stage) + '\n');
+  if (!o.follow || out.json) {
+    const { lines } = await client.runLogs(id, { stage: o.stage, limit: 10_000 });
+    const shown = lines.slice(-o.tail);
+    out.result({ runId: id, lines: shown }, () => shown.map((l) => stageLogLine(l, !o.stage)).join('\n'));
+    return;
+  }
+  const stop = new AbortController();
+  const onSignal = () => stop.abort();
+  process.once('SIGINT', onSignal);
+  try {
+    for await (const l of client.followRunLogs(id, { stage: o.stage, signal: stop.signal })) print(l);
+  } catch (e) {
+    if (!stop.signal.aborted) throw e;
+  } finally {
+    process.off('SIGINT', onSignal);
+  }
+}
+
+export function stageLogLine(l: StageLogLine, withStage: boolean): string {
+  return `${formatTime(l.at).slice(11)}${withStage ? ` ${l.stage}` : ''}${l.stream === 'stderr' ? ' !' : l.stream === 'system' ? ' #' : ''} ${l.text}`;
 }

@@ -6,6 +6,7 @@ import type { Kysely, Migration, MigrationProvider } from 'kysely';
 import type { SqlDialect } from '../schema.js';
 import * as m0001 from './0001_initial.js';
 import * as m0002 from './0002_incidents_chaos.js';
+import * as m0003 from './0003_pipelines.js';
 
 interface StoreMigration {
   up(db: Kysely<unknown>, dialect: SqlDialect): Promise<void>;
@@ -15,6 +16,7 @@ interface StoreMigration {
 const MIGRATIONS: Record<string, StoreMigration> = {
   '0001_initial': m0001,
   '0002_incidents_chaos': m0002,
+  '0003_pipelines': m0003,
 };
 
 export class StoreMigrationProvider implements MigrationProvider {
