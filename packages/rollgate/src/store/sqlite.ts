@@ -2,7 +2,7 @@
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
-import { Kysely, SqliteDialect } from 'kysely';
+import { Kysely, SqliteDialect, type SqliteDatabase } from 'kysely';
 import { RollgateError, errorMessage } from '../core/errors.js';
 import type { Database as Schema } from './schema.js';
 
@@ -28,5 +28,28 @@ export function openSqlite(dataDir: string): Kysely<Schema> {
     db.close();
     throw new RollgateError('unavailable', `cannot use the SQLite database ${file}: ${errorMessage(e)}; check that no other program holds it locked`);
   }
-  return new Kysely<Schema>({ dialect: new SqliteDialect({ database: db }) });
+  return new Kysely<Schema>({ dialect: new SqliteDialect({ database: withStatementCache(db) }) });
+}
+
+/**
+ * Kysely prepares every query anew; the store runs a small set of query shapes over and over
+ * (each pipeline stage, each deployment tick), so prepared statements are kept, by SQL text.
+ */
+function withStatementCache(db: Database.Database, size = 512): SqliteDatabase {
+  const cache = new Map<string, Database.Statement>();
+  return {
+    close: () => db.close(),
+    prepare(sqlText: string) {
+      let stmt = cache.get(sqlText);
+      if (stmt) {
+        // Most recently used last, so the oldest is the first key.
+        cache.delete(sqlText);
+      } else {
+        stmt = db.prepare(sqlText);
+        if (cache.size >= size) cache.delete(cache.keys().next().value!);
+      }
+      cache.set(sqlText, stmt);
+      return stmt;
+    },
+  };
 }

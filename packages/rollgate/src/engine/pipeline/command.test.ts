@@ -176,6 +176,27 @@ test('the working directory is used; a missing one is a clear error', async () =
   }
 });
 
+test('stopLeftover without a pid (never recorded) finds the group by its marker alone', async () => {
+  const marker = `unrecorded/${process.pid}`;
+  const p = spawn('/bin/sh', ['-c', 'sleep 60 & echo $!; sleep 60'], { detached: true, stdio: ['ignore', 'pipe', 'ignore'], env: { ...process.env, ROLLGATE_STAGE_MARKER: marker } });
+  p.unref();
+  const grandchild = await new Promise<number>((resolve) => p.stdout!.once('data', (c: Buffer) => resolve(Number(c.toString().trim()))));
+  p.stdout!.destroy();
+  try {
+    assert.equal(await stopLeftover(undefined, `${marker}/other`), 'gone', 'no process carries that marker');
+    assert.equal(await alive(p.pid!), true);
+    assert.equal(await stopLeftover(undefined, marker), 'stopped');
+    assert.equal(await waitGone(p.pid!), true);
+    assert.equal(await waitGone(grandchild), true);
+  } finally {
+    try {
+      process.kill(-p.pid!, 'SIGKILL');
+    } catch {
+      // stopped already
+    }
+  }
+});
+
 test('stopLeftover: only a group carrying the marker is stopped', async () => {
   const marker = `leftover/${process.pid}`;
   // What a dead server leaves: a detached shell with a child, carrying the marker.

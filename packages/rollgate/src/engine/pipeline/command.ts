@@ -173,6 +173,27 @@ interface GroupState {
   pidAlive: boolean;
 }
 
+/** The process group of a live process carrying the marker, if any (walks /proc). */
+async function findMarkedGroup(marker: string): Promise<number | null> {
+  const wanted = `${MARKER_VAR}=${marker}`;
+  const names = await readdir('/proc').catch(() => [] as string[]);
+  for (const name of names) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const environ = await readFile(`/proc/${name}/environ`, 'utf8');
+      if (!environ.split('\0').includes(wanted)) continue;
+      const stat = await readFile(`/proc/${name}/stat`, 'utf8');
+      const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (rest[0] === 'Z' || rest[0] === 'X') continue;
+      const pgid = Number(rest[2]);
+      if (Number.isInteger(pgid) && pgid > 1) return pgid;
+    } catch {
+      // went away while we looked, or not readable: not ours
+    }
+  }
+  return null;
+}
+
 /** Looks at process group `pgid` in /proc. */
 async function inspectGroup(pgid: number, marker: string): Promise<GroupState> {
   const state: GroupState = { members: 0, ours: false, pidAlive: false };
@@ -210,7 +231,19 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
  * SIGTERM to the group, SIGKILL after `graceMs` to whatever of it is left, and only while a
  * member still carries the marker. Resolves when the group is gone (or SIGKILL was sent).
  */
+/** Whether any process (zombies included) is left in group `pgid`: one syscall, no /proc walk. */
+function groupExists(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 async function stopMarkedGroup(pgid: number, marker: string, graceMs: number): Promise<void> {
+  // The common case, a command that left nothing behind, costs one syscall.
+  if (!groupExists(pgid)) return;
   if (!(await inspectGroup(pgid, marker)).ours) return;
   signalGroup(pgid, 'SIGTERM');
   const deadline = Date.now() + graceMs;
@@ -343,7 +376,13 @@ export function startCommand(spec: CommandSpec, onLines: (lines: OutputLine[]) =
  * only when a process of group `pid` carries `ROLLGATE_STAGE_MARKER=<marker>`: SIGTERM, up to
  * 5 s, then SIGKILL.
  */
-export async function stopLeftover(pid: number, marker: string): Promise<'stopped' | 'gone' | 'not-ours'> {
+export async function stopLeftover(pid: number | undefined, marker: string): Promise<'stopped' | 'gone' | 'not-ours'> {
+  if (pid === undefined) {
+    // The pid was never recorded (the server died right after starting it): find it by marker.
+    const found = await findMarkedGroup(marker);
+    if (found === null) return 'gone';
+    pid = found;
+  }
   if (!Number.isInteger(pid) || pid <= 1) return 'gone';
   const state = await inspectGroup(pid, marker);
   if (state.members === 0) return state.pidAlive ? 'not-ours' : 'gone';

@@ -15,6 +15,8 @@ const before = (a: QueueEntry, b: QueueEntry) => (a.since === b.since ? a.runSeq
 
 export class DeployQueue {
   private readonly queues = new Map<string, QueueEntry[]>();
+  /** Told when a run comes first in line (the one before it left). */
+  onHead: (runId: string) => void = () => undefined;
 
   /** Adds the entry (once) and returns how many wait ahead of it. */
   enter(service: string, e: QueueEntry): number {
@@ -35,6 +37,7 @@ export class DeployQueue {
     const i = q.findIndex((x) => x.runId === runId && x.stage === stage);
     if (i !== -1) q.splice(i, 1);
     if (q.length === 0) this.queues.delete(service);
+    else if (i === 0) this.onHead(q[0]!.runId);
   }
 
   ahead(service: string, runId: string, stage: string): QueueEntry[] {

@@ -71,6 +71,7 @@ export function createPipelineEngine(d: PipelineEngineDeps): PipelineEngine {
       window: windowStage(d.store),
     },
   });
+  queue.onHead = (runId) => runner.wake(runId);
   const pipelines = new Pipelines({ store: d.store, events: d.events, catalog, runner, workspaces, ...(d.rolesOf ? { rolesOf: d.rolesOf } : {}) });
   const poller = new GitPoller({ store: d.store, catalog, pipelines, events: d.events, log: d.log });
   return {

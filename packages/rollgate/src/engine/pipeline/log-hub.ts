@@ -10,6 +10,9 @@ import type { Logger } from '../logger.js';
 
 type Follower = (line: StageLogLine) => void;
 
+/** How long lines wait to be written together; followers see them this much later at most. */
+const COALESCE_MS = 25;
+
 export class LogHub {
   /** Per (run, stage, attempt): lines not written yet, and the write in flight. */
   private readonly pending = new Map<string, { lines: NewLogLine[]; writing: Promise<void> | null }>();
@@ -26,7 +29,8 @@ export class LogHub {
     let p = this.pending.get(key);
     if (!p) this.pending.set(key, (p = { lines: [], writing: null }));
     for (const text of texts) p.lines.push({ stream, text, at });
-    if (!p.writing) p.writing = this.drain(key, runId, stage, attempt);
+    // A short wait gathers the lines of a moment into one write (one fsync), off the stage's path.
+    if (!p.writing) p.writing = new Promise((r) => setTimeout(r, COALESCE_MS)).then(() => this.drain(key, runId, stage, attempt));
   }
 
   /** Resolves once every line appended so far is stored. */

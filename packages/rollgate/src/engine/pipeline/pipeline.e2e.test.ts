@@ -259,6 +259,29 @@ test('retry runs the failed stage again in the same workspace, without editing t
   assert.deepEqual(lines.filter((l) => l.stream !== 'system').map((l) => [l.attempt, l.stream, l.text]), [[1, 'stderr', 'first try'], [2, 'stdout', 'second try']]);
 });
 
+test('stage logs stream live while the command runs, each line once, and the stream ends with the run', async () => {
+  await spec({ chatty: { app: 'demo', stages: [{ name: 'talk', run: { command: 'for i in 1 2 3; do echo line $i; sleep 0.5; done; echo oops >&2' } }] } }, ports);
+  const run = await start('chatty');
+  const got: { text: string; id: number; stream: string }[] = [];
+  let statusAtFirstLine = '';
+  const ac = new AbortController();
+  const timer = setTimeout(() => ac.abort(), 30_000);
+  for await (const l of client.followRunLogs(run.id, { signal: ac.signal })) {
+    got.push({ text: l.text, id: l.id, stream: l.stream });
+    if (l.text === 'line 1') statusAtFirstLine = (await client.run(run.id)).status;
+  }
+  clearTimeout(timer);
+  assert.equal(ac.signal.aborted, false, 'the stream ended by itself when the run ended');
+  const done = await client.run(run.id);
+  assert.equal(done.status, 'succeeded');
+  const texts = got.map((g) => g.text);
+  assert.deepEqual(texts.filter((t) => t.startsWith('line')), ['line 1', 'line 2', 'line 3']);
+  assert.ok(got.some((g) => g.stream === 'stderr' && g.text === 'oops'));
+  assert.equal(statusAtFirstLine, 'running', 'line 1 arrived while the command still ran');
+  assert.deepEqual(got.map((g) => g.id), [...got.map((g) => g.id)].sort((a, b) => a - b), 'in order');
+  assert.equal(new Set(got.map((g) => g.id)).size, got.length, 'no line twice');
+});
+
 test('a freeze makes the run wait, not fail', async () => {
   const now = Date.now();
   const freeze = { from: new Date(now - 60_000).toISOString(), to: new Date(now + 2500).toISOString(), reason: 'test freeze' };

@@ -90,7 +90,7 @@ export class Pipelines {
     return this.decide(id, actor, 'approve', opts);
   }
 
-  reject(id: string, actor: string, opts: { stage?: string | undefined; reason: string }): Promise<RunView> {
+  async reject(id: string, actor: string, opts: { stage?: string | undefined; reason: string }): Promise<RunView> {
     if (!opts.reason.trim()) throw new RollgateError('invalid_input', 'a rejection needs a reason (--reason "…"): it is shown to everyone waiting on the run');
     return this.decide(id, actor, 'reject', opts);
   }

@@ -37,6 +37,8 @@ export interface RunnerDeps {
 type TickResult = { done: true } | { done: false; again: boolean; waitMs: number };
 
 const MAX_WAIT_MS = 60_000;
+/** How long a failed or cancelled run keeps its workspace for `retry`. */
+const WORKSPACE_KEEP_MS = 7 * 86_400_000;
 
 export class PipelineRunner {
   readonly lock = new KeyedLock();
@@ -54,11 +56,15 @@ export class PipelineRunner {
   /** Resumes every run found active in the store, oldest first. */
   async start(): Promise<void> {
     this.unsubscribe = this.d.events.subscribe((e) => {
-      if (!e.type.startsWith('deployment.')) return;
+      // Only the end of a deployment matters to a run (its progress is read on the stage's own
+      // ticks): it ends the deploy stage, and frees the service for the run first in line.
+      if (e.type !== 'deployment.finished') return;
       const runId = e.deploymentId ? this.deploymentRuns.get(e.deploymentId) : undefined;
       if (runId) this.wake(runId);
-      // A deployment that ends frees its service for the next queued run.
-      if (e.app && e.env) for (const r of this.d.queue.waiting(serviceKey(e.app, e.env))) this.wake(r);
+      if (e.app && e.env) {
+        const next = this.d.queue.waiting(serviceKey(e.app, e.env))[0];
+        if (next) this.wake(next);
+      }
     });
     const runs = await this.d.store.listActiveRuns();
     // Rebuild the deploy queues first, in recorded order, so no resumed run jumps the queue.
@@ -71,6 +77,14 @@ export class PipelineRunner {
       }
     }
     for (const run of runs) this.drive(run.id, true);
+    // Workspaces are kept for retries of failed runs, for a week; older ones and strays go.
+    const keepUntil = this.now() - WORKSPACE_KEEP_MS;
+    void this.d.workspaces
+      .prune(async (id) => {
+        const run = await this.d.store.getRun(id);
+        return run !== null && (isActiveRun(run.status) || (run.status !== 'succeeded' && Date.parse(run.finishedAt ?? run.updatedAt) > keepUntil));
+      })
+      .catch((e: unknown) => this.d.log.warn('could not prune old run workspaces', { error: errorMessage(e) }));
   }
 
   async stop(): Promise<void> {
@@ -163,7 +177,7 @@ export class PipelineRunner {
     for (const name of plan.start) {
       const rec = stages.find((x) => x.name === name)!;
       const at = new Date(this.now()).toISOString();
-      await this.d.store.updateStage(runId, name, { status: 'running', attempt: rec.attempt + 1, message: 'starting', startedAt: at, finishedAt: null, waitingSince: null, result: null, deploymentId: null });
+      await this.d.store.updateStage(runId, name, { status: 'running', attempt: rec.attempt + 1, message: 'running', startedAt: at, finishedAt: null, waitingSince: null, result: null, deploymentId: null });
       await this.d.events.emit({ type: 'pipeline.stage.started', app: run.app, data: { runId, pipeline: run.pipeline, stage: name, kind: rec.kind, attempt: rec.attempt + 1 } });
       changed = true;
     }
@@ -171,7 +185,9 @@ export class PipelineRunner {
     if (changed) stages = await this.d.store.listStages(runId);
 
     let waitMs = MAX_WAIT_MS;
-    let again = changed;
+    // Look again at once only when something ended (a stage, or stages stopped or skipped): the
+    // stages just started were ticked below already.
+    let again = plan.stop.length > 0 || plan.skip.length > 0;
     for (const rec of stages) {
       if (rec.status !== 'running' && rec.status !== 'waiting') continue;
       const ctx = this.context(run, rec);
@@ -203,10 +219,10 @@ export class PipelineRunner {
     if (!again) {
       const fresh = await this.d.store.listStages(runId);
       const status = fresh.some((s) => s.status === 'running') ? 'running' : fresh.some((s) => s.status === 'waiting') ? 'waiting' : 'running';
-      const message = fresh
-        .filter((s) => s.status === 'running' || s.status === 'waiting')
-        .map((s) => `${s.name}: ${s.message}`)
-        .join('; ');
+      // What the run waits for, if anything; stage by stage progress is on the stages, so a
+      // run of quick stages does not rewrite its own row at every step.
+      const waits = fresh.filter((s) => s.status === 'waiting').map((s) => s.name);
+      const message = status === 'waiting' ? `waiting at ${waits.join(', ')}` : 'running';
       if (status !== run.status || message !== run.message) await this.d.store.updateRun(runId, { status, message: message || run.message });
     }
     return { done: false, again, waitMs };

@@ -21,6 +21,8 @@ export interface DeployStageDeps {
 
 export const serviceKey = (app: string, env: string) => `${app}/${env}`;
 
+const queuedMessage = (env: string, app: string, ahead: number, first: string) => `queued for ${env}: ${ahead} deploy(s) of ${app} ahead (first: run ${first})`;
+
 /** Who a pipeline deployment is requested by: names the run and stage, unique per attempt. */
 export function pipelineActor(ctx: Pick<StageContext, 'run' | 'stage'>): string {
   return `pipeline:${ctx.run.pipeline}/${ctx.run.id}/${ctx.stage.name}#${ctx.stage.attempt}`;
@@ -30,17 +32,23 @@ export class DeployStage implements StageHandler {
   readonly kind = 'deploy' as const;
   constructor(private readonly d: DeployStageDeps) {}
 
-  async tick(ctx: StageContext): Promise<StageStep> {
+  async tick(ctx: StageContext, resumed: boolean): Promise<StageStep> {
     const { env, strategy } = ctx.spec.deploy!;
     const app = ctx.run.app;
     const service = serviceKey(app, env);
     const actor = pipelineActor(ctx);
     let depId = ctx.stage.deploymentId;
     if (!depId) {
-      const mine = (await this.d.store.listDeployments({ app, env, limit: 50 })).find((x) => x.requestedBy === actor);
-      if (mine) {
-        depId = mine.id;
-        await ctx.save({ deploymentId: depId });
+      // In line behind another run: nothing to look up until it is this run's turn.
+      const ahead = this.d.queue.ahead(service, ctx.run.id, ctx.stage.name);
+      if (ahead.length) return waiting(queuedMessage(env, app, ahead.length, ahead[0]!.runId), 30_000);
+      if (resumed) {
+        // The server may have died between creating the deployment and recording it.
+        const mine = (await this.d.store.listDeployments({ app, env, limit: 50 })).find((x) => x.requestedBy === actor);
+        if (mine) {
+          depId = mine.id;
+          await ctx.save({ deploymentId: depId });
+        }
       }
     }
     if (!depId) {
@@ -51,12 +59,13 @@ export class DeployStage implements StageHandler {
       if (!ctx.stage.waitingSince) await ctx.save({ waitingSince: since });
       this.d.queue.enter(service, { runId: ctx.run.id, runSeq: ctx.run.seq, stage: ctx.stage.name, since });
       const ahead = this.d.queue.ahead(service, ctx.run.id, ctx.stage.name);
-      if (ahead.length) return waiting(`queued for ${env}: ${ahead.length} deploy(s) of ${app} ahead (first: run ${ahead[0]!.runId})`, 5000);
+      if (ahead.length) return waiting(queuedMessage(env, app, ahead.length, ahead[0]!.runId), 30_000);
       try {
         const dep = await this.d.deployments.deploy({ app, env, releaseId: release.id, ...(strategy ? { strategy } : {}) }, actor);
         depId = dep.id;
       } catch (e) {
-        if (isRollgateError(e) && e.code === 'deployment_in_progress') return waiting(`${env} is busy: ${e.message}`, 2000);
+        // Busy with a deployment made outside this queue (by hand, a rollback): the end of it wakes this run.
+        if (isRollgateError(e) && e.code === 'deployment_in_progress') return waiting(`${env} is busy: ${e.message}`, 5000);
         this.d.queue.leave(service, ctx.run.id, ctx.stage.name);
         if (isRollgateError(e) && e.code === 'conflict' && /already serves/.test(e.message)) return succeeded(`${release.version} already serves ${env}`);
         if (isRollgateError(e)) return failed(`could not deploy ${release.version} to ${env}: ${e.message}`);

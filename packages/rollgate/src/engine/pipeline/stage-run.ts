@@ -1,7 +1,8 @@
 /**
- * `run` stages: one shell command in the run's workspace. The command's pid is written before
- * the stage is reported running, so a server killed meanwhile finds the leftover on restart,
- * stops it, and either runs it again (retrySafe) or reports it interrupted: never twice at once.
+ * `run` stages: one shell command in the run's workspace, in its own process group, carrying a
+ * marker (run/stage/attempt) in its environment. A server killed while it runs finds the leftover
+ * on restart by that marker, stops it, and either runs it again (retrySafe) or reports it
+ * interrupted: never twice at once.
  */
 import { realpath, stat } from 'node:fs/promises';
 import { resolve, sep } from 'node:path';
@@ -36,7 +37,7 @@ export class Slots {
 }
 
 interface RunResult {
-  phase: 'starting' | 'running' | 'ended';
+  phase: 'running' | 'ended';
   pid?: number | undefined;
   marker?: string;
   exitCode?: number | null;
@@ -58,7 +59,7 @@ export class RunStage implements StageHandler {
 
   constructor(private readonly slots: Slots) {}
 
-  async tick(ctx: StageContext): Promise<StageStep> {
+  async tick(ctx: StageContext, resumed: boolean): Promise<StageStep> {
     const spec = ctx.spec.run!;
     const key = keyOf(ctx);
     const live = this.live.get(key);
@@ -66,19 +67,21 @@ export class RunStage implements StageHandler {
       this.live.delete(key);
       return this.finish(ctx, live.outcome);
     }
-    if (live) return running(`running for ${formatDuration(ctx.now - live.startedAt)} (pid ${live.handle.pid ?? '?'})`, 5000);
+    // Written once the command has run a while (most finish first and cost no write here); a
+    // steady message after that, since a stage that says the same thing is not written again.
+    if (live) return running(`running (pid ${live.handle.pid ?? '?'})`, 1000, { phase: 'running', pid: live.handle.pid, marker: key } satisfies RunResult);
 
     const prev = (ctx.stage.result ?? null) as RunResult | null;
-    if (prev && prev.phase !== 'ended') {
-      // Started by a server that is gone: stop what may still run before anything else.
-      const stopped = prev.pid && prev.marker ? await stopLeftover(prev.pid, prev.marker) : 'gone';
-      const what = `the server stopped while \`${spec.command}\` ran${prev.pid ? ` (pid ${prev.pid}, ${stopped === 'stopped' ? 'now stopped' : 'no longer running'})` : ''}`;
+    // Running in the store but not here: a server that is gone may have started it.
+    if ((resumed && ctx.stage.status === 'running') || (prev && prev.phase !== 'ended')) {
+      const stopped = await stopLeftover(prev?.pid, key);
+      const what = `the server stopped while \`${spec.command}\` ran${stopped === 'stopped' ? ' (its processes were stopped now)' : ''}`;
       if (!spec.retrySafe) {
         ctx.log(`interrupted: ${what}`);
         return failed(`interrupted: ${what}; it is not marked retrySafe, so it was not run again. Retry the stage: rollgate pipeline retry ${ctx.run.id}`, { ...prev, phase: 'ended', interrupted: true });
       }
       ctx.log(`interrupted: ${what}; running it again (retrySafe)`);
-      await ctx.save({ result: null });
+      if (prev) await ctx.save({ result: null });
     }
 
     if (!this.slots.tryAcquire()) {
@@ -90,23 +93,18 @@ export class RunStage implements StageHandler {
       if (!released) (released = true), this.slots.release();
     };
     try {
-      const marker = key;
-      await ctx.save({ result: { phase: 'starting', marker } satisfies RunResult });
-      const cwd = resolve(ctx.workspace, spec.cwd);
-      const handle = startCommand(
-        { command: spec.command, cwd, env: spec.env, timeoutMs: parseDuration(spec.timeout), marker },
-        (lines) => {
-          // Batches arrive in order; keep each stream's lines together per batch.
-          let i = 0;
-          while (i < lines.length) {
-            const stream = lines[i]!.stream;
-            let j = i;
-            while (j < lines.length && lines[j]!.stream === stream) j++;
-            ctx.output(stream, lines.slice(i, j).map((l) => l.text));
-            i = j;
-          }
-        },
-      );
+      // The marker in the command's environment finds it again after a crash, even before its pid is written.
+      const handle = startCommand({ command: spec.command, cwd: resolve(ctx.workspace, spec.cwd), env: spec.env, timeoutMs: parseDuration(spec.timeout), marker: key }, (lines) => {
+        // Batches arrive in order; keep each stream's lines together per batch.
+        let i = 0;
+        while (i < lines.length) {
+          const stream = lines[i]!.stream;
+          let j = i;
+          while (j < lines.length && lines[j]!.stream === stream) j++;
+          ctx.output(stream, lines.slice(i, j).map((l) => l.text));
+          i = j;
+        }
+      });
       const entry: Live = { handle, outcome: null, startedAt: ctx.now };
       this.live.set(key, entry);
       void handle.done.then((o) => {
@@ -114,9 +112,9 @@ export class RunStage implements StageHandler {
         release();
         ctx.wake();
       });
-      await ctx.save({ result: { phase: 'running', pid: handle.pid, marker } satisfies RunResult });
       ctx.log(`$ ${spec.command}`);
-      return running(`running (pid ${handle.pid ?? '?'})`, 5000);
+      // The runner wrote 'running' before this tick; the marker, not the pid, finds the command after a crash.
+      return running(ctx.stage.message, 1000);
     } catch (e) {
       release();
       return failed(`could not start \`${spec.command}\`: ${errorMessage(e)}`);

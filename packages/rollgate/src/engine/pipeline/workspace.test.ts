@@ -1,0 +1,24 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Workspaces } from './workspace.js';
+
+test('prune removes the workspaces the callback does not keep, and leaves other names alone', async () => {
+  const root = await mkdtemp(join(tmpdir(), 'rollgate-ws-'));
+  try {
+    const ws = new Workspaces(root);
+    const [keep, drop] = [randomUUID(), randomUUID()];
+    for (const id of [keep, drop]) await mkdir(ws.dir(id), { recursive: true });
+    await mkdir(join(root, 'not-a-run'));
+    assert.equal(await ws.prune(async (id) => id === keep), 1);
+    assert.deepEqual((await readdir(root)).sort(), [keep, 'not-a-run'].sort());
+    assert.equal(await ws.exists(keep), true);
+    assert.equal(await ws.exists(drop), false);
+    assert.throws(() => ws.dir('../etc'), /not a run id/);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
