@@ -2,15 +2,20 @@
  * The data-plane agent: wires the supervisor (instances) to the router (traffic), keeps the
  * last desired state of every service on disk, and streams instance events. The HTTP API
  * (api.ts) is a thin shell over this class.
+ *
+ * Secrets: a service's secret values arrive with its declaration (or by `putSecrets`), stay in
+ * memory only, are added to every instance's environment, and are masked in captured output.
+ * After a restart the agent knows the names only (from its state file) and starts no instance
+ * of such a service until the control plane sends the values again.
  */
-import type { InstanceObserved, RouteSpec, ServiceKey, ServiceObserved } from '../core/dataplane.js';
-import type { AgentEvent, FaultObserved, KillResult, LogLine, PutFaultBody, PutServiceBody } from '../core/dataplane-schema.js';
+import type { InstanceObserved, RouteSpec, ServiceKey, ServiceObserved, VersionDesired, VersionObserved } from '../core/dataplane.js';
+import type { AgentEvent, FaultObserved, KillResult, LogLine, PutFaultBody, PutSecretsBody, PutServiceBody } from '../core/dataplane-schema.js';
 import { errorMessage, RollgateError } from '../core/errors.js';
 import { Faults } from './faults.js';
 import type { DataRouter, RouterOptions } from './router-types.js';
 import { desiredStatePath, readDesiredState, writeDesiredState, type DesiredService } from './state-file.js';
 import { Supervisor, type SupervisorOptions } from './supervisor.js';
-import type { LogQuery } from './logs.js';
+import { SecretMasker, type LogQuery } from './logs.js';
 
 export interface AgentOptions {
   dataDir: string;
@@ -45,6 +50,10 @@ export class Agent {
   private readonly subscribers = new Set<(e: AgentEvent) => void>();
   /** Instances that started draining: their idle router connections are released after the next router update. */
   private readonly toRelease = new Map<string, Set<string>>();
+  /** Secret values per service, given since this agent started. Never written anywhere. */
+  private readonly secretValues = new Map<string, Record<string, string>>();
+  /** Every secret value each service was ever given (old ones too: running instances may still print them). */
+  private readonly maskers = new Map<string, SecretMasker>();
   private readonly stateFile: string;
   private readonly log: (entry: Record<string, unknown>) => void;
   private queue: Promise<unknown> = Promise.resolve();
@@ -69,6 +78,7 @@ export class Agent {
       isEjected: (id) => this.router.isEjected(id),
       onChange: (key) => this.syncRouter(key),
       onInstance: (key, inst) => this.onInstance(key, inst),
+      maskerOf: (key) => this.maskerOf(key),
     });
   }
 
@@ -85,7 +95,10 @@ export class Agent {
       } catch (e) {
         this.log({ level: 'error', msg: `cannot reopen the listener of ${svc.env} on ${svc.listenHost}:${svc.listenPort}: ${errorMessage(e)}`, env: svc.env, app: svc.app });
       }
-      this.supervisor.reconcile(key, svc.versions);
+      if (svc.secretNames.length > 0) {
+        this.log({ level: 'warn', msg: `${svc.app} in ${svc.env} waits for its secrets (${svc.secretNames.join(', ')}) from the control plane before starting instances: secret values are never kept on disk`, env: svc.env, app: svc.app });
+      }
+      this.converge(key, svc);
       await this.supervisor.notify(key);
     }
     if (saved.length > 0) this.log({ level: 'info', msg: `restored ${saved.length} service(s) from ${this.stateFile}` });
@@ -105,7 +118,9 @@ export class Agent {
         hosts: body.hosts,
         versions: body.versions,
         routes: body.routes ?? prev?.routes ?? null,
+        secretNames: body.secretEnv ? Object.keys(body.secretEnv).sort() : (prev?.secretNames ?? []),
       };
+      if (body.secretEnv) this.giveSecrets(key, body.secretEnv);
       this.desired.set(keyOf(key), svc);
       this.removing.delete(keyOf(key));
       // Every app of an environment shares its listener.
@@ -113,7 +128,26 @@ export class Agent {
         if (other.env === key.env) Object.assign(other, { listenHost: body.listenHost, listenPort: body.listenPort });
       }
       this.persist();
-      this.supervisor.reconcile(key, svc.versions);
+      this.converge(key, svc);
+      await this.supervisor.notify(key);
+      return this.observe(key)!;
+    });
+  }
+
+  /**
+   * Supplies every secret of a declared service (names left out are gone). A service that was
+   * waiting for its secrets starts; changed values replace its instances as any change of
+   * environment does (replacements first, the old ones drain once those are ready).
+   */
+  putSecrets(key: ServiceKey, body: PutSecretsBody): Promise<ServiceObserved> {
+    return this.exclusive(async () => {
+      this.assertRunning();
+      const svc = this.desired.get(keyOf(key));
+      if (!svc) throw new RollgateError('not_found', `the agent runs no service ${key.app} in ${key.env}; declare it with PUT /v1/services/${key.env}/${key.app} first`);
+      this.giveSecrets(key, body.secretEnv);
+      svc.secretNames = Object.keys(body.secretEnv).sort();
+      this.persist();
+      this.converge(key, svc);
       await this.supervisor.notify(key);
       return this.observe(key)!;
     });
@@ -140,6 +174,8 @@ export class Agent {
       if (!svc) return false;
       this.desired.delete(k);
       this.removing.set(k, svc);
+      // Values it no longer needs go; its masker stays, for the instances still draining.
+      this.secretValues.delete(k);
       this.faults.clear(key);
       this.persist();
       void this.finishRemoval(key, svc);
@@ -150,14 +186,22 @@ export class Agent {
   observe(key: ServiceKey): ServiceObserved | null {
     const svc = this.desired.get(keyOf(key)) ?? this.removing.get(keyOf(key));
     if (!svc) return null;
+    const versions = this.supervisor.observe(key);
+    const awaiting = this.desired.get(keyOf(key)) === svc ? this.missingSecrets(svc) : [];
+    if (awaiting.length > 0) {
+      // Nothing runs yet: show what is wanted, and why it waits.
+      const reason = `waiting for secret${awaiting.length === 1 ? '' : 's'} ${awaiting.join(', ')} from the control plane (the agent restarted; secret values are never kept on its disk); they are sent again when the server reconnects`;
+      for (const v of svc.versions) if (!versions.some((o) => o.version === v.version)) versions.push(waitingVersion(v, reason));
+    }
     return {
       env: svc.env,
       app: svc.app,
       listenPort: svc.listenPort,
-      versions: this.supervisor.observe(key),
+      versions,
       routes: svc.routes,
       metrics: this.router.metrics(svc.env, svc.app),
       observedAt: new Date().toISOString(),
+      awaitingSecrets: awaiting,
     };
   }
 
@@ -248,6 +292,36 @@ export class Agent {
     writeDesiredState(this.stateFile, [...this.desired.values()]);
   }
 
+  private giveSecrets(key: ServiceKey, values: Record<string, string>): void {
+    this.secretValues.set(keyOf(key), { ...values });
+    this.maskerOf(key).addAll(values);
+  }
+
+  /** One masker per service, shared by all its instances' logs, so values given later are masked in them too. */
+  private maskerOf(key: ServiceKey): SecretMasker {
+    const k = keyOf(key);
+    let masker = this.maskers.get(k);
+    if (!masker) this.maskers.set(k, (masker = new SecretMasker()));
+    return masker;
+  }
+
+  /** Names the service needs whose values this agent has not been given since it started. */
+  private missingSecrets(svc: DesiredService): string[] {
+    const have = this.secretValues.get(keyOf(svc)) ?? {};
+    return svc.secretNames.filter((n) => !Object.hasOwn(have, n));
+  }
+
+  /**
+   * Hands the supervisor the service's versions with its secrets in their environment, or
+   * nothing at all while secrets are missing (no instance may start without them).
+   */
+  private converge(key: ServiceKey, svc: DesiredService): void {
+    if (this.missingSecrets(svc).length > 0) return;
+    const secrets = this.secretValues.get(keyOf(key));
+    const versions = secrets && Object.keys(secrets).length > 0 ? svc.versions.map((v) => ({ ...v, env: { ...v.env, ...secrets } })) : svc.versions;
+    this.supervisor.reconcile(key, versions);
+  }
+
   /** Opens (or moves) an environment's listener; the router opens the new address before closing the old. */
   private async openListener(env: string, host: string, port: number): Promise<void> {
     await this.router.ensureListener(env, host, port);
@@ -312,4 +386,8 @@ export class Agent {
       }
     }
   }
+}
+
+function waitingVersion(v: VersionDesired, reason: string): VersionObserved {
+  return { version: v.version, releaseId: v.releaseId, desiredReplicas: v.replicas, ready: 0, instances: [], failed: false, failureReason: reason };
 }

@@ -8,7 +8,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { streamSSE } from 'hono/streaming';
 import { z } from 'zod';
 import type { ServiceKey } from '../core/dataplane.js';
-import { describeIssues, LogsQuerySchema, NameParam, PutFaultBodySchema, PutServiceBodySchema, RouteSpecSchema, VersionName, type AgentEvent } from '../core/dataplane-schema.js';
+import { describeIssues, LogsQuerySchema, NameParam, PutFaultBodySchema, PutSecretsBodySchema, PutServiceBodySchema, RouteSpecSchema, VersionName, type AgentEvent } from '../core/dataplane-schema.js';
 import { isRollgateError, RollgateError } from '../core/errors.js';
 import type { Agent } from './agent.js';
 
@@ -105,6 +105,13 @@ export function createAgentApi(agent: Agent, opts: ApiOptions): AgentApi {
     const key = serviceKey(c);
     const body = await parseBody(c, PutServiceBodySchema);
     return c.json(await agent.putService(key, body));
+  });
+
+  // Secret values (after an agent restart, or new ones): answered with the service, never with the values.
+  app.put('/v1/services/:env/:app/secrets', async (c) => {
+    const key = serviceKey(c);
+    const body = await parseBody(c, PutSecretsBodySchema);
+    return c.json(await agent.putSecrets(key, body));
   });
 
   app.put('/v1/services/:env/:app/routes', async (c) => {

@@ -68,6 +68,11 @@ export class AgentClient {
     return this.call('PUT', servicePath(key), ServiceObservedSchema, body);
   }
 
+  /** Every secret of a declared service (names left out are gone); the answer never carries values. */
+  putSecrets(key: ServiceKey, secretEnv: Record<string, string>): Promise<ServiceObserved> {
+    return this.call('PUT', `${servicePath(key)}/secrets`, ServiceObservedSchema, { secretEnv });
+  }
+
   putRoutes(key: ServiceKey, routes: RouteSpec): Promise<ServiceObserved> {
     return this.call('PUT', `${servicePath(key)}/routes`, ServiceObservedSchema, routes);
   }

@@ -1,7 +1,8 @@
 /**
  * Per-instance output capture: every stdout/stderr line becomes one JSON line
  * `{at, stream, text, version}` in `<dataDir>/logs/<env>/<app>/<instance>.log`, and the last
- * lines stay in memory so a failure reason can quote them.
+ * lines stay in memory so a failure reason can quote them. Known secret values are replaced by
+ * `[secret:NAME]` before a line is kept anywhere (file or memory).
  */
 import { closeSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
 import { open, readdir } from 'node:fs/promises';
@@ -34,6 +35,7 @@ export class InstanceLog {
     dir: string,
     readonly instance: string,
     readonly version: string,
+    private readonly masker: SecretMasker | null = null,
   ) {
     mkdirSync(dir, { recursive: true });
     this.file = join(dir, `${instance}.log`);
@@ -47,8 +49,12 @@ export class InstanceLog {
       const parts = (partial + chunk).split('\n');
       partial = parts.pop() ?? '';
       if (partial.length > MAX_LINE) {
-        this.write(stream, partial);
-        partial = '';
+        // An over-long line is written in pieces; never cut through a secret that may go on in the next chunk.
+        const cut = this.masker ? this.masker.safeCut(partial) : partial.length;
+        if (cut > 0) {
+          this.write(stream, partial.slice(0, cut));
+          partial = partial.slice(cut);
+        }
       }
       for (const p of parts) {
         this.write(stream, p);
@@ -68,7 +74,9 @@ export class InstanceLog {
   }
 
   write(stream: Stream, raw: string): void {
-    const text = (raw.endsWith('\r') ? raw.slice(0, -1) : raw).slice(0, MAX_LINE);
+    const line0 = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+    // Masked before it is cut to length, so a cut never leaves half a secret in clear.
+    const text = (this.masker ? this.masker.mask(line0) : line0).slice(0, MAX_LINE);
     if (!text.startsWith('[rollgate] ')) {
       this.recent.push({ stream, text });
       if (this.recent.length > KEEP_IN_MEMORY) this.recent.shift();
@@ -123,6 +131,89 @@ export class InstanceLog {
       this.fd = null;
     }
     return Promise.resolve();
+  }
+}
+
+/** Shortest secret value (or line of a multi-line value) that is masked; the secrets engine refuses shorter values. */
+export const MIN_MASKED_LENGTH = 8;
+
+/**
+ * Replaces known secret values in text by `[secret:NAME]`. Plain substring search (no regular
+ * expressions), so values with any characters work. Overlapping occurrences of different
+ * values are masked as one span, `[secret:A,B]`, so no part of either shows. A
+ * multi-line value is masked line by line (output is captured line by line); lines of it
+ * shorter than MIN_MASKED_LENGTH are not masked (they would hide unrelated text). Values are
+ * only ever added: an instance started before a rotation still holds, and may print, the old one.
+ */
+export class SecretMasker {
+  /** Masked text -> the name shown in its place. */
+  private readonly segments = new Map<string, string>();
+  private longestSegment = 0;
+
+  add(name: string, value: string): void {
+    for (const seg of value.split(/\r?\n/)) {
+      if (seg.length < MIN_MASKED_LENGTH) continue;
+      this.segments.set(seg, name);
+      this.longestSegment = Math.max(this.longestSegment, seg.length);
+    }
+  }
+
+  addAll(values: Record<string, string>): void {
+    for (const [name, value] of Object.entries(values)) this.add(name, value);
+  }
+
+  get size(): number {
+    return this.segments.size;
+  }
+
+  /** Length of the longest masked text (0 when none). */
+  get longest(): number {
+    return this.longestSegment;
+  }
+
+  mask(text: string): string {
+    const spans = this.spans(text);
+    if (spans.length === 0) return text;
+    let out = '';
+    let pos = 0;
+    for (const s of spans) {
+      out += text.slice(pos, s.start) + `[secret:${[...s.names].join(',')}]`;
+      pos = s.end;
+    }
+    return out + text.slice(pos);
+  }
+
+  /**
+   * Where a line that is still growing may be cut: the text before the cut holds every secret
+   * that starts in it whole, and the rest is kept until more arrives (it may be the start of one).
+   */
+  safeCut(text: string): number {
+    if (this.longestSegment === 0) return text.length;
+    let cut = Math.max(0, text.length - (this.longestSegment - 1));
+    for (const s of this.spans(text).reverse()) if (s.start < cut && cut < s.end) cut = s.start;
+    return cut;
+  }
+
+  /** Merged, ordered spans of every occurrence of every segment. */
+  private spans(text: string): { start: number; end: number; names: Set<string> }[] {
+    if (this.segments.size === 0 || text.length < MIN_MASKED_LENGTH) return [];
+    const found: { start: number; end: number; name: string }[] = [];
+    for (const [seg, name] of this.segments) {
+      for (let i = text.indexOf(seg); i >= 0; i = text.indexOf(seg, i + 1)) found.push({ start: i, end: i + seg.length, name });
+    }
+    if (found.length === 0) return [];
+    found.sort((a, b) => a.start - b.start || b.end - a.end);
+    const merged: { start: number; end: number; names: Set<string> }[] = [];
+    for (const f of found) {
+      const last = merged[merged.length - 1];
+      if (last && f.start < last.end) {
+        last.end = Math.max(last.end, f.end);
+        last.names.add(f.name);
+      } else {
+        merged.push({ start: f.start, end: f.end, names: new Set([f.name]) });
+      }
+    }
+    return merged;
   }
 }
 

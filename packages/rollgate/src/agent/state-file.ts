@@ -1,7 +1,9 @@
 /**
  * The agent's memory of what it was asked to run: `<dataDir>/agent/desired.json`, rewritten
  * atomically (temp file, fsync, rename) on every change and read back on start, so a restarted
- * agent brings the same services back without the control plane.
+ * agent brings the same services back without the control plane. Secret values are never
+ * written here, only the names a service needs: a restarted agent waits for the control plane
+ * to send the values again before it starts that service's instances.
  */
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -18,6 +20,8 @@ export interface DesiredService {
   hosts: string[];
   versions: VersionDesired[];
   routes: RouteSpec | null;
+  /** Names of the service's secrets (the values live in the agent's memory only). */
+  secretNames: string[];
 }
 
 const DesiredServiceSchema = z.object({
@@ -28,6 +32,8 @@ const DesiredServiceSchema = z.object({
   hosts: z.array(z.string()),
   versions: z.array(VersionDesiredSchema),
   routes: RouteSpecSchema.nullable(),
+  // Files written before secrets existed have no names: nothing to wait for.
+  secretNames: z.array(z.string()).default([]),
 });
 const FileSchema = z.object({ version: z.literal(1), services: z.array(DesiredServiceSchema) });
 
@@ -40,12 +46,36 @@ export function writeDesiredState(file: string, services: DesiredService[]): voi
   const tmp = `${file}.${process.pid}.tmp`;
   const fd = openSync(tmp, 'w', 0o600);
   try {
-    writeSync(fd, JSON.stringify({ version: 1, services }, null, 1));
+    writeSync(fd, JSON.stringify({ version: 1, services: services.map(onDisk) }, null, 1));
     fsyncSync(fd);
   } finally {
     closeSync(fd);
   }
   renameSync(tmp, file);
+}
+
+/** Exactly the fields above: whatever else an object carries (a secret value) never reaches the disk. */
+function onDisk(s: DesiredService): DesiredService {
+  return {
+    env: s.env,
+    app: s.app,
+    listenHost: s.listenHost,
+    listenPort: s.listenPort,
+    hosts: s.hosts,
+    versions: s.versions.map((v) => ({
+      version: v.version,
+      releaseId: v.releaseId,
+      dir: v.dir,
+      command: v.command,
+      portEnv: v.portEnv,
+      env: v.env,
+      replicas: v.replicas,
+      health: v.health,
+      drainTimeoutMs: v.drainTimeoutMs,
+    })),
+    routes: s.routes,
+    secretNames: [...s.secretNames],
+  };
 }
 
 /**

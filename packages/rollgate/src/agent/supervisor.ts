@@ -3,13 +3,13 @@
  * to the desired versions and replicas, reports what it observes, and tells its owner (the
  * agent, which updates the router) whenever an instance changes state.
  */
-import { createHash } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import type { InstanceObserved, ServiceKey, VersionDesired, VersionObserved } from '../core/dataplane.js';
 import type { LogLine } from '../core/dataplane-schema.js';
 import { DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
 import { Coalescer } from './coalesce.js';
 import { Instance, killGroup, quoteOutput, type InstanceHost, type StartFailure } from './instance.js';
-import { InstanceLog, readServiceLogs, serviceLogDir, type LogQuery } from './logs.js';
+import { InstanceLog, readServiceLogs, serviceLogDir, type LogQuery, type SecretMasker } from './logs.js';
 import { instancesFilePath, PidRegistry, reapOrphans } from './orphans.js';
 import { allocatePort, DEFAULT_PORT_RANGE, type PortRange } from './ports.js';
 import type { Backend } from './router-types.js';
@@ -34,6 +34,8 @@ export interface SupervisorOptions {
   portRange?: PortRange;
   /** Variables of the agent's own environment passed to instances. */
   inheritEnv?: string[];
+  /** The known secret values of a service, masked in its instances' captured output. */
+  maskerOf?: (key: ServiceKey) => SecretMasker | null;
 }
 
 interface VersionSlot {
@@ -60,12 +62,15 @@ interface ServiceSlot {
 const keyOf = (k: ServiceKey) => `${k.env}/${k.app}`;
 const first = <T>(set: Set<T>): T | undefined => set.values().next().value;
 
+/** Keys the spec hash: env holds secret values, and a hash of them must not be guessable offline. */
+const HASH_KEY = randomBytes(32);
+
 /** What makes an instance a different program: changing any of it replaces instances. */
 function specHash(v: VersionDesired): string {
   const env = Object.keys(v.env)
     .sort()
     .map((k) => [k, v.env[k]]);
-  return createHash('sha256').update(JSON.stringify([v.releaseId, v.dir, v.command, v.portEnv, env])).digest('hex').slice(0, 16);
+  return createHmac('sha256', HASH_KEY).update(JSON.stringify([v.releaseId, v.dir, v.command, v.portEnv, env])).digest('hex').slice(0, 16);
 }
 
 const STOP_RANK: Record<string, number> = { failed: 0, crashed: 0, stopped: 0, starting: 1, unhealthy: 2, ejected: 2, draining: 3, ready: 3 };
@@ -363,7 +368,7 @@ export class Supervisor {
     const n = (svc.counters.get(version) ?? 0) + 1;
     svc.counters.set(version, n);
     const id = `${svc.key.app}-${svc.key.env}-${version}-${n}`;
-    const log = new InstanceLog(serviceLogDir(this.opts.dataDir, svc.key), id, version);
+    const log = new InstanceLog(serviceLogDir(this.opts.dataDir, svc.key), id, version, this.opts.maskerOf?.(svc.key) ?? null);
     const inst = new Instance(svc.host, id, slot.desired, log);
     slot.instances.push(inst);
     inst.start();

@@ -5,7 +5,7 @@
  */
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
-import { Hono } from 'hono';
+import { Hono, type Context } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import type { EventRecord } from '../core/domain.js';
 import { RollgateError, isRollgateError } from '../core/errors.js';
@@ -19,7 +19,6 @@ import type { Views } from '../engine/views.js';
 import type { Runtime } from '../runtime/types.js';
 import type { Store } from '../store/types.js';
 import { ApplySpecRequest, AppName, DeliveriesQuery, DeliveryId, DeployRequest, EnvName, FailRequest, LogsQuery, PromoteRequest, ReleaseQuery, RetryRequest, RollbackRequest } from './contract.js';
-import { tokenMatches } from './token.js';
 import { jsonLimit, parse, readJson, type ApiEnv } from './http.js';
 import { registerChaosRoutes } from './routes-chaos.js';
 import { registerDoraRoutes } from './routes-dora.js';
@@ -29,6 +28,16 @@ import type { Incidents } from '../engine/incidents.js';
 import type { Notifications } from '../engine/notifications.js';
 import type { PipelineEngine } from '../engine/pipeline/index.js';
 import { registerGitHookRoutes, registerPipelineRoutes } from './routes-pipelines.js';
+import type { Accounts, Auth } from '../engine/auth/index.js';
+import type { AuditTrail } from '../engine/audit.js';
+import { auditRequest } from '../engine/audit-hooks.js';
+import type { Secrets } from '../engine/secrets/secrets.js';
+import { auditMutations } from './audit-middleware.js';
+import { assertEveryRouteHasPermission, authorize } from './authz.js';
+import { ROUTE_PERMISSIONS } from './route-permissions.js';
+import { registerAuditRoutes } from './routes-audit.js';
+import { registerAuthRoutes, type AuthAuditEntry } from './routes-auth.js';
+import { registerSecretRoutes } from './routes-secrets.js';
 
 export interface ApiDeps {
   store: Store;
@@ -37,8 +46,13 @@ export interface ApiDeps {
   views: Views;
   events: EventBus;
   runtime: Runtime;
-  tokenHash: Buffer;
   log: Logger;
+  auth: Auth;
+  accounts: Accounts;
+  audit: AuditTrail;
+  secrets: Secrets;
+  /** Behind a trusted reverse proxy: take the client address and scheme from X-Forwarded-*. */
+  trustProxy?: boolean;
   version: string;
   maxReleaseBytes: number;
   incidents: Incidents;
@@ -59,18 +73,31 @@ export function createApi(d: ApiDeps): Hono<ApiEnv> {
   });
   app.notFound((c) => c.json({ error: { code: 'not_found', message: `no route ${c.req.method} ${c.req.path}; see the API list in the docs` } }, 404));
 
+  // THE one place a request is authenticated and authorized (api/authz.ts, route-permissions.ts).
+  app.use(
+    '*',
+    authorize(ROUTE_PERMISSIONS, {
+      auth: d.auth,
+      store: d.store,
+      log: d.log,
+      trustProxy: d.trustProxy,
+      onDenied: async (c, denied) => {
+        // Anonymous probes of public-facing paths are not worth a write each; refused principals are.
+        if (denied.status === 401 && !denied.actor) return;
+        await auditRequest(d.audit, c, { actor: denied.actor ?? 'anonymous', action: 'auth.denied', target: `${denied.method} ${denied.path}`, outcome: 'denied', after: { status: denied.status, permission: denied.permission, resources: denied.resources } }, { trustProxy: d.trustProxy });
+      },
+    }),
+  );
+  app.use('*', auditMutations({ audit: d.audit, store: d.store, log: d.log, trustProxy: d.trustProxy }));
+
   app.get('/v1/health', (c) => c.json({ ok: true, version: d.version, dialect: d.store.dialect }));
   registerGitHookRoutes(app, { engine: d.pipelines, maxUploadBytes: d.maxReleaseBytes, ...(d.env ? { env: d.env } : {}) });
-
-  // One authorization check for everything below.
-  app.use('/v1/*', async (c, next) => {
-    const h = c.req.header('authorization') ?? '';
-    const m = /^Bearer (\S{1,512})$/.exec(h);
-    if (!m) throw new RollgateError('unauthorized', 'missing API token; send Authorization: Bearer <token> (the token is in <data-dir>/api.token, or set ROLLGATE_TOKEN)');
-    if (!tokenMatches(m[1]!, d.tokenHash)) throw new RollgateError('unauthorized', 'API token not accepted; check ROLLGATE_TOKEN or <data-dir>/api.token');
-    c.set('actor', 'token:admin');
-    await next();
-  });
+  const authAudit = async (c: Context<ApiEnv>, e: AuthAuditEntry) => {
+    await auditRequest(d.audit, c, e, { trustProxy: d.trustProxy });
+  };
+  registerAuthRoutes(app, { auth: d.auth, accounts: d.accounts, trustProxy: d.trustProxy, audit: authAudit });
+  registerAuditRoutes(app, { audit: d.audit });
+  registerSecretRoutes(app, { secrets: d.secrets, audit: d.audit, auditOptions: { trustProxy: d.trustProxy } });
   const small = jsonLimit(1024 * 1024);
 
   app.post('/v1/spec', small, async (c) => {
@@ -110,7 +137,7 @@ export function createApi(d: ApiDeps): Hono<ApiEnv> {
       body: Readable.fromWeb(raw as unknown as WebReadableStream<Uint8Array>),
       maxBytes: d.maxReleaseBytes,
     });
-    if (created) await d.events.emit({ type: 'release.created', app: appName, data: { version: release.version, releaseId: release.id } });
+    if (created) await d.events.emit({ type: 'release.created', app: appName, data: { version: release.version, releaseId: release.id, actor: c.get('actor') } });
     return c.json(release, created ? 201 : 200);
   });
   app.get('/v1/apps/:app/releases', async (c) => c.json(await d.store.listReleases(parse(AppName, c.req.param('app'), 'app'))));
@@ -228,6 +255,7 @@ export function createApi(d: ApiDeps): Hono<ApiEnv> {
       throw new RollgateError('not_found', `no delivery ${id}; list them with GET /v1/notifications/deliveries`);
     }
   });
+  assertEveryRouteHasPermission(app, ROUTE_PERMISSIONS);
   return app;
 }
 

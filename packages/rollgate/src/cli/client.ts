@@ -32,8 +32,20 @@ export interface ReleaseUpload {
   commitTime?: string | undefined;
 }
 
-type Method = 'GET' | 'POST';
-type Query = Record<string, string | number | undefined>;
+export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+export type Query = Record<string, string | number | boolean | undefined>;
+
+export interface RequestOptions {
+  query?: Query;
+  /** Sent as JSON. */
+  body?: unknown;
+  /** Streamed as is (with contentType), instead of body. */
+  raw?: AsyncIterable<Uint8Array>;
+  contentType?: string;
+  timeoutMs?: number;
+  /** 'text': the answer's body as a string (e.g. JSON lines), not parsed. */
+  as?: 'json' | 'text';
+}
 
 const ErrorBody = z.object({ error: z.object({ code: z.string(), message: z.string() }) });
 
@@ -168,6 +180,14 @@ export class ApiClient {
     }
   }
 
+  /**
+   * Any route, for the client-<part>.ts files: same auth, errors and timeouts as the methods
+   * above. An empty answer (204) resolves to undefined.
+   */
+  request<T>(method: Method, path: string, opts: RequestOptions = {}): Promise<T> {
+    return this.call<T>(method, path, opts);
+  }
+
   /** Messages of a text/event-stream until it ends or `signal` aborts. */
   private async *sse(url: string, signal: AbortSignal): AsyncGenerator<SseMessage> {
     let res;
@@ -193,9 +213,9 @@ export class ApiClient {
   private async call<T>(
     method: Method,
     path: string,
-    opts: { query?: Query; body?: unknown; raw?: AsyncIterable<Uint8Array>; contentType?: string; timeoutMs?: number } = {},
+    opts: RequestOptions = {},
   ): Promise<T> {
-    const headers: Record<string, string> = { ...this.authHeaders(), accept: 'application/json' };
+    const headers: Record<string, string> = { ...this.authHeaders(), accept: opts.as === 'text' ? '*/*' : 'application/json' };
     let body: string | Readable | undefined;
     if (opts.raw !== undefined) {
       body = Readable.from(opts.raw, { objectMode: false });
@@ -219,6 +239,8 @@ export class ApiClient {
     }
     const text = await res.body.text();
     if (res.statusCode >= 400) throw await this.errorFrom(res.statusCode, text);
+    if (opts.as === 'text') return text as T;
+    if (text === '' && (res.statusCode === 204 || method === 'DELETE')) return undefined as T;
     try {
       return JSON.parse(text) as T;
     } catch {

@@ -14,6 +14,11 @@ import { registerDora } from './commands/dora.js';
 import { registerIncidents } from './commands/incidents.js';
 import { registerInfo } from './commands/info.js';
 import { registerPipeline } from './commands/pipeline.js';
+import { registerAuth } from './commands/auth.js';
+import { registerUsers } from './commands/users.js';
+import { registerTokens } from './commands/tokens.js';
+import { registerAudit } from './commands/audit.js';
+import { registerSecret } from './commands/secret.js';
 import { registerSpecCommands } from './commands/spec.js';
 import { registerUp } from './commands/up.js';
 
@@ -35,11 +40,17 @@ export function buildProgram(): Command {
   registerDora(program);
   registerChaos(program);
   registerPipeline(program);
+  registerAuth(program);
+  registerUsers(program);
+  registerTokens(program);
+  registerAudit(program);
+  registerSecret(program);
   program.addHelpText(
     'after',
     `
 Server and token: --server, else $ROLLGATE_SERVER, else .rollgate/server.json, else http://127.0.0.1:7070;
-token from $ROLLGATE_TOKEN, else .rollgate/api.token.
+token from $ROLLGATE_TOKEN, else the one saved by \`rollgate login\` (~/.config/rollgate/credentials.json),
+else .rollgate/api.token.
 Exit codes: 0 ok, 1 the operation failed (e.g. a deployment ended failed or rolled back),
 2 usage or validation error, 3 the server cannot be reached or failed.`,
   );

@@ -18,6 +18,8 @@ export const InstanceId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._+-]{0,200}$/
 const Ms = z.number().int().min(0).max(86_400_000);
 const Port = z.number().int().min(1).max(65535);
 const EnvName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { message: 'environment variable names are letters, digits and _' });
+/** Secret values by variable name. Values are never echoed in a validation message (zod does not quote strings). */
+export const SecretEnvSchema = z.record(EnvName, z.string().max(64 * 1024, { message: 'a secret value is at most 64 KiB' }));
 
 export const ServiceKeySchema = z.object({ env: NameParam, app: NameParam });
 
@@ -81,6 +83,8 @@ export const PutServiceBodySchema = z
     versions: z.array(VersionDesiredSchema),
     /** Optional: set routes in the same call (otherwise the last routes are kept). */
     routes: RouteSpecSchema.optional(),
+    /** The service's secrets (all of them: names left out are gone). Absent: keep what the agent has. */
+    secretEnv: SecretEnvSchema.optional(),
   })
   .strict()
   .superRefine((b, ctx) => {
@@ -91,6 +95,10 @@ export const PutServiceBodySchema = z
     });
   });
 export type PutServiceBody = z.infer<typeof PutServiceBodySchema>;
+
+/** Body of `PUT /v1/services/:env/:app/secrets`: every secret of the service, again (e.g. after an agent restart). */
+export const PutSecretsBodySchema = z.object({ secretEnv: SecretEnvSchema }).strict();
+export type PutSecretsBody = z.infer<typeof PutSecretsBodySchema>;
 /** What a caller may send: defaults (listenHost, hosts, headerRoutes, sticky) may be left out. */
 export type PutServiceInput = z.input<typeof PutServiceBodySchema>;
 
@@ -165,6 +173,7 @@ export const ServiceObservedSchema = z.object({
   routes: RouteSpecObservedSchema.nullable(),
   metrics: z.record(z.string(), VersionMetricsSchema),
   observedAt: z.string(),
+  awaitingSecrets: z.array(z.string()).optional(),
 });
 
 export const AgentHealthSchema = z.object({ ok: z.boolean(), pid: z.number().int(), startedAt: z.string(), services: z.number().int() });

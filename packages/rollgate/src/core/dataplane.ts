@@ -36,7 +36,7 @@ export interface VersionDesired {
   command: string;
   /** Name of the environment variable that carries the instance's port (e.g. `PORT`). */
   portEnv: string;
-  /** Extra environment for instances (config values, later secrets). */
+  /** Extra environment for instances: config values (never secrets: this is kept on disk by the agent). */
   env: Record<string, string>;
   replicas: number;
   health: HealthCheckSpec;
@@ -68,6 +68,13 @@ export interface RouteSpec {
   preview?: { port: number; version: string } | undefined;
 }
 
+/**
+ * Secrets travel beside a declaration, never inside VersionDesired: the agent's PUT body carries
+ * `secretEnv` (name -> value, for every version of the service, overriding `env`), and
+ * `PUT .../secrets` supplies them again after an agent restart. The agent keeps the values in
+ * memory only (its state file keeps the names), masks them in captured output, and starts no
+ * instance of a service whose secrets it has not been given since it started.
+ */
 export interface ServiceDesired extends ServiceKey {
   /** Listener of the environment (shared by every app of that environment). */
   listenHost: string;
@@ -143,6 +150,11 @@ export interface ServiceObserved extends ServiceKey {
   metrics: Record<string, VersionMetrics>;
   /** Time the agent produced this report. */
   observedAt: string;
+  /**
+   * Secret names the agent needs before it can start instances (it restarted, and secret values
+   * are never on its disk); empty or absent when it has them all.
+   */
+  awaitingSecrets?: string[] | undefined;
 }
 
 export const ROUTE_VERSION_HEADER = 'x-rollgate-version';

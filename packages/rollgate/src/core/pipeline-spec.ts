@@ -220,3 +220,13 @@ function pipelineGraphProblems(stages: readonly StageSpec[]): GraphProblem[] {
   });
   return out;
 }
+
+/** Environments deployed by stages that wait (directly or not) for stage i: what an approval there guards. */
+export function guardedEnvironments(stages: readonly StageSpec[], i: number): string[] {
+  const name = stages[i]!.name;
+  const out = new Set<string>();
+  stages.forEach((s, k) => {
+    if (s.deploy && ancestors(stages, k).has(name)) out.add(s.deploy.env);
+  });
+  return [...out];
+}

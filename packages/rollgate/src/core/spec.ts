@@ -243,6 +243,10 @@ export const EnvironmentSpec = z
     progressDeadline: Duration.default('10m').describe('A rollout that makes no progress for this long is aborted'),
     analysis: AnalysisSetting.optional().describe('Automated analysis for every rollout in this environment, whatever the strategy (false: off)'),
     production: z.boolean().optional().describe('Counts as production (incidents, delivery metrics); default: true for an environment named "production"'),
+    separationOfDuties: z
+      .boolean()
+      .optional()
+      .describe('Whoever started a release may not approve the pipeline approval that guards a deploy here; default: on for production'),
     deployWindows: WindowsSpec.optional().describe('When pipeline deploys may reach this environment; outside them a run waits'),
   })
   .strict();
@@ -296,4 +300,8 @@ export function withEnvironmentAnalysis(s: StrategySpec, env: EnvironmentSpec): 
 
 export function isProduction(envName: string, env: EnvironmentSpec): boolean {
   return env.production ?? envName === 'production';
+}
+
+export function requiresSeparationOfDuties(envName: string, env: EnvironmentSpec): boolean {
+  return env.separationOfDuties ?? isProduction(envName, env);
 }

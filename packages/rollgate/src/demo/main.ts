@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { checkReleaseDir, packDir } from '../cli/pack.js';
 import { readCommit } from '../cli/git.js';
-import type { ApiClient } from '../cli/client.js';
+import { ApiClient } from '../cli/client.js';
+import { createToken, createUser } from '../cli/client-auth.js';
 import type { DeploymentView } from '../api/contract.js';
 import { formatDuration } from '../core/duration.js';
 import { LoadGenerator, type PhaseStats } from '../loadgen/loadgen.js';
@@ -50,11 +51,21 @@ async function main(): Promise<number> {
 
   say(`starting the platform (data in ${dataDir})`);
   const p = await startPlatform({ dataDir, port: apiPort, cwd: work, quiet: true });
-  const { client } = p;
+  // The admin (created at first start) only sets the platform up; releases are made by release
+  // managers, as in a team: rita releases, sam signs off production (separation of duties).
+  const admin = p.client;
   const rows: Row[] = [];
   let load: LoadGenerator | null = null;
   try {
-    await client.applySpec(parseYaml(specText));
+    await admin.applySpec(parseYaml(specText));
+    const asUser = async (name: string) => {
+      await createUser(admin, { name, roles: ['release-manager'], generatePassword: true });
+      const t = await createToken(admin, { user: name, name: 'demo', expires: '1d' });
+      return new ApiClient(p.url, t.token);
+    };
+    const client = await asUser('rita');
+    const signer = await asUser('sam');
+    say('acting as rita (release-manager); sam (release-manager) signs off production');
     for (const v of ['v1', 'v2', 'v3']) await release(client, join(work, 'releases'), { version: v, latencyMs: 2 });
     await release(client, join(work, 'releases'), { version: 'v4-faulty', latencyMs: 2, failRate: 0.2 });
 
@@ -103,7 +114,7 @@ async function main(): Promise<number> {
     const src = await makeDemoSource(join(work, 'source'), { version: 'v5', latencyMs: 2 });
     say('pipeline: releasing v5 from source: build, test (JUnit gate), staging, staging healthy (automatic approval), sign-off (manual), production canary with analysis');
     const run = await client.startRun({ pipeline: 'demo' }, { archive: packDir(await checkReleaseDir(src)), version: 'v5', ...(await commitOf(src)) });
-    const finalRun = await followPipeline(client, run.id);
+    const finalRun = await followPipeline(client, signer, run.id);
     await new Promise((r) => setTimeout(r, 300));
     rows.push({ what: 'pipeline v5', strategy: 'canary', outcome: finalRun.status, expected: 'succeeded', durationMs: Date.now() - t0, stats: load.phaseStats('pipeline v5') });
     say(`pipeline: run ${finalRun.status} in ${formatDuration(Date.now() - t0)}: ${finalRun.message}`);
@@ -146,7 +157,7 @@ async function commitOf(dir: string): Promise<{ commitSha?: string; commitTime?:
 }
 
 /** Prints each stage as it moves; gives the production sign-off as the release manager would. */
-async function followPipeline(client: ApiClient, id: string): Promise<RunView> {
+async function followPipeline(client: ApiClient, signer: ApiClient, id: string): Promise<RunView> {
   const said = new Map<string, string>();
   let approved = false;
   const deadline = Date.now() + 5 * 60_000;
@@ -161,8 +172,14 @@ async function followPipeline(client: ApiClient, id: string): Promise<RunView> {
     const signOff = v.stages.find((s) => s.name === 'sign-off');
     if (!approved && signOff?.status === 'waiting') {
       approved = true;
-      say('  sign-off: approving for production (rollgate approve)');
-      await client.runAction(id, 'approve', { reason: 'staging healthy, demo sign-off' });
+      const refused = await client.runAction(id, 'approve', {}).then(
+        () => 'accepted (separation of duties did not hold!)',
+        (e: Error) => e.message,
+      );
+      say(`  sign-off: rita tries to approve her own release: ${refused}`);
+      if (!/separation of duties/.test(refused)) throw new Error(`rita approved her own release: ${refused}`);
+      say('  sign-off: sam approves for production (rollgate approve)');
+      await signer.runAction(id, 'approve', { reason: 'staging healthy, demo sign-off' });
     }
     if (!['queued', 'running', 'waiting'].includes(v.status)) return v;
     if (Date.now() > deadline) throw new Error(`pipeline run ${id} still ${v.status} after 5 minutes: ${v.message}`);

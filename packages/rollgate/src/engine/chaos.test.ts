@@ -2,6 +2,7 @@
  * Chaos experiments end to end: a real agent running the demo app, a real SQLite store, the real
  * API (createApi with its token check, plus registerChaosRoutes) on a loopback port.
  */
+import { generateToken } from '../engine/auth/index.js';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -27,7 +28,7 @@ import { freePort } from '../demo/fixtures.js';
 
 
 
-const TOKEN = `rg_test_${randomBytes(8).toString('hex')}`;
+const TOKEN = generateToken();
 const key: ServiceKey = { env: 'production', app: 'shop' };
 
 let dir: string;
@@ -97,7 +98,7 @@ describe('chaos', { timeout: 90_000 }, () => {
     const r = await inject();
     assert.equal(r.status, 201, JSON.stringify(r.body));
     const rec = r.body;
-    assert.deepEqual([rec.kind, rec.status, rec.version, rec.errorRate, rec.latencyMs, rec.actor], ['fault', 'active', 'v2', 0.2, 200, 'token:admin']);
+    assert.deepEqual([rec.kind, rec.status, rec.version, rec.errorRate, rec.latencyMs, rec.actor], ['fault', 'active', 'v2', 0.2, 200, 'user:admin']);
     assert.equal(Date.parse(rec.endsAt) - Date.parse(rec.startedAt), 60_000);
     assert.match(rec.detail ?? '', /in force on the agent until/);
     assert.deepEqual((await agentClient.listFaults(key)).map((f) => [f.version, f.errorRate, f.latencyMs]), [['v2', 0.2, 200]]);
@@ -123,7 +124,7 @@ describe('chaos', { timeout: 90_000 }, () => {
     assert.equal(r.status, 200, JSON.stringify(r.body));
     assert.equal(r.body.cleared, 2);
     assert.deepEqual(r.body.stopped.map((c) => c.status), ['stopped', 'stopped']);
-    assert.ok(r.body.stopped.every((c) => c.stoppedAt && c.detail === 'stopped by token:admin'));
+    assert.ok(r.body.stopped.every((c) => c.stoppedAt && c.detail === 'stopped by user:admin'));
     for (const c of active) assert.equal((typed('chaos.stopped', c.id)[0]?.data as { reason: string }).reason, 'stopped');
     assert.deepEqual(await agentClient.listFaults(key), []);
     assert.equal(agent.agent.faults.decide('production', 'shop', 'v2'), null);

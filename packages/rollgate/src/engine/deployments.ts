@@ -133,7 +133,7 @@ export class Deployments {
       finishedAt: null,
     });
     await this.store.addDeploymentEvent(dep.id, 'created', `${kind} of ${version} to ${env} requested by ${actor}${previous ? ` (serving now: ${previous.version})` : ''}`);
-    await this.events.emit({ type: 'deployment.created', app, env, deploymentId: dep.id, data: { version, kind, previousVersion: previous?.version ?? null } });
+    await this.events.emit({ type: 'deployment.created', app, env, deploymentId: dep.id, data: { version, kind, previousVersion: previous?.version ?? null, actor } });
     this.executor.drive(dep.id);
     return dep;
   }

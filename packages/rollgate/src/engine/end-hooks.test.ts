@@ -53,7 +53,7 @@ test('end hooks that never ran (server killed in between) run at the next start,
       for (let round = 0; round < 2; round++) {
         const server = await runServer({ dataDir, port: 0, agent: { url: agent.url, token: agent.token }, log: silentLogger });
         try {
-          const list = await incidentsOf(server.url, server.token);
+          const list = await incidentsOf(server.url, server.token!);
           assert.deepEqual(list.map((i) => [i.deploymentId, i.source]), [[id, 'rollback']], `round ${round}`);
           const res = await fetch(`${server.url}/v1/deployments/${id}`, { headers: { authorization: `Bearer ${server.token}` } });
           assert.equal(((await res.json()) as { state: { endHandled: boolean } }).state.endHandled, true);

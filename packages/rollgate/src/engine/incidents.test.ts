@@ -2,6 +2,7 @@
  * Incidents against a real SQLite store, through the real API (createApi with its token check,
  * plus registerIncidentRoutes) on a loopback port.
  */
+import { generateToken } from '../engine/auth/index.js';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -21,7 +22,7 @@ import { Incidents } from './incidents.js';
 
 /** A dependency the routes under test must not touch. */
 
-const TOKEN = `rg_test_${randomBytes(8).toString('hex')}`;
+const TOKEN = generateToken();
 
 let dir: string;
 let store: Store;
@@ -133,7 +134,7 @@ describe('incidents from deployments', () => {
     const bad2 = await deployment('cart', 'production', 'rolled_back');
     await incidents.onDeploymentEnded(bad1);
     await incidents.onDeploymentEnded(bad2);
-    const manual = await incidents.openManual({ app: 'cart', env: 'production', title: 'customers report errors' }, 'token:admin');
+    const manual = await incidents.openManual({ app: 'cart', env: 'production', title: 'customers report errors' }, 'user:admin');
     const open = await store.listIncidents({ app: 'cart', env: 'production', status: 'open' });
     assert.equal(open.length, 3);
 
@@ -201,11 +202,11 @@ describe('incidents API', () => {
     assert.equal(resolved.status, 200);
     assert.equal(resolved.body.status, 'resolved');
     assert.equal(resolved.body.resolution, 'cache warmed');
-    assert.equal(resolved.body.resolvedBy, 'token:admin');
+    assert.equal(resolved.body.resolvedBy, 'user:admin');
     assert.ok(resolved.body.durationMs >= 0);
     const twice = await api<ErrorBody>('POST', `/v1/incidents/${id}/resolve`, {});
     assert.equal(twice.status, 409);
-    assert.match(twice.body.error.message, /already resolved .* by token:admin/);
+    assert.match(twice.body.error.message, /already resolved .* by user:admin/);
     assert.deepEqual((await api<IncidentView[]>('GET', '/v1/incidents?app=shop&env=staging&status=open')).body, []);
     assert.ok((await api<IncidentView[]>('GET', '/v1/incidents?app=shop&env=staging&status=resolved')).body.some((i) => i.id === id));
     assert.equal(eventsOf('incident.resolved', id).length, 1);

@@ -8,7 +8,6 @@ import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
 import { AgentClient } from '../agent/client.js';
 import { createApi } from '../api/app.js';
-import { ensureApiToken } from '../api/token.js';
 import { RollgateError, errorMessage } from '../core/errors.js';
 import { Deployments } from '../engine/deployments.js';
 import { EventBus } from '../engine/events.js';
@@ -18,10 +17,16 @@ import { createMetricSources } from '../metrics/index.js';
 import { Executor } from '../engine/executor.js';
 import { Incidents } from '../engine/incidents.js';
 import { Notifications } from '../engine/notifications.js';
-import { jsonLogger, type Logger } from '../engine/logger.js';
+import { jsonLogger, maskedLogger, type Logger } from '../engine/logger.js';
 import { Releases } from '../engine/releases.js';
 import { Views } from '../engine/views.js';
 import { createPipelineEngine } from '../engine/pipeline/index.js';
+import { rolesOfRequest } from '../api/authz.js';
+import { Accounts, Auth, bootstrapAdmin } from '../engine/auth/index.js';
+import { AuditTrail, deriveAuditKey } from '../engine/audit.js';
+import { feedAuditFromEvents, SYSTEM_ACTOR } from '../engine/audit-hooks.js';
+import { loadMasterKey } from '../engine/secrets/master-key.js';
+import { Secrets } from '../engine/secrets/secrets.js';
 import { LocalAgentRuntime } from '../runtime/local-agent.js';
 import { openStore } from '../store/index.js';
 import { BuiltinTraffic } from '../traffic/builtin.js';
@@ -44,21 +49,36 @@ export interface ServerOptions {
 
 export interface RunningServer {
   url: string;
-  token: string;
+  /** The admin token in <data-dir>/api.token, while it is valid (null once revoked). */
+  token: string | null;
+  /** Set on the very first start only: print these once, to the terminal, never to a log. */
+  initialAdmin?: { user: string; password: string; token: string | null } | undefined;
   stop(): Promise<void>;
 }
 
 export async function runServer(opts: ServerOptions): Promise<RunningServer> {
   const dataDir = resolve(opts.dataDir);
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
-  const log = opts.log ?? jsonLogger('server');
+  // Known secret values are masked in the server's own log (bound once the secrets are loaded).
+  let mask = (text: string) => text;
+  const log = maskedLogger(opts.log ?? jsonLogger('server'), (text) => mask(text));
+  // The master key first: without it the server must not start (secrets, the audit trail's key).
+  const master = loadMasterKey({ dataDir });
   const store = await openStore({ url: opts.databaseUrl, dataDir });
-  const { token, hash } = await ensureApiToken(store, dataDir, opts.token);
+  const boot = await bootstrapAdmin(store, dataDir, opts.token ? { token: opts.token } : {});
+  const auth = new Auth(store);
+  const accounts = new Accounts(store, auth);
+  const audit = new AuditTrail(store, deriveAuditKey(master.key));
 
-  const client = new AgentClient({ url: opts.agent.url, token: opts.agent.token });
-  const runtime = new LocalAgentRuntime(client);
-  const traffic = new BuiltinTraffic(client);
   const events = new EventBus(store);
+  const secrets = new Secrets({ store, masterKey: master.key, events });
+  mask = (text) => secrets.mask(text);
+  // What the platform does by itself (reverts, automatic incidents, expiries) goes on the trail
+  // from the event bus; what people ask for is recorded by the API, with their address.
+  const auditFeed = feedAuditFromEvents(events, audit, { only: (e) => e.actor === SYSTEM_ACTOR || e.actor.startsWith('pipeline:'), onError: (e, ev) => log.error('audit entry not recorded', { event: ev.type, error: errorMessage(e) }) });
+  const client = new AgentClient({ url: opts.agent.url, token: opts.agent.token });
+  const runtime = new LocalAgentRuntime(client, { secrets, log });
+  const traffic = new BuiltinTraffic(client);
   const incidents = new Incidents(store, events);
   const notifications = new Notifications(store, events, log);
   await notifications.load();
@@ -68,8 +88,8 @@ export async function runServer(opts: ServerOptions): Promise<RunningServer> {
   const deployments = new Deployments(store, executor, events);
   const views = new Views(store, runtime, executor);
   const releases = new Releases(store, join(dataDir, 'releases'));
-  const pipelines = createPipelineEngine({ store, events, log, dataDir, releases, deployments, runtime, analysis, ...(opts.maxParallelCommands ? { maxParallelCommands: opts.maxParallelCommands } : {}) });
-  const app = createApi({ store, deployments, releases, views, events, runtime, tokenHash: hash, log, version: ROLLGATE_VERSION, maxReleaseBytes: opts.maxReleaseBytes ?? 512 * 1024 * 1024, incidents, chaos, notifications, pipelines });
+  const pipelines = createPipelineEngine({ store, events, log, dataDir, releases, deployments, runtime, analysis, rolesOf: rolesOfRequest, ...(opts.maxParallelCommands ? { maxParallelCommands: opts.maxParallelCommands } : {}) });
+  const app = createApi({ store, deployments, releases, views, events, runtime, log, version: ROLLGATE_VERSION, maxReleaseBytes: opts.maxReleaseBytes ?? 512 * 1024 * 1024, incidents, chaos, notifications, pipelines, auth, accounts, audit, secrets });
 
   const host = opts.host ?? '127.0.0.1';
   const server: ServerType = await new Promise((ok, fail) => {
@@ -91,16 +111,18 @@ export async function runServer(opts: ServerOptions): Promise<RunningServer> {
   await executor.start();
   await chaos.start();
   await pipelines.start();
-  log.info('server started', { url, dialect: store.dialect, agent: opts.agent.url });
+  log.info('server started', { url, dialect: store.dialect, agent: opts.agent.url, masterKey: master.source, secretsKeyId: secrets.keyId });
 
   let stopped = false;
   return {
     url,
-    token,
+    token: boot.token,
+    initialAdmin: boot.created && boot.password ? { user: boot.user, password: boot.password, token: boot.token } : undefined,
     async stop() {
       if (stopped) return;
       stopped = true;
       await pipelines.stop();
+      await auditFeed.stop();
       await executor.stop();
       analysis.close();
       chaos.close();

@@ -43,6 +43,9 @@ import {
   toJson,
 } from './rows.js';
 import type { Database, SqlDialect } from './schema.js';
+import { AuditQueries } from './audit-queries.js';
+import { AuthQueries } from './auth-queries.js';
+import { SecretsQueries } from './secrets-queries.js';
 import type { DeploymentPatch, NewEvent, NewLogLine, NewRun, NewStage, RunFilter, RunPatch, StagePatch, Store } from './types.js';
 import { constraintViolation } from './violations.js';
 
@@ -55,10 +58,18 @@ const EVENTS_LOCK_KEY = 7_270_110_001;
 const ACTIVE = [...ACTIVE_DEPLOYMENT_STATUSES];
 
 export class KyselyStore implements Store {
+  readonly audit: AuditQueries;
+  readonly auth: AuthQueries;
+  readonly secrets: SecretsQueries;
+
   constructor(
     readonly db: Kysely<Database>,
     readonly dialect: SqlDialect,
-  ) {}
+  ) {
+    this.audit = new AuditQueries(db, dialect);
+    this.auth = new AuthQueries(db, dialect);
+    this.secrets = new SecretsQueries(db, dialect);
+  }
 
   async migrate(): Promise<void> {
     const migrator = new Migrator({ db: this.db, provider: new StoreMigrationProvider(this.dialect) });

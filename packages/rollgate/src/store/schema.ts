@@ -196,7 +196,11 @@ export interface NotificationDeliveriesTable {
   resend_of: string | null;
 }
 
-export interface Database {
+import type { AuditTables } from './schema-audit.js';
+import type { AuthTables } from './schema-auth.js';
+import type { SecretsTables } from './schema-secrets.js';
+
+export interface Database extends AuditTables, AuthTables, SecretsTables {
   settings: SettingsTable;
   apps: SpecTable;
   environments: SpecTable;

@@ -23,6 +23,9 @@ import type {
 } from '../core/incidents.js';
 import type { ApprovalRecord, LogStream, PipelineRunRecord, RunSource, RunStatus, StageLogLine, StageRecord, StageStatus } from '../core/pipeline.js';
 import type { DeliveryAttempt, DeliveryFilter } from '../notify/delivery-log.js';
+import type { AuditStore } from './audit-types.js';
+import type { AuthStore } from './auth-types.js';
+import type { SecretsStore } from './secrets-types.js';
 
 export interface NewEvent {
   type: string;
@@ -82,6 +85,12 @@ export interface NewLogLine {
 
 export interface Store {
   readonly dialect: 'sqlite' | 'postgres';
+  /** The audit trail (append-only, hash-chained). */
+  readonly audit: AuditStore;
+  /** Users, roles, API tokens, browser sessions, login attempts. */
+  readonly auth: AuthStore;
+  /** Encrypted secrets (ciphertext only; the store never sees a value). */
+  readonly secrets: SecretsStore;
 
   /** Applies pending migrations (idempotent). */
   migrate(): Promise<void>;

@@ -1,11 +1,17 @@
 /**
- * The real control-plane API (its token check, edge parsing, error mapping) on a loopback port,
- * with only the parts a test needs: any other dependency throws if touched.
+ * The real control-plane API (its authorization, edge parsing, error mapping, audit trail) on a
+ * loopback port, with only the parts a test needs: any other dependency throws if touched. The
+ * store gets an admin whose token is the one given (make it with generateToken()).
  */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { serve, type ServerType } from '@hono/node-server';
 import { createApi, type ApiDeps } from '../api/app.js';
-import { tokenHash } from '../api/token.js';
+import { AuditTrail } from '../engine/audit.js';
+import { Accounts, Auth, bootstrapAdmin } from '../engine/auth/index.js';
 import { silentLogger } from '../engine/logger.js';
 
 function unused<T extends object>(name: string): T {
@@ -17,11 +23,20 @@ function unused<T extends object>(name: string): T {
 }
 
 export async function startPartialApi(token: string, given: Partial<ApiDeps> & Pick<ApiDeps, 'store' | 'events'>): Promise<{ base: string; server: ServerType }> {
+  const dir = await mkdtemp(join(tmpdir(), 'rollgate-partial-api-'));
+  try {
+    await bootstrapAdmin(given.store, dir, { token });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+  const auth = new Auth(given.store);
   const deps: ApiDeps = {
     log: silentLogger,
-    tokenHash: tokenHash(token),
     version: 'test',
     maxReleaseBytes: 1024,
+    auth,
+    accounts: new Accounts(given.store, auth),
+    audit: new AuditTrail(given.store, randomBytes(32)),
     deployments: unused('deployments'),
     releases: unused('releases'),
     views: unused('views'),
@@ -30,6 +45,7 @@ export async function startPartialApi(token: string, given: Partial<ApiDeps> & P
     incidents: unused('incidents'),
     chaos: unused('chaos'),
     pipelines: unused('pipelines'),
+    secrets: unused('secrets'),
     ...given,
   };
   const app = createApi(deps);

@@ -58,3 +58,27 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     },
   };
 }
+
+/**
+ * Runs `suite` with a fresh database when PostgreSQL is reachable; otherwise one test that skips
+ * saying why (or fails, under ROLLGATE_REQUIRE_ALL=1). The suite is responsible for dropping it.
+ */
+export async function withPostgres(name: string, suite: (db: TestDatabase) => void): Promise<void> {
+  const { test } = await import('node:test');
+  let db: TestDatabase | null = null;
+  let reason = '';
+  try {
+    db = await createTestDatabase();
+  } catch (e) {
+    reason = errorMessage(e);
+  }
+  if (db) {
+    suite(db);
+    return;
+  }
+  test(name, (t) => {
+    if (requireAllBackends()) throw new Error(`${reason} (ROLLGATE_REQUIRE_ALL=1)`);
+    console.warn(`\n*** SKIPPED: ${name} — ${reason} ***\n`);
+    t.skip(reason);
+  });
+}

@@ -1,4 +1,5 @@
 /** `rollgate server` and `rollgate agent`: the two planes run apart. */
+import { printInitialAdmin } from '../initial-admin.js';
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { RollgateError } from '../../core/errors.js';
@@ -47,6 +48,7 @@ export function registerDaemons(program: Command): void {
           ...(opts.host ? { host: opts.host } : {}),
           ...(process.env.ROLLGATE_DATABASE_URL ? { databaseUrl: process.env.ROLLGATE_DATABASE_URL } : {}),
         });
+        printInitialAdmin(server);
         out.result({ api: server.url, dataDir, agent: agentUrl }, () => `rollgate server listening on ${server.url} (agent ${agentUrl}); Ctrl-C stops it`);
         await waitForSignal();
         out.info('stopping the server…');

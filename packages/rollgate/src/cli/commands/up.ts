@@ -2,6 +2,7 @@
  * `rollgate up`: a local agent (its own process, so traffic survives this one) plus the server
  * in this process; applies ./rollgate.yaml and prints where everything is.
  */
+import { printInitialAdmin } from '../initial-admin.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -59,6 +60,7 @@ export function registerUp(program: Command): void {
           if (agent.child && !opts.keepAgent) await terminate(agent.pid, AGENT_STOP_GRACE_MS);
           throw e;
         }
+        printInitialAdmin(server);
         const client = new ApiClient(server.url, server.token);
         const applied = await applyIfPresent(client, opts.file, out);
         const envs = await client.environments().catch(() => []);
@@ -155,3 +157,4 @@ function tail(file: string, lines: number): string {
     return '(no log)';
   }
 }
+

@@ -57,8 +57,8 @@ after(async () => {
 });
 
 /** A run waiting at its approval stage (as the runner leaves it), and a way to tick that stage. */
-async function waitingRun(manual: Record<string, unknown>) {
-  const spec = PipelineSpec.parse({ app: 'shop', stages: [{ name: 'sign-off', approval: { manual } }] });
+async function waitingRun(manual: Record<string, unknown>, then: Record<string, unknown>[] = []) {
+  const spec = PipelineSpec.parse({ app: 'shop', stages: [{ name: 'sign-off', approval: { manual } }, ...then] });
   const id = crypto.randomUUID();
   await store.createRun({ id, pipeline: 'shop', app: 'shop', spec, trigger: 'api', source: { kind: 'upload', commitSha: null, commitTime: null }, version: null, createdBy: 'ana' }, spec.stages.map((s, index) => ({ name: s.name, index, kind: stageKind(s) })));
   const since = new Date().toISOString();
@@ -66,7 +66,7 @@ async function waitingRun(manual: Record<string, unknown>) {
   await store.updateStage(id, 'sign-off', { status: 'waiting', attempt: 1, startedAt: since, waitingSince: since });
   const tick = async (now = Date.now()) => {
     const run = (await store.getRun(id))!;
-    const stage = (await store.listStages(id))[0]!;
+    const stage = (await store.listStages(id)).find((s) => s.name === 'sign-off')!;
     const ctx: StageContext = { run, stage, spec: spec.stages[0]!, workspace: dir, now, log() {}, output() {}, save: async () => {}, wake() {} };
     return approval.tick(ctx);
   };
@@ -120,4 +120,23 @@ test('without enough approvals before `expires` the stage fails; before that it 
   const late = await r.tick(r.since + 60 * 60_000 + 1);
   assert.equal(late.done && late.status, 'failed');
   assert.match(late.message, /expired: 0 of 1 approvals within 1h/);
+});
+
+test('separation of duties: who started the release may not approve what guards production, unless the environment turns it off', async () => {
+  await store.upsertEnvironment('production', { listen: 18081 });
+  await store.upsertEnvironment('staging', { listen: 18082 });
+  await store.upsertEnvironment('prod-eu', { listen: 18083, production: true, separationOfDuties: false });
+  const prod = await waitingRun({ roles: ['release-manager'] }, [{ name: 'smoke', run: { command: 'true' } }, { name: 'ship', deploy: { env: 'production' } }]);
+  await refused(pipelines.approve(prod.id, 'ana', {}), 'forbidden', /ana started this release and may not approve stage "sign-off", which guards production \(separation of duties\)/);
+  assert.deepEqual(await store.listApprovals(prod.id), []);
+  await pipelines.approve(prod.id, 'bo', {});
+  assert.equal((await prod.tick()).status, 'succeeded');
+
+  const staging = await waitingRun({ roles: ['release-manager'] }, [{ name: 'ship', deploy: { env: 'staging' } }]);
+  await pipelines.approve(staging.id, 'ana', {});
+  assert.equal((await staging.tick()).status, 'succeeded', 'staging asks for no separation of duties');
+
+  const optedOut = await waitingRun({ roles: ['release-manager'] }, [{ name: 'ship', deploy: { env: 'prod-eu' } }]);
+  await pipelines.approve(optedOut.id, 'ana', {});
+  assert.equal((await optedOut.tick()).status, 'succeeded', 'separationOfDuties: false');
 });

@@ -40,7 +40,8 @@ const lint = { name: 'lint', needs: ['build'], run: { command: 'echo lint ok' } 
 async function spec(pipelines: Record<string, unknown>, ports: { staging: number; production: number }, notifications?: unknown) {
   await client.applySpec({
     apps: { demo: app(), slow: app() },
-    environments: { staging: env(ports.staging), production: env(ports.production) },
+    // One admin token starts and approves here: separation of duties is tested in approval.test.ts.
+    environments: { staging: env(ports.staging), production: { ...env(ports.production), separationOfDuties: false } },
     pipelines,
     ...(notifications ? { notifications } : {}),
   });
@@ -149,7 +150,7 @@ test('a full pipeline from the CLI: build, parallel lint and test, JUnit gate, s
   assert.equal(approved.code, 0, approved.stderr);
   const done = await waitRun(id, ended, 'the run to end');
   assert.equal(done.status, 'succeeded', done.message);
-  assert.deepEqual(done.approvals.map((a) => [a.stage, a.decision, a.actor, a.reason]), [['sign-off', 'approve', 'token:admin', 'looks good']]);
+  assert.deepEqual(done.approvals.map((a) => [a.stage, a.decision, a.actor, a.reason]), [['sign-off', 'approve', 'user:admin', 'looks good']]);
 
   // Built once: the same release serves both environments.
   const [staging] = await client.status({ app: 'demo', env: 'staging' });
@@ -225,7 +226,7 @@ test('reject ends the run at its approval; cancel kills a running command', asyn
   assert.equal(rejected.approvals[0]?.decision, 'reject');
   const doneA = await waitRun(a.id, ended, 'rejected run');
   assert.equal(doneA.status, 'failed');
-  assert.match(doneA.message, /rejected by token:admin: not during the sale/);
+  assert.match(doneA.message, /rejected by user:admin: not during the sale/);
   await assert.rejects(client.runAction(a.id, 'approve', {}), /already ended/);
 
   const b = await start('long');
@@ -336,7 +337,7 @@ test('SIGKILL of the server: interrupted commands are reported (or re-run when r
 
   const u2 = await waitRun(unsafe.id, ended, 'the interrupted run');
   assert.equal(u2.status, 'failed');
-  assert.match(stageOf(u2, 'migrate').message, /interrupted: the server stopped while .* ran .*not marked retrySafe/);
+  assert.match(stageOf(u2, 'migrate').message, /interrupted: the server stopped while .* ran\b.*not marked retrySafe/);
   await until('the leftover command to be stopped', async () => !alive(leftover), 10_000);
   assert.equal((await readFile(`${counter}.unsafe`, 'utf8')).trim(), 'start', 'the unsafe command ran once and was not finished by anyone');
 

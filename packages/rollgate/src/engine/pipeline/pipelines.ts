@@ -7,7 +7,8 @@ import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { RollgateError } from '../../core/errors.js';
 import { isActiveRun, type ApprovalRecord, type PipelineRunRecord, type RunSource, type StageLogLine, type StageRecord, type TriggerKind } from '../../core/pipeline.js';
-import { stageKind } from '../../core/pipeline-spec.js';
+import { guardedEnvironments, stageKind } from '../../core/pipeline-spec.js';
+import { EnvironmentSpec, requiresSeparationOfDuties } from '../../core/spec.js';
 import type { RunFilter, Store } from '../../store/types.js';
 import type { EventBus } from '../events.js';
 import type { PipelineCatalog } from './catalog.js';
@@ -31,9 +32,10 @@ export interface RunView extends PipelineRunRecord {
   approvals: ApprovalRecord[];
 }
 
-/** Who may act for a role: the roles an actor holds. Access control (users, tokens) plugs in here. */
+/** Who may act for a role: the roles an actor holds (the server passes the API's authorization: api/authz.ts). */
 export type RolesOf = (actor: string) => string[];
-export const adminTokenRoles: RolesOf = (actor) => (actor === 'token:admin' ? ['admin'] : []);
+/** Without an authorization layer (engine-level use) nobody holds a role. */
+const noRoles: RolesOf = () => [];
 
 export class Pipelines {
   constructor(
@@ -143,16 +145,34 @@ export class Pipelines {
         throw new RollgateError('conflict', open.length ? `run ${id} waits for approvals on ${open.map((s) => s.name).join(', ')}; name one with --stage` : `run ${id} is not waiting for an approval now`);
       }
       const manual = run.spec.stages[stage.index]!.approval!.manual!;
-      const roles = (this.d.rolesOf ?? adminTokenRoles)(actor);
+      const roles = (this.d.rolesOf ?? noRoles)(actor);
       if (!roles.includes('admin') && !manual.roles.some((r) => roles.includes(r))) {
         throw new RollgateError('forbidden', `${actor} may not ${decision} stage "${stage.name}": it needs one of the roles ${manual.roles.join(', ')}`);
       }
       if (decision === 'approve' && manual.reasonRequired && !opts.reason?.trim()) throw new RollgateError('invalid_input', `stage "${stage.name}" needs a reason with each approval (--reason "…")`);
+      if (decision === 'approve' && actor === run.createdBy) {
+        const guarded = await this.separatedEnvironments(run.spec.stages, stage.index);
+        if (guarded.length) {
+          throw new RollgateError('forbidden', `${actor} started this release and may not approve stage "${stage.name}", which guards ${guarded.join(', ')} (separation of duties); someone else holding ${manual.roles.join(' or ')} must approve`);
+        }
+      }
       await this.d.store.addApproval({ runId: id, stage: stage.name, attempt: stage.attempt, actor, decision, reason: opts.reason?.trim() || null });
       await this.d.events.emit({ type: `pipeline.${decision === 'approve' ? 'approved' : 'rejected'}`, app: run.app, data: { runId: id, pipeline: run.pipeline, stage: stage.name, actor, reason: opts.reason ?? null } });
     });
     this.d.runner.wake(id);
     return this.view(id);
+  }
+
+  /** Environments behind an approval stage whose spec asks for separation of duties. */
+  private async separatedEnvironments(stages: PipelineRunRecord['spec']['stages'], index: number): Promise<string[]> {
+    const out: string[] = [];
+    for (const env of guardedEnvironments(stages, index)) {
+      const rec = await this.d.store.getEnvironment(env);
+      const spec = rec ? EnvironmentSpec.safeParse(rec.spec) : null;
+      // An environment whose spec cannot be read is treated as production: the safe side.
+      if (!spec?.success || requiresSeparationOfDuties(env, spec.data)) out.push(env);
+    }
+    return out;
   }
 
   private async mustRun(id: string): Promise<PipelineRunRecord> {

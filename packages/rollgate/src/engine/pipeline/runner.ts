@@ -302,7 +302,7 @@ export class PipelineRunner {
       actor: `pipeline:${run.pipeline}/${run.id}`,
     });
     await this.d.store.updateRun(runId, { releaseId: release.id, releaseVersion: release.version });
-    if (created) await this.d.events.emit({ type: 'release.created', app: run.app, data: { version: release.version, releaseId: release.id, runId } });
+    if (created) await this.d.events.emit({ type: 'release.created', app: run.app, data: { version: release.version, releaseId: release.id, runId, actor: `pipeline:${run.pipeline}/${run.id}` } });
     return { id: release.id, version: release.version };
   }
 }

@@ -7,6 +7,9 @@ import type { SqlDialect } from '../schema.js';
 import * as m0001 from './0001_initial.js';
 import * as m0002 from './0002_incidents_chaos.js';
 import * as m0003 from './0003_pipelines.js';
+import * as m0004 from './0004_audit.js';
+import * as m0005 from './0005_auth.js';
+import * as m0006 from './0006_secrets.js';
 
 interface StoreMigration {
   up(db: Kysely<unknown>, dialect: SqlDialect): Promise<void>;
@@ -17,6 +20,9 @@ const MIGRATIONS: Record<string, StoreMigration> = {
   '0001_initial': m0001,
   '0002_incidents_chaos': m0002,
   '0003_pipelines': m0003,
+  '0004_audit': m0004,
+  '0005_auth': m0005,
+  '0006_secrets': m0006,
 };
 
 export class StoreMigrationProvider implements MigrationProvider {

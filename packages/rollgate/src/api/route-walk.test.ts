@@ -1,0 +1,191 @@
+/**
+ * Walks the authorization table against the real server (real agent process, real store: SQLite
+ * and PostgreSQL): every route, without credentials and with a token of every built-in role. A
+ * route a role may use is served (never 401/403), one it may not answers 403 and changes
+ * nothing (the state seen by an admin is the same before and after all of that role's refused
+ * calls); without credentials every non-public route answers 401. No route answers 500.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BUILTIN_ROLES, BUILTIN_ROLE_NAMES, can, type BuiltinRoleName, type Resource } from '../core/authz.js';
+import { errorMessage } from '../core/errors.js';
+import { ApiClient } from '../cli/client.js';
+import { createRole, createToken, createUser } from '../cli/client-auth.js';
+import { setSecret } from '../cli/client-secrets.js';
+import { checkReleaseDir, packDir } from '../cli/pack.js';
+import { freePort, makeDemoRelease } from '../demo/fixtures.js';
+import { waitForDeployment } from '../demo/platform.js';
+import { silentLogger } from '../engine/logger.js';
+import { runServer, type RunningServer } from '../server/main.js';
+import { withPostgres } from '../test/pg.js';
+import { SplitPlatform, until } from '../test/split-platform.js';
+import { exampleRequests, type ExampleFixture, type ExampleRequest } from './route-permissions.js';
+
+/** What a request touches, as the table's scopes say for this fixture (production, except uploads and own tokens). */
+function resourceOf(r: ExampleRequest, f: ExampleFixture): Resource {
+  if (r.entry.path.startsWith('/v1/tokens')) return { own: r.method !== 'DELETE' };
+  const scope = r.entry.scope;
+  if (scope && typeof scope === 'object' && 'envless' in scope && scope.envless) return { app: f.app, envless: true };
+  return { app: f.app, env: f.env, production: true };
+}
+
+function expectedAllowed(role: BuiltinRoleName, r: ExampleRequest, f: ExampleFixture): boolean {
+  const p = r.entry.permission;
+  if (p === 'public' || p === 'authenticated') return true;
+  return can([BUILTIN_ROLES[role]], p, resourceOf(r, f));
+}
+
+async function call(base: string, token: string | null, r: ExampleRequest): Promise<{ status: number; text: string }> {
+  const headers: Record<string, string> = {};
+  if (token) headers.authorization = `Bearer ${token}`;
+  let body: string | undefined;
+  if (r.text !== undefined) {
+    headers['content-type'] = 'text/plain';
+    body = r.text;
+  } else if (r.body !== undefined) {
+    headers['content-type'] = 'application/json';
+    body = JSON.stringify(r.body);
+  } else if (r.method !== 'GET') {
+    headers['content-type'] = 'application/json';
+    body = '{}';
+  }
+  const ac = new AbortController();
+  const res = await fetch(base + r.path, { method: r.method, headers, body, signal: ac.signal });
+  // Event streams never end by themselves: the status is what matters here.
+  if ((res.headers.get('content-type') ?? '').includes('text/event-stream')) {
+    ac.abort();
+    return { status: res.status, text: '' };
+  }
+  return { status: res.status, text: await res.text() };
+}
+
+/** Everything a refused call could have changed, as an admin sees it (minus clocks of use). */
+async function snapshot(admin: ApiClient, f: ExampleFixture): Promise<string> {
+  const get = (path: string) => admin.request<unknown>('GET', path).catch((e: unknown) => `error: ${errorMessage(e)}`);
+  const parts = await Promise.all([
+    get('/v1/apps'),
+    get('/v1/environments'),
+    get('/v1/pipelines'),
+    get('/v1/deployments?limit=100'),
+    get('/v1/runs?limit=100'),
+    get(`/v1/runs/${f.runId}`),
+    get('/v1/incidents?status=all'),
+    get('/v1/chaos'),
+    get('/v1/users'),
+    get('/v1/tokens?all=true'),
+    get('/v1/roles'),
+    get(`/v1/apps/${f.app}/secrets?env=${f.env}`),
+    get(`/v1/apps/${f.app}/releases`),
+  ]);
+  return JSON.stringify(parts, (k, v: unknown) => (/^(lastUsedAt|lastSeenAt|updatedAt|at|observedAt|durationMs)$/.test(k) ? undefined : v));
+}
+
+function walkSuite(name: string, databaseUrl: () => string | undefined): void {
+  describe(name, () => {
+    let work: string;
+    let platform: SplitPlatform;
+    let server: RunningServer;
+    let admin: ApiClient;
+    const tokens = {} as Record<BuiltinRoleName, string>;
+    let f: ExampleFixture;
+
+    before(async () => {
+      work = await mkdtemp(join(tmpdir(), 'rollgate-walk-'));
+      const dataDir = join(work, '.rollgate');
+      platform = new SplitPlatform(dataDir);
+      await platform.startAgent();
+      const agent = JSON.parse(await readFile(join(dataDir, 'agent.json'), 'utf8')) as { url: string };
+      const agentToken = (await readFile(join(dataDir, 'agent.token'), 'utf8')).trim();
+      const url = databaseUrl();
+      server = await runServer({ dataDir, port: await freePort(), agent: { url: agent.url, token: agentToken }, log: silentLogger, ...(url ? { databaseUrl: url } : {}) });
+      admin = new ApiClient(server.url, server.token!);
+      const prodPort = await freePort();
+      await admin.applySpec({
+        apps: { shop: { run: 'node server.js', replicas: 1, drainTimeout: '1s', healthCheck: { path: '/healthz', interval: '100ms' } } },
+        environments: { production: { listen: prodPort, analysis: false } },
+        pipelines: { shop: { app: 'shop', stages: [{ name: 'sign-off', approval: { manual: {} } }, { name: 'ship', deploy: { env: 'production' } }] } },
+      });
+      const dir = await makeDemoRelease(join(work, 'rel'), { version: 'v1' });
+      await admin.uploadRelease('shop', packDir(await checkReleaseDir(dir)), { version: 'v1' });
+      const dep = await admin.deploy({ app: 'shop', env: 'production', version: 'v1' });
+      assert.equal((await waitForDeployment(admin, dep.id)).status, 'succeeded');
+      const run = await admin.startRun({ pipeline: 'shop' }, { archive: packDir(await checkReleaseDir(dir)) });
+      await until('the run to wait for its approval', async () => (await admin.run(run.id)).status === 'waiting');
+      const incident = await admin.openIncident({ app: 'shop', env: 'production', title: 'walk' });
+      await createUser(admin, { name: 'victim', roles: ['viewer'], generatePassword: true });
+      const victimToken = await createToken(admin, { user: 'victim', name: 'victim', expires: '1d' });
+      await createRole(admin, { name: 'walk-custom', grants: [{ permissions: ['read'] }] });
+      await setSecret(admin, 'shop', 'production', 'WALK_SECRET', Buffer.from('walk-secret-initial-value'));
+      for (const role of BUILTIN_ROLE_NAMES) {
+        await createUser(admin, { name: `walk-${role}`, roles: [role], generatePassword: true });
+        tokens[role] = (await createToken(admin, { user: `walk-${role}`, name: 'walk', expires: '1d' })).token;
+      }
+      f = { app: 'shop', env: 'production', pipeline: 'shop', deploymentId: dep.id, runId: run.id, incidentId: incident.id, deliveryId: 'dlv-walk', tokenId: victimToken.id, user: 'victim', role: 'walk-custom', secret: 'WALK_SECRET', version: 'v1' };
+    });
+
+    after(async () => {
+      await server?.stop();
+      await platform?.stopAll();
+      await rm(work, { recursive: true, force: true });
+    });
+
+    test('without credentials: every route but the public ones answers 401', async () => {
+      for (const r of exampleRequests(f)) {
+        const { status, text } = await call(server.url, null, r);
+        const what = `${r.method} ${r.entry.path}: ${status} ${text.slice(0, 200)}`;
+        // Public routes answer as they do for anyone (a login with a wrong password is a 401 of its own).
+        if (r.entry.permission !== 'public') assert.equal(status, 401, what);
+        assert.ok(status < 500, what);
+      }
+    });
+
+    // Least to most privileged, so the admin's changes (deleting the fixture user, role, secret) come last.
+    for (const role of BUILTIN_ROLE_NAMES) {
+      test(`${role}: allowed routes are served, forbidden ones answer 403 and change nothing`, async () => {
+        // Logging out ends the caller's own credentials: keep it for the very end.
+        const all = exampleRequests(f).sort((a, b) => Number(a.entry.path === '/v1/auth/logout') - Number(b.entry.path === '/v1/auth/logout'));
+        const forbidden = all.filter((r) => !expectedAllowed(role, r, f));
+        const allowed = all.filter((r) => expectedAllowed(role, r, f));
+        const before = await snapshot(admin, f);
+        for (const r of forbidden) {
+          const { status, text } = await call(server.url, tokens[role], r);
+          assert.equal(status, 403, `${role} ${r.method} ${r.entry.path} should be refused: ${status} ${text.slice(0, 200)}`);
+          assert.doesNotMatch(text, /walk-secret|rg_[A-Za-z0-9_-]{20}/, 'a refusal leaks nothing');
+        }
+        const afterwards = forbidden.length ? await snapshot(admin, f) : before;
+        if (afterwards !== before) {
+          let i = 0;
+          while (afterwards[i] === before[i]) i++;
+          assert.fail(`${role}: refused calls changed something, near: …${before.slice(Math.max(0, i - 120), i + 80)}… became …${afterwards.slice(Math.max(0, i - 120), i + 80)}…`);
+        }
+        for (const r of allowed) {
+          const { status, text } = await call(server.url, tokens[role], r);
+          const what = `${role} ${r.method} ${r.entry.path}: ${status} ${text.slice(0, 200)}`;
+          // Public routes answer on their own terms (a wrong password is a 401 of the login itself).
+          if (r.entry.permission !== 'public') assert.ok(status !== 401 && status !== 403, `should be served: ${what}`);
+          assert.ok(status < 500, what);
+        }
+        if (role === 'viewer') assert.ok(forbidden.length > 20, 'a viewer is refused every change');
+        if (role === 'admin') assert.equal(forbidden.length, 0);
+      });
+    }
+
+    test('every refused call of a principal is on the audit trail, and the trail verifies', async () => {
+      const denied = await admin.request<{ actor: string; action: string; outcome: string }[]>('GET', '/v1/audit', { query: { action: 'auth.denied', limit: 1000 } });
+      assert.ok(denied.some((e) => e.actor === 'user:walk-viewer' && e.outcome === 'denied'), 'viewer refusals recorded');
+      assert.ok(denied.some((e) => e.actor === 'user:walk-developer'), 'developer refusals recorded');
+      const v = await admin.request<{ ok: boolean }>('GET', '/v1/audit/verify');
+      assert.equal(v.ok, true, JSON.stringify(v));
+    });
+  });
+}
+
+walkSuite('route walk on SQLite', () => undefined);
+
+await withPostgres('route walk on PostgreSQL', (db) => {
+  walkSuite('route walk on PostgreSQL', () => db.url);
+  after(() => db.drop());
+});
