@@ -27,6 +27,7 @@ import { AuditTrail, deriveAuditKey } from '../engine/audit.js';
 import { feedAuditFromEvents, SYSTEM_ACTOR } from '../engine/audit-hooks.js';
 import { loadMasterKey } from '../engine/secrets/master-key.js';
 import { Secrets } from '../engine/secrets/secrets.js';
+import { SecretRollout } from '../engine/secret-rollout.js';
 import { LocalAgentRuntime } from '../runtime/local-agent.js';
 import { openStore } from '../store/index.js';
 import { BuiltinTraffic } from '../traffic/builtin.js';
@@ -79,6 +80,7 @@ export async function runServer(opts: ServerOptions): Promise<RunningServer> {
   const client = new AgentClient({ url: opts.agent.url, token: opts.agent.token });
   const runtime = new LocalAgentRuntime(client, { secrets, log });
   const traffic = new BuiltinTraffic(client);
+  const secretRollout = new SecretRollout({ events, store, runtime, log });
   const incidents = new Incidents(store, events);
   const notifications = new Notifications(store, events, log);
   await notifications.load();
@@ -123,6 +125,7 @@ export async function runServer(opts: ServerOptions): Promise<RunningServer> {
       stopped = true;
       await pipelines.stop();
       await auditFeed.stop();
+      await secretRollout.close();
       await executor.stop();
       analysis.close();
       chaos.close();
