@@ -21,7 +21,7 @@ import { parseBearer } from '../engine/auth/tokens.js';
 import type { Logger } from '../engine/logger.js';
 import type { RolesOf } from '../engine/pipeline/pipelines.js';
 import type { Store } from '../store/types.js';
-import type { ApiEnv } from './http.js';
+import { readJson, type ApiEnv } from './http.js';
 
 declare module 'hono' {
   interface ContextVariableMap {
@@ -41,7 +41,7 @@ export interface ScopeContext {
   principal: Principal;
   /** The route's path parameters (the middleware runs before the route, so c.req.param() cannot tell). */
   params: Record<string, string>;
-  /** The JSON body (read once, size-limited, left in place for the handler); undefined when not JSON. */
+  /** The JSON body, decoded once (api/http.ts readJson) and shared with the handler; undefined for raw routes. */
   body(): Promise<unknown>;
 }
 
@@ -66,6 +66,8 @@ export interface RoutePermission {
   note?: string;
   /** The most a body read for the scope may hold (default 1 MiB); the route's own limit still applies. */
   maxBodyBytes?: number;
+  /** `raw`: the route reads its body itself (an archive, a secret value, a signed webhook); nothing may take scope from it. */
+  body?: 'raw';
 }
 
 export interface DeniedAttempt {
@@ -92,7 +94,6 @@ export interface AuthorizeDeps {
 }
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
-const DEFAULT_MAX_BODY = 1024 * 1024;
 const AUTHORIZE = Symbol('rollgate.authorize');
 
 const requestPrincipal = new AsyncLocalStorage<Principal>();
@@ -162,31 +163,6 @@ export function routeParams(pattern: string, path: string): Record<string, strin
 function handlerRoute(c: Context): { method: string; path: string } | null {
   for (const r of matchedRoutes(c)) if (r.method !== 'ALL') return { method: r.method, path: r.path };
   return null;
-}
-
-/** Reads the body once, within `max` bytes, and puts it back for the route. */
-async function bufferBody(c: Context, max: number): Promise<Uint8Array> {
-  const raw = c.req.raw;
-  if (!raw.body) return new Uint8Array();
-  const tooLarge = () => new RollgateError('payload_too_large', `request body over ${Math.round(max / 1024)} KiB; send less`);
-  const cl = raw.headers.get('content-length');
-  if (cl !== null && !raw.headers.has('transfer-encoding') && Number(cl) > max) throw tooLarge();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  const reader = raw.body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.length;
-    if (size > max) {
-      await reader.cancel().catch(() => undefined);
-      throw tooLarge();
-    }
-    chunks.push(value);
-  }
-  const buf = Buffer.concat(chunks);
-  c.req.raw = new Request(raw, { body: buf });
-  return buf;
 }
 
 function nameFrom(v: unknown, where: string): string | undefined {
@@ -262,19 +238,12 @@ export function authorize(table: readonly RoutePermission[], deps: AuthorizeDeps
     if (entry.permission !== 'authenticated') {
       const perm = entry.permission;
       const refuse = (rs: Resource[]) => deny(403, `${p.actor} may not ${perm} on ${rs.map(describeResource).join('; ')}; ask an admin for a role that grants "${perm}" there`, rs);
-      let bodyCache: Promise<unknown> | undefined;
       const ctx: ScopeContext = {
         store: deps.store,
         principal: p,
         params: routeParams(route.path, c.req.path),
-        body: () =>
-          (bodyCache ??= bufferBody(c, entry.maxBodyBytes ?? DEFAULT_MAX_BODY).then((buf) => {
-            try {
-              return buf.length ? (JSON.parse(Buffer.from(buf).toString('utf8')) as unknown) : {};
-            } catch {
-              return undefined;
-            }
-          })),
+        // The same decoded value the handler gets (readJson decodes once per request).
+        body: () => (entry.body === 'raw' ? Promise.resolve(undefined) : readJson(c, entry.maxBodyBytes)),
       };
       // No grant has the permission at all: refuse before any lookup by id (no existence to reveal).
       if (!canAnywhere(p.roles, perm)) {
@@ -309,6 +278,12 @@ async function authenticate(c: Context, auth: Auth): Promise<Principal> {
 export function assertEveryRouteHasPermission(app: Hono<ApiEnv>, table: readonly RoutePermission[]): void {
   const index = new Set(table.map((e) => routeKey(e.method, e.path)));
   const problems: string[] = [];
+  for (const e of table) {
+    const s = e.scope;
+    if (e.body === 'raw' && s && typeof s !== 'function' && [s.app, s.env].some((v) => v !== undefined && 'body' in v)) {
+      problems.push(`${e.method} ${e.path} takes a raw body, so its scope cannot come from the body`);
+    }
+  }
   const mw = app.routes.findIndex((r) => (r.handler as unknown as Record<symbol, unknown>)[AUTHORIZE] === true);
   if (mw === -1) problems.push('the authorize middleware is not registered (app.use("*", authorize(...)))');
   app.routes.forEach((r, i) => {

@@ -101,6 +101,9 @@ const tokenById: ScopeResolver = async (_c, { store, principal, params }) => {
   return { own: t.userId === principal.user.id };
 };
 
+/** A route that reads its own raw body (archive, secret value, signed webhook). */
+const raw = (e: RoutePermission): RoutePermission => ({ ...e, body: 'raw' });
+
 const P = (method: RouteMethod, path: string, permission: RoutePermission['permission'], scope?: RoutePermission['scope'], note?: string): RoutePermission => ({
   method,
   path,
@@ -116,7 +119,7 @@ export const ROUTE_PERMISSIONS: readonly RoutePermission[] = [
   // public
   P('GET', '/v1/health', 'public', undefined, 'liveness; tells only the version and the database kind'),
   P('POST', '/v1/auth/login', 'public', undefined, 'gives credentials; rate limited, locks out after repeated failures'),
-  P('POST', '/hooks/git/:name', 'public', undefined, "authenticated by the HMAC signature against the pipeline's webhook secret, checked in the route"),
+  raw(P('POST', '/hooks/git/:name', 'public', undefined, "authenticated by the HMAC signature against the pipeline's webhook secret, checked in the route")),
 
   // auth, users, tokens, roles (routes-auth.ts)
   P('POST', '/v1/auth/logout', 'authenticated'),
@@ -138,7 +141,7 @@ export const ROUTE_PERMISSIONS: readonly RoutePermission[] = [
   P('POST', '/v1/spec', 'spec.apply'),
   P('GET', '/v1/apps', 'read'),
   P('GET', '/v1/environments', 'read'),
-  P('POST', '/v1/apps/:app/releases', 'deploy', { app: appParam, envless: true }, 'an upload touches no environment until it is deployed'),
+  raw(P('POST', '/v1/apps/:app/releases', 'deploy', { app: appParam, envless: true }, 'an upload touches no environment until it is deployed')),
   P('GET', '/v1/apps/:app/releases', 'read', { app: appParam, envless: true }),
   P('POST', '/v1/deployments', 'deploy', bodyAppEnv),
   P('GET', '/v1/deployments', 'read', queryAppEnv),
@@ -174,8 +177,8 @@ export const ROUTE_PERMISSIONS: readonly RoutePermission[] = [
 
   // pipelines (routes-pipelines.ts): a run touches every environment it deploys to or verifies
   P('GET', '/v1/pipelines', 'read'),
-  P('POST', '/v1/pipelines/:name/runs', 'pipelines.run', pipelineByName),
-  P('POST', '/v1/apps/:app/runs', 'pipelines.run', pipelineOfApp),
+  raw(P('POST', '/v1/pipelines/:name/runs', 'pipelines.run', pipelineByName)),
+  raw(P('POST', '/v1/apps/:app/runs', 'pipelines.run', pipelineOfApp)),
   P('GET', '/v1/runs', 'read', runList),
   P('GET', '/v1/runs/:id', 'read', run),
   P('GET', '/v1/runs/:id/logs', 'read', run),
@@ -191,10 +194,10 @@ export const ROUTE_PERMISSIONS: readonly RoutePermission[] = [
   P('GET', '/v1/audit/export', 'audit.read'),
 
   // secrets (routes-secrets.ts): values go in, never out
-  P('PUT', '/v1/apps/:app/envs/:env/secrets/:name', 'secrets.write', { app: appParam, env: { param: 'env' } }),
+  raw(P('PUT', '/v1/apps/:app/envs/:env/secrets/:name', 'secrets.write', { app: appParam, env: { param: 'env' } })),
   P('GET', '/v1/apps/:app/secrets', 'secrets.read', { app: appParam, env: { query: 'env' } }),
   P('DELETE', '/v1/apps/:app/envs/:env/secrets/:name', 'secrets.write', { app: appParam, env: { param: 'env' } }),
-  P('POST', '/v1/apps/:app/envs/:env/secrets/:name/rotate', 'secrets.write', { app: appParam, env: { param: 'env' } }),
+  raw(P('POST', '/v1/apps/:app/envs/:env/secrets/:name/rotate', 'secrets.write', { app: appParam, env: { param: 'env' } })),
 ];
 
 /** Names to fill an example request with: whatever exists in the test's fixture. */

@@ -23,6 +23,8 @@ import { runServer, type RunningServer } from '../server/main.js';
 import { withPostgres } from '../test/pg.js';
 import { SplitPlatform, until } from '../test/split-platform.js';
 import { exampleRequests, type ExampleFixture, type ExampleRequest } from './route-permissions.js';
+import fc from 'fast-check';
+import { dressings } from '../test/body-dressing.js';
 
 /** What a request touches, as the table's scopes say for this fixture (production, except uploads and own tokens). */
 function resourceOf(r: ExampleRequest, f: ExampleFixture): Resource {
@@ -81,6 +83,18 @@ async function snapshot(admin: ApiClient, f: ExampleFixture): Promise<string> {
     get(`/v1/apps/${f.app}/releases`),
   ]);
   return JSON.stringify(parts, (k, v: unknown) => (/^(lastUsedAt|lastSeenAt|updatedAt|at|observedAt|durationMs)$/.test(k) ? undefined : v));
+}
+
+/** Waits until nothing moves by itself (deployments, runs, expiring faults), so snapshots compare. */
+async function settle(admin: ApiClient): Promise<void> {
+  await until('the platform to settle', async () => {
+    const [deps, runs, chaos] = await Promise.all([
+      admin.request<{ finishedAt: string | null }[]>('GET', '/v1/deployments?limit=100'),
+      admin.request<{ status: string; finishedAt: string | null }[]>('GET', '/v1/runs?limit=100'),
+      admin.request<{ status: string }[]>('GET', '/v1/chaos'),
+    ]);
+    return deps.every((d) => d.finishedAt !== null) && runs.every((r) => r.finishedAt !== null || r.status === 'waiting') && chaos.every((c) => c.status !== 'active');
+  }, 30_000);
 }
 
 function walkSuite(name: string, databaseUrl: () => string | undefined): void {
@@ -172,6 +186,68 @@ function walkSuite(name: string, databaseUrl: () => string | undefined): void {
         if (role === 'admin') assert.equal(forbidden.length, 0);
       });
     }
+
+    test('a body dressed any way (marks, charsets, content types, duplicate keys, escapes, compression) never turns a refusal into an allowed call', async () => {
+      // The role walk's own tokens ended with its logout: fresh principals for this test.
+      const fresh = {} as Record<BuiltinRoleName, string>;
+      for (const role of ['viewer', 'developer'] as const) {
+        await createUser(admin, { name: `dressed-${role}`, roles: [role], generatePassword: true });
+        fresh[role] = (await createToken(admin, { user: `dressed-${role}`, name: 'dressed', expires: '1d' })).token;
+      }
+      const rawCall = async (token: string, path: string, headers: Record<string, string>, bytes: Buffer) => {
+        const res = await fetch(server.url + path, { method: 'POST', headers: { authorization: `Bearer ${token}`, ...headers }, body: bytes });
+        return { status: res.status, text: await res.text() };
+      };
+      const cases: { role: BuiltinRoleName; path: string; body: Record<string, unknown>; decoy: Record<string, unknown> }[] = [
+        // The attack run's case: a viewer minting a token for someone else.
+        { role: 'viewer', path: '/v1/tokens', body: { user: 'victim', name: 'dressed', expires: '1h' }, decoy: { user: 'walk-viewer' } },
+      ];
+      // Every route whose scope comes from its body, as a developer (refused in production).
+      for (const r of exampleRequests(f)) {
+        const s = r.entry.scope;
+        if (r.method !== 'POST' || !s || typeof s === 'function' || !(s.env && 'body' in s.env)) continue;
+        cases.push({ role: 'developer', path: r.path, body: r.body as Record<string, unknown>, decoy: { env: 'staging', app: 'nothing' } });
+      }
+      assert.ok(cases.length >= 8, `body-scoped routes found: ${cases.map((c) => c.path).join(', ')}`);
+      await settle(admin);
+      const before = await snapshot(admin, f);
+      for (const k of cases) {
+        for (const d of dressings(k.body, k.decoy)) {
+          const { status, text } = await rawCall(fresh[k.role], k.path, d.headers, d.bytes);
+          const what = `${k.role} POST ${k.path} (${d.name}): ${status} ${text.slice(0, 200)}`;
+          if (d.name === 'plain') assert.equal(status, 403, what);
+          else assert.ok([400, 403, 413, 415].includes(status), what);
+        }
+      }
+      assert.equal(await snapshot(admin, f), before, 'dressed refusals changed nothing');
+    });
+
+    test('fuzzed request bodies (fast-check) never answer 500, and a 4xx changes nothing', async () => {
+      const routes = exampleRequests(f).filter((r) => r.method !== 'GET' && r.entry.body !== 'raw' && r.text === undefined && !/\/auth\/(logout|password)$/.test(r.entry.path));
+      assert.ok(routes.length > 25, `fuzzed routes: ${routes.length}`);
+      const mutated = (base: object | undefined) =>
+        fc.oneof(
+          fc.jsonValue({ maxDepth: 3 }),
+          fc.dictionary(fc.constantFrom('app', 'env', 'user', 'version', 'name', 'roles', 'reason', 'spec', '__proto__', 'constructor', 'expires', 'grants'), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 5 }),
+          fc.record({ drop: fc.constantFrom(...Object.keys(base ?? {}), 'extra'), value: fc.jsonValue({ maxDepth: 2 }) }).map(({ drop, value }) => ({ ...(base ?? {}), [drop]: value })),
+        );
+      for (const r of routes) {
+        const statuses: number[] = [];
+        await settle(admin);
+        const before = await snapshot(admin, f);
+        await fc.assert(
+          fc.asyncProperty(mutated(r.body as object | undefined), async (body) => {
+            const res = await fetch(server.url + r.path, { method: r.method, headers: { authorization: `Bearer ${server.token!}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+            const text = await res.text();
+            statuses.push(res.status);
+            assert.ok(res.status < 500, `${r.method} ${r.entry.path} with ${JSON.stringify(body).slice(0, 200)}: ${res.status} ${text.slice(0, 200)}`);
+          }),
+          { numRuns: 12, seed: 9 },
+        );
+        // Only when every fuzzed call was refused can the state be compared whole.
+        if (statuses.every((s) => s >= 400)) assert.equal((await settle(admin), await snapshot(admin, f)), before, `${r.method} ${r.entry.path}: a refused fuzzed body changed something`);
+      }
+    });
 
     test('every refused call of a principal is on the audit trail, and the trail verifies', async () => {
       const denied = await admin.request<{ actor: string; action: string; outcome: string }[]>('GET', '/v1/audit', { query: { action: 'auth.denied', limit: 1000 } });

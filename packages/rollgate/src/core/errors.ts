@@ -11,6 +11,7 @@ export type ErrorCode =
   | 'conflict'
   | 'deployment_in_progress'
   | 'payload_too_large'
+  | 'unsupported_media_type'
   | 'unavailable'
   | 'agent_unreachable'
   | 'port_in_use'
@@ -25,6 +26,7 @@ const STATUS: Record<ErrorCode, number> = {
   conflict: 409,
   deployment_in_progress: 409,
   payload_too_large: 413,
+  unsupported_media_type: 415,
   unavailable: 503,
   agent_unreachable: 502,
   port_in_use: 409,
