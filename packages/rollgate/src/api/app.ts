@@ -32,7 +32,7 @@ import type { Accounts, Auth } from '../engine/auth/index.js';
 import type { AuditTrail } from '../engine/audit.js';
 import { auditRequest } from '../engine/audit-hooks.js';
 import type { Secrets } from '../engine/secrets/secrets.js';
-import { auditMutations } from './audit-middleware.js';
+import { actionOf, assertEveryMutationAuditable, auditMutations } from './audit-middleware.js';
 import { assertEveryRouteHasPermission, authorize } from './authz.js';
 import { ROUTE_PERMISSIONS } from './route-permissions.js';
 import { registerAuditRoutes } from './routes-audit.js';
@@ -81,6 +81,9 @@ export function createApi(d: ApiDeps): Hono<ApiEnv> {
       store: d.store,
       log: d.log,
       trustProxy: d.trustProxy,
+      onFailedBeforeHandler: async (c, route, error) => {
+        await auditRequest(d.audit, c, { action: actionOf(c.req.method, route), target: c.req.path, outcome: 'failed', after: { status: error.status, error: { code: error.code } } }, { trustProxy: d.trustProxy });
+      },
       onDenied: async (c, denied) => {
         // Anonymous probes of public-facing paths are not worth a write each; refused principals are.
         if (denied.status === 401 && !denied.actor) return;
@@ -256,6 +259,7 @@ export function createApi(d: ApiDeps): Hono<ApiEnv> {
     }
   });
   assertEveryRouteHasPermission(app, ROUTE_PERMISSIONS);
+  assertEveryMutationAuditable(app.routes);
   return app;
 }
 

@@ -3,11 +3,12 @@
  * authorization set), what (the route), which object (the path), from where (client address and
  * user agent), the outcome, the object's state before (for routes that name one) and what the
  * change answered. Routes that record richer entries themselves (users, tokens, roles, login,
- * secrets) are skipped; refused requests are recorded by the authorization's onDenied.
+ * secrets) are skipped when they succeed, and recorded here when they fail; refused requests are
+ * recorded by the authorization's onDenied.
  */
 import type { Context, MiddlewareHandler } from 'hono';
-import { errorMessage } from '../core/errors.js';
-import type { AuditTrail } from '../engine/audit.js';
+import { RollgateError, errorMessage } from '../core/errors.js';
+import { isAuditAction, type AuditTrail } from '../engine/audit.js';
 import { auditRequest } from '../engine/audit-hooks.js';
 import type { Logger } from '../engine/logger.js';
 import type { Store } from '../store/types.js';
@@ -19,6 +20,9 @@ const SELF_AUDITED = [/^\/v1\/auth\//, /^\/v1\/users(\/|$)/, /^\/v1\/tokens(\/|$
 const SUMMARY_KEYS = ['id', 'app', 'env', 'version', 'status', 'kind', 'pipeline', 'releaseVersion', 'deliveryId', 'apps', 'environments', 'pipelines', 'stopped', 'opened', 'resolved'];
 const MAX_SUMMARY_BYTES = 4096;
 
+/** Routes that are a verb alone, and the noun they act on. */
+const VERB_ROUTES: Record<string, string> = { rollback: 'deployments.rollback', retry: 'deployments.retry' };
+
 /** `/v1/deployments/:id/promote` -> `deployments.promote`; `POST /v1/deployments` -> `deployments.create`. */
 export function actionOf(method: string, route: string): string {
   const parts = route
@@ -26,7 +30,7 @@ export function actionOf(method: string, route: string): string {
     .replace(/^\/hooks\//, 'hooks/')
     .split('/')
     .filter((p) => p && !p.startsWith(':'));
-  const base = parts.join('.');
+  const base = VERB_ROUTES[parts.join('.')] ?? parts.join('.');
   if (method === 'POST' && !/(promote|pause|resume|abort|fail|approve|reject|cancel|retry|resend|resolve|inject|kill|stop|rotate|rollback)$/.test(base)) return `${base}.create`;
   if (method === 'PUT') return `${base}.set`;
   if (method === 'PATCH') return `${base}.update`;
@@ -63,13 +67,28 @@ async function before(store: Store, route: string, id: string | undefined): Prom
   return undefined;
 }
 
+const isMutation = (method: string) => method !== 'GET' && method !== 'HEAD' && method !== 'OPTIONS';
+const selfAudited = (path: string) => SELF_AUDITED.some((re) => re.test(path));
+
+/** Throws at startup unless every mutating route this middleware records has an action the trail accepts. */
+export function assertEveryMutationAuditable(routes: readonly { method: string; path: string }[]): void {
+  const bad = routes.filter((r) => r.method !== 'ALL' && isMutation(r.method) && !isAuditAction(actionOf(r.method, r.path)));
+  if (bad.length) throw new Error(`API audit incomplete: no valid audit action for ${bad.map((r) => `${r.method} ${r.path} (${actionOf(r.method, r.path)})`).join(', ')}`);
+}
+
 export function auditMutations(deps: { audit: AuditTrail; store: Store; log: Logger; trustProxy?: boolean | undefined }): MiddlewareHandler<ApiEnv> {
   return async (c: Context<ApiEnv>, next) => {
     const method = c.req.method;
-    if (method === 'GET' || method === 'HEAD' || method === 'OPTIONS' || SELF_AUDITED.some((re) => re.test(c.req.path))) return next();
+    // Logins are recorded (and aggregated) by their route, whatever the outcome.
+    if (!isMutation(method) || c.req.path === '/v1/auth/login') return next();
+    // Routes that record their own richer entry on success still get a generic one when they fail.
+    const self = selfAudited(c.req.path);
     const matched = matchedRoutes(c).find((r) => r.method !== 'ALL');
     if (!matched) return next();
     const route = matched.path;
+    const act = actionOf(method, route);
+    // A change that could not be recorded must not happen (startup checks this too).
+    if (!isAuditAction(act)) throw new RollgateError('internal', `${method} ${route} has no valid audit action ("${act}"), so it is refused; this is a server bug: report it`);
     const prior = await before(deps.store, route, routeParams(route, c.req.path).id);
     let thrown: unknown = null;
     try {
@@ -79,7 +98,7 @@ export function auditMutations(deps: { audit: AuditTrail; store: Store; log: Log
     }
     const status = thrown ? 500 : c.res.status;
     // Refused requests are already on the trail (authorization's onDenied).
-    if (status === 401 || status === 403) {
+    if (status === 401 || status === 403 || (self && status < 400)) {
       if (thrown) throw thrown;
       return;
     }
@@ -92,10 +111,11 @@ export function auditMutations(deps: { audit: AuditTrail; store: Store; log: Log
     }
     const outcome = status < 400 ? 'ok' : 'failed';
     try {
-      await auditRequest(deps.audit, c, { action: actionOf(method, route), target: c.req.path, outcome, before: prior, after: { status, ...(answer === undefined ? {} : { answer: summary(answer) }) } }, { trustProxy: deps.trustProxy });
+      await auditRequest(deps.audit, c, { action: act, target: c.req.path, outcome, before: prior, after: { status, ...(answer === undefined ? {} : { answer: summary(answer) }) } }, { trustProxy: deps.trustProxy });
     } catch (e) {
-      // The change happened; its record did not: say so loudly where operators look.
+      // The change happened; its record did not: say so loudly, to the caller too, never silently.
       deps.log.error('audit entry not recorded', { route, method, error: errorMessage(e) });
+      if (!thrown) throw new RollgateError('internal', `${method} ${c.req.path} was carried out but its audit entry could not be recorded (${errorMessage(e)}); check the server log and the database`);
     }
     if (thrown) throw thrown;
   };

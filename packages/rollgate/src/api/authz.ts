@@ -88,6 +88,8 @@ export interface AuthorizeDeps {
   store: Store;
   /** Take the client address from X-Forwarded-For / the scheme from X-Forwarded-Proto (behind a trusted proxy only). */
   trustProxy?: boolean;
+  /** A change by a known principal that failed while its scope was worked out (e.g. no such object): audit it. */
+  onFailedBeforeHandler?: (c: Context<ApiEnv>, route: string, error: RollgateError) => Promise<void>;
   /** Called for every refused request (audit it); errors it throws are logged, not answered. */
   onDenied?: (c: Context<ApiEnv>, d: DeniedAttempt) => Promise<void> | void;
   log?: Logger;
@@ -250,7 +252,14 @@ export function authorize(table: readonly RoutePermission[], deps: AuthorizeDeps
         const named = typeof entry.scope === 'function' ? [{}] : await resolveScope(entry, c, ctx).catch(() => [{}]);
         await refuse(named);
       }
-      const resources = await resolveScope(entry, c, ctx);
+      let resources: Resource[];
+      try {
+        resources = await resolveScope(entry, c, ctx);
+      } catch (e) {
+        // A change that fails before its handler (no such object, bad id) is still an attempt on the record.
+        if (!SAFE_METHODS.has(c.req.method) && e instanceof RollgateError) await deps.onFailedBeforeHandler?.(c, route.path, e);
+        throw e;
+      }
       const refused = resources.filter((r) => !can(p.roles, perm, r));
       if (refused.length) await refuse(refused);
     }

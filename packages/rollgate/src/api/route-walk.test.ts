@@ -175,9 +175,16 @@ function walkSuite(name: string, databaseUrl: () => string | undefined): void {
           while (afterwards[i] === before[i]) i++;
           assert.fail(`${role}: refused calls changed something, near: …${before.slice(Math.max(0, i - 120), i + 80)}… became …${afterwards.slice(Math.max(0, i - 120), i + 80)}…`);
         }
+        const lastSeq = async () => (await admin.request<{ seq: number }[]>('GET', '/v1/audit', { query: { limit: 1 } }))[0]?.seq ?? 0;
         for (const r of allowed) {
+          const mark = r.method === 'GET' || r.entry.permission === 'public' ? null : await lastSeq();
           const { status, text } = await call(server.url, tokens[role], r);
           const what = `${role} ${r.method} ${r.entry.path}: ${status} ${text.slice(0, 200)}`;
+          if (mark !== null) {
+            // Every change a principal may ask for is on the trail, whatever its outcome.
+            const entries = await admin.request<{ actor: string; action: string }[]>('GET', '/v1/audit', { query: { after: mark, actor: `user:walk-${role}`, limit: 10 } });
+            assert.ok(entries.length > 0, `no audit entry for ${what}`);
+          }
           // Public routes answer on their own terms (a wrong password is a 401 of the login itself).
           if (r.entry.permission !== 'public') assert.ok(status !== 401 && status !== 403, `should be served: ${what}`);
           assert.ok(status < 500, what);

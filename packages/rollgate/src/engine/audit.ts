@@ -33,6 +33,11 @@ export const MAX_STATE_CHARS = 64 * 1024;
 export const MAX_AUDIT_LIST = 1000;
 
 const ACTION_RE = /^[a-z][a-z0-9_-]*(?:\.[a-z][a-z0-9_-]*)+$/;
+
+/** Whether `action` can go on the trail (noun.verb, lower case, dot separated). */
+export function isAuditAction(action: string): boolean {
+  return ACTION_RE.test(action);
+}
 const PAGE = 500;
 /** Below any seq, so scans include rows someone inserted with seq 0 or less. */
 const FIRST = Number.MIN_SAFE_INTEGER;

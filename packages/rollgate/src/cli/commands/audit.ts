@@ -33,7 +33,7 @@ export function registerAudit(program: Command): void {
       .description('the audit trail: who changed what, when, from where (newest first); `audit verify` checks it, `audit export` writes it as JSON lines')
       .option('--since <when>', 'only entries since a look-back (7d, 12w, 36h) or a date (2024-01-31)')
       .option('--actor <actor>', 'only entries by this actor')
-      .option('--action <action>', 'only this action (deployment.create), or a prefix ending in * (secret.*)')
+      .option('--action <action>', 'only this action (deployments.create), or a prefix ending in * (deployments.*)')
       .option('--outcome <outcome>', 'only ok, denied or failed entries')
       .option('-n, --limit <n>', 'how many', '50'),
   ).action(
