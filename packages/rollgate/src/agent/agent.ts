@@ -16,6 +16,8 @@ import type { DataRouter, RouterOptions } from './router-types.js';
 import { desiredStatePath, readDesiredState, writeDesiredState, type DesiredService } from './state-file.js';
 import { Supervisor, type SupervisorOptions } from './supervisor.js';
 import { SecretMasker, type LogQuery } from './logs.js';
+import { detectIsolation, type IsolationChoice } from '../isolation/detect.js';
+import { isIsolated } from '../isolation/types.js';
 
 export interface AgentOptions {
   dataDir: string;
@@ -28,6 +30,10 @@ export interface AgentOptions {
   shutdownTimeoutMs?: number;
   /** Structured log sink (one object per line); default: JSON lines on stderr. */
   log?: (entry: Record<string, unknown>) => void;
+  /** How to isolate instances: `auto` (default: the strongest this host offers) or a kind to insist on. */
+  isolation?: IsolationChoice;
+  /** Directories instances must not see besides the agent's data directory (the server's, when apart). */
+  hide?: string[];
 }
 
 const keyOf = (k: ServiceKey) => `${k.env}/${k.app}`;
@@ -71,8 +77,15 @@ export class Agent {
         userHook?.(id, ejected, reason);
       },
     });
+    const isolation = detectIsolation({ hide: [opts.dataDir, ...(opts.hide ?? [])], choice: opts.isolation ?? 'auto' });
+    if (!isIsolated(isolation.kind)) {
+      this.log({ level: 'warn', msg: `INSTANCES ARE NOT ISOLATED: they run as this agent's OS user and can read its data directory (keys, tokens, database). Install bubblewrap (apt-get install bubblewrap) or run as root; production environments refuse to start unless their spec says isolation: none` });
+    } else {
+      this.log({ level: 'info', msg: `instances are isolated (${isolation.summary})` });
+    }
     this.supervisor = new Supervisor({
       ...opts.supervisor,
+      isolation,
       dataDir: opts.dataDir,
       inFlight: (id) => this.router.inFlight(id),
       isEjected: (id) => this.router.isEjected(id),
@@ -202,6 +215,7 @@ export class Agent {
       metrics: this.router.metrics(svc.env, svc.app),
       observedAt: new Date().toISOString(),
       awaitingSecrets: awaiting,
+      isolation: svc.versions.length > 0 && svc.versions.every((v) => v.isolation === 'none') ? 'none' : this.supervisor.isolation.kind,
     };
   }
 

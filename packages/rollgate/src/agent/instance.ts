@@ -6,10 +6,15 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { statSync } from 'node:fs';
 import type { InstanceState, ServiceKey, VersionDesired } from '../core/dataplane.js';
+import { errorMessage } from '../core/errors.js';
+import { PlainLaunch } from '../isolation/plain.js';
+import { isIsolated, type Isolation, type Launch } from '../isolation/types.js';
 import { Backoff, type BackoffOptions } from './backoff.js';
 import { probe } from './health.js';
 import type { InstanceLog } from './logs.js';
 import { listenerOwnedByGroup } from './ports.js';
+
+const UNISOLATED = new PlainLaunch();
 
 export type StartFailure = 'crash' | 'timeout' | 'port' | 'fatal';
 
@@ -33,6 +38,8 @@ export interface InstanceHost {
   syncRouter(): Promise<void>;
   readonly backoff: BackoffOptions;
   readonly inheritEnv: readonly string[];
+  /** How instances are kept away from the platform (what the agent detected at start). */
+  readonly isolation: Isolation;
 }
 
 interface Proc {
@@ -187,8 +194,11 @@ export class Instance {
     this.log.clearRecent();
     this.okStreak = this.failStreak = 0;
     this.lastProbe = 'no health check answered yet';
+    const launch = await this.isolatedLaunch(port);
+    if (!launch) return;
+    Object.assign(env, launch.env);
     // Own process group (detached) so SIGTERM/SIGKILL reach the whole tree the shell starts.
-    const child = spawn(execForm(this.spec.command), { cwd: this.spec.dir, env, shell: true, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(launch.file, launch.args, { cwd: this.spec.dir, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     let resolveExit!: () => void;
     const proc: Proc = { child, pid: child.pid ?? -1, port, alive: true, expected: false, killedAt: 0, exited: new Promise((r) => (resolveExit = r)) };
     this.proc = proc;
@@ -306,6 +316,30 @@ export class Instance {
     this.startTimer = null;
     if (!this.current(proc) || this.state !== 'starting') return;
     this.attemptFailed('timeout', `did not become healthy within ${this.spec.health.startTimeoutMs}ms (${this.lastProbe})`, proc);
+  }
+
+  /** How to spawn under the version's isolation; null (port released, attempt failed) when it must not run. */
+  private async isolatedLaunch(port: number): Promise<Launch | null> {
+    const mode = this.spec.isolation ?? 'preferred';
+    const isolation = mode === 'none' ? UNISOLATED : this.host.isolation;
+    const refuse = (why: string) => {
+      this.host.releasePort(port);
+      this.attemptFailed('fatal', why, null);
+      return null;
+    };
+    if (mode === 'required' && !isIsolated(isolation.kind)) {
+      return refuse(`refused to start: ${this.host.key.env} is a production environment and this agent cannot isolate instances (${isolation.summary}); install bubblewrap (apt-get install bubblewrap) or run the platform as root, or set isolation: none for ${this.host.key.env} in rollgate.yaml to accept it`);
+    }
+    try {
+      const launch = await isolation.launch({ principal: { app: this.host.key.app, scope: this.host.key.env }, command: execForm(this.spec.command), workDir: this.spec.dir, writable: false });
+      if (this.retiring) {
+        this.host.releasePort(port);
+        return null;
+      }
+      return launch;
+    } catch (e) {
+      return refuse(`cannot start: preparing the ${isolation.kind} isolation failed: ${errorMessage(e)}`);
+    }
   }
 
   private onCrash(code: number | null, signal: NodeJS.Signals | null, proc: Proc, spawnError?: Error): void {

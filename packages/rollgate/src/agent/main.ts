@@ -27,6 +27,8 @@ export interface RunAgentOptions {
   supervisor?: AgentOptions['supervisor'];
   shutdownTimeoutMs?: number;
   log?: AgentOptions['log'];
+  isolation?: AgentOptions['isolation'];
+  hide?: string[];
 }
 
 export interface RunningAgent {
@@ -112,6 +114,8 @@ export async function runAgent(opts: RunAgentOptions): Promise<RunningAgent> {
     ...(opts.supervisor ? { supervisor: opts.supervisor } : {}),
     ...(opts.shutdownTimeoutMs !== undefined ? { shutdownTimeoutMs: opts.shutdownTimeoutMs } : {}),
     ...(opts.log ? { log: opts.log } : {}),
+    ...(opts.isolation ? { isolation: opts.isolation } : {}),
+    ...(opts.hide ? { hide: opts.hide } : {}),
   });
   await agent.start();
   const api = createAgentApi(agent, { token });

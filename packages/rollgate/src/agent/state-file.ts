@@ -72,6 +72,7 @@ function onDisk(s: DesiredService): DesiredService {
       replicas: v.replicas,
       health: v.health,
       drainTimeoutMs: v.drainTimeoutMs,
+      ...(v.isolation ? { isolation: v.isolation } : {}),
     })),
     routes: s.routes,
     secretNames: [...s.secretNames],

@@ -13,6 +13,8 @@ import { InstanceLog, readServiceLogs, serviceLogDir, type LogQuery, type Secret
 import { instancesFilePath, PidRegistry, reapOrphans } from './orphans.js';
 import { allocatePort, DEFAULT_PORT_RANGE, type PortRange } from './ports.js';
 import type { Backend } from './router-types.js';
+import { PlainLaunch } from '../isolation/plain.js';
+import type { Isolation } from '../isolation/types.js';
 
 export interface SupervisorOptions {
   /** Logs go to `<dataDir>/logs/<env>/<app>/<instance>.log`. */
@@ -36,6 +38,8 @@ export interface SupervisorOptions {
   inheritEnv?: string[];
   /** The known secret values of a service, masked in its instances' captured output. */
   maskerOf?: (key: ServiceKey) => SecretMasker | null;
+  /** How instances are isolated; default none (the agent passes what it detected). */
+  isolation?: Isolation;
 }
 
 interface VersionSlot {
@@ -70,7 +74,7 @@ function specHash(v: VersionDesired): string {
   const env = Object.keys(v.env)
     .sort()
     .map((k) => [k, v.env[k]]);
-  return createHmac('sha256', HASH_KEY).update(JSON.stringify([v.releaseId, v.dir, v.command, v.portEnv, env])).digest('hex').slice(0, 16);
+  return createHmac('sha256', HASH_KEY).update(JSON.stringify([v.releaseId, v.dir, v.command, v.portEnv, env, v.isolation ?? 'preferred'])).digest('hex').slice(0, 16);
 }
 
 const STOP_RANK: Record<string, number> = { failed: 0, crashed: 0, stopped: 0, starting: 1, unhealthy: 2, ejected: 2, draining: 3, ready: 3 };
@@ -82,11 +86,13 @@ export class Supervisor {
   private readonly maxStartAttempts: number;
   private closing = false;
   private readonly pids: PidRegistry;
+  readonly isolation: Isolation;
 
   constructor(private readonly opts: SupervisorOptions) {
     this.backoff = { ...DEFAULT_BACKOFF, ...opts.backoff };
     this.maxStartAttempts = opts.maxStartAttempts ?? 3;
     this.pids = new PidRegistry(instancesFilePath(opts.dataDir));
+    this.isolation = opts.isolation ?? new PlainLaunch();
   }
 
   /**
@@ -262,6 +268,7 @@ export class Supervisor {
       key: frozenKey,
       backoff: this.backoff,
       inheritEnv: this.opts.inheritEnv ?? ['PATH', 'HOME'],
+      isolation: this.isolation,
       changed: (inst, stateChanged) => self.instanceChanged(svc!, inst, stateChanged),
       startFailed: (inst, kind, message) => self.startFailed(svc!, inst, kind, message),
       becameReady: (inst) => {

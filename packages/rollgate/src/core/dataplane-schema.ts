@@ -45,6 +45,7 @@ export const VersionDesiredSchema = z
     replicas: z.number().int().min(0).max(100),
     health: HealthCheckSchema,
     drainTimeoutMs: Ms,
+    isolation: z.enum(['required', 'preferred', 'none']).optional(),
   })
   .strict();
 
@@ -174,6 +175,7 @@ export const ServiceObservedSchema = z.object({
   metrics: z.record(z.string(), VersionMetricsSchema),
   observedAt: z.string(),
   awaitingSecrets: z.array(z.string()).optional(),
+  isolation: z.string().optional(),
 });
 
 export const AgentHealthSchema = z.object({ ok: z.boolean(), pid: z.number().int(), startedAt: z.string(), services: z.number().int() });

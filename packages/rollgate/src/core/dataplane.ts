@@ -42,7 +42,14 @@ export interface VersionDesired {
   health: HealthCheckSpec;
   /** After SIGTERM, how long in-flight work may take before SIGKILL. */
   drainTimeoutMs: number;
+  /**
+   * `required`: never run unisolated (production); `preferred` (default): isolate when the agent
+   * can, else run and say so; `none`: run as the agent's own user (the spec said `isolation: none`).
+   */
+  isolation?: IsolationRequirement | undefined;
 }
+
+export type IsolationRequirement = 'required' | 'preferred' | 'none';
 
 export interface HeaderRoute {
   /** Header name (lower-case), e.g. `x-canary`. */
@@ -155,6 +162,8 @@ export interface ServiceObserved extends ServiceKey {
    * are never on its disk); empty or absent when it has them all.
    */
   awaitingSecrets?: string[] | undefined;
+  /** How the agent isolates this service's instances (`none`: they can read what the agent can). */
+  isolation?: string | undefined;
 }
 
 export const ROUTE_VERSION_HEADER = 'x-rollgate-version';

@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { DURATION_RE } from './duration.js';
 import { WindowsSpec } from './windows-spec.js';
+import type { IsolationRequirement } from './dataplane.js';
 
 export const NAME_RE = /^[a-z][a-z0-9-]{0,62}$/;
 export const VERSION_RE = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$/;
@@ -248,6 +249,10 @@ export const EnvironmentSpec = z
       .optional()
       .describe('Whoever started a release may not approve the pipeline approval that guards a deploy here; default: on for production'),
     deployWindows: WindowsSpec.optional().describe('When pipeline deploys may reach this environment; outside them a run waits'),
+    isolation: z
+      .enum(['auto', 'none'])
+      .default('auto')
+      .describe('auto: instances run as their own OS user and/or in a sandbox that hides the platform\'s files, when the host allows (production refuses to run without); none: run as the platform\'s user'),
   })
   .strict();
 export type EnvironmentSpec = z.infer<typeof EnvironmentSpec>;
@@ -300,6 +305,12 @@ export function withEnvironmentAnalysis(s: StrategySpec, env: EnvironmentSpec): 
 
 export function isProduction(envName: string, env: EnvironmentSpec): boolean {
   return env.production ?? envName === 'production';
+}
+
+/** What the agent must do about isolation: production never runs unisolated unless the spec says so. */
+export function isolationRequirement(envName: string, env: EnvironmentSpec): IsolationRequirement {
+  if (env.isolation === 'none') return 'none';
+  return isProduction(envName, env) ? 'required' : 'preferred';
 }
 
 export function requiresSeparationOfDuties(envName: string, env: EnvironmentSpec): boolean {

@@ -5,7 +5,7 @@
 import type { VersionDesired } from '../core/dataplane.js';
 import type { ReleaseRecord } from '../core/domain.js';
 import { parseDuration } from '../core/duration.js';
-import { listenAddress, type AppSpec, type EnvironmentSpec } from '../core/spec.js';
+import { isolationRequirement, listenAddress, type AppSpec, type EnvironmentSpec } from '../core/spec.js';
 import type { ServiceDeclaration } from '../runtime/types.js';
 
 export interface ServiceConfig {
@@ -39,6 +39,7 @@ export function versionDesired(c: ServiceConfig, release: ReleaseRecord, replica
       startTimeoutMs: parseDuration(h.startTimeout),
     },
     drainTimeoutMs: parseDuration(c.appSpec.drainTimeout),
+    isolation: isolationRequirement(c.env, c.envSpec),
   };
 }
 

@@ -81,7 +81,7 @@ export function detectIsolation(o: DetectOptions): Isolation {
       // Root asked for the namespace alone: the code runs as root inside it.
       return new NamespaceLaunch({ bwrap: bwrap!, hide: o.hide });
     case 'user':
-      return new UserLaunch({ hide: o.hide, accounts: accounts() });
+      return new UserLaunch({ accounts: accounts() });
     case 'none':
       return new PlainLaunch();
   }

@@ -1,5 +1,5 @@
 /** Which directories a sandbox hides: pure path arithmetic. */
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { dirname, resolve, sep } from 'node:path';
 
 export const isWithin = (path: string, root: string): boolean => path === root || path.startsWith(root.endsWith(sep) ? root : root + sep);
@@ -19,4 +19,19 @@ export function ancestorsInside(dir: string, roots: readonly string[]): string[]
     if (roots.some((r) => p !== r && isWithin(p, r))) out.unshift(p);
   }
   return out;
+}
+
+/** Ancestors of `dir`, outermost first. */
+export function ancestorsOf(dir: string): string[] {
+  const out: string[] = [];
+  for (let p = dirname(dir); p !== dirname(p); p = dirname(p)) out.unshift(p);
+  return out;
+}
+
+/**
+ * The outermost ancestor of `dir` that others may not search (mode without o+x), if any: another
+ * account cannot pass it to reach `dir`, nor see anything in it, so a sandbox may replace it.
+ */
+export function firstClosedAncestor(dir: string): string | null {
+  return ancestorsOf(dir).find((p) => (statSync(p).mode & 0o001) === 0) ?? null;
 }

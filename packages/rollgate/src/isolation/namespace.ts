@@ -1,29 +1,29 @@
 /**
- * A private mount and process view made by bubblewrap: the root file system read-only, a fresh
- * /tmp, the data directories (and the platform user's home) replaced by empty ones holding only
+ * A private mount and process view made by bubblewrap: the root file system read-only but /tmp, the data directories (and the platform user's home) replaced by empty ones holding only
  * the command's own working directory, and a PID namespace so no platform process is visible in
  * /proc. As root it also drops to the app × environment's own account.
  */
 import { homedir } from 'node:os';
-import { ancestorsInside, hiddenRoots } from './hidden-paths.js';
+import { ancestorsInside, firstClosedAncestor, hiddenRoots } from './hidden-paths.js';
 import type { OsAccounts } from './os-accounts.js';
 import { dropToAccount } from './setpriv.js';
 import type { Isolation, Launch, LaunchRequest } from './types.js';
 
 export interface NamespaceOptions {
   bwrap: string;
-  /** Directories the code must not see (data directories). /tmp and the home directory are always hidden. */
+  /** Directories the code must not see (data directories). The platform user's home is always hidden. */
   hide: readonly string[];
   /** Set when the platform is root: each principal runs as its own account. */
   accounts?: OsAccounts;
 }
 
-export function bubblewrapArgs(hide: readonly string[], workDir: string, writable: boolean): string[] {
-  const roots = hiddenRoots(['/tmp', ...hide]);
-  const args = ['--ro-bind', '/', '/', '--dev', '/dev', '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--proc', '/proc'];
+export function bubblewrapArgs(hide: readonly string[], workDir: string, writable: boolean, cwd = workDir): string[] {
+  const roots = hiddenRoots(hide);
+  // /tmp stays the host's (a checkout or a fixture may live there); the data directories hidden below may be inside it.
+  const args = ['--ro-bind', '/', '/', '--bind', '/tmp', '/tmp', '--dev', '/dev', '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--proc', '/proc'];
   for (const r of roots) args.push('--perms', '0755', '--tmpfs', r);
   for (const a of ancestorsInside(workDir, roots)) args.push('--perms', '0755', '--dir', a);
-  args.push(writable ? '--bind' : '--ro-bind', workDir, workDir, '--chdir', workDir);
+  args.push(writable ? '--bind' : '--ro-bind', workDir, workDir, '--chdir', cwd);
   return args;
 }
 
@@ -37,11 +37,13 @@ export class NamespaceLaunch implements Isolation {
     this.hide = [...o.hide, homedir()];
     this.summary = o.accounts
       ? 'user+namespace: an OS user per app and environment, in a bubblewrap sandbox that hides the data directory'
-      : 'namespace: a bubblewrap sandbox that hides the data directory, /tmp and the platform user\'s home';
+      : 'namespace: a bubblewrap sandbox that hides the data directory and the platform user\'s home';
   }
 
   async launch(req: LaunchRequest): Promise<Launch> {
-    const args = bubblewrapArgs(this.hide, req.workDir, req.writable);
+    // Another account could not pass a closed directory on the way (a 0700 temp dir): rebuild the path in the sandbox.
+    const closed = this.o.accounts ? firstClosedAncestor(req.workDir) : null;
+    const args = bubblewrapArgs(closed ? [...this.hide, closed] : this.hide, req.workDir, req.writable, req.cwd);
     args.push('--');
     if (this.o.accounts) {
       const account = await this.o.accounts.ensure(req.principal);

@@ -1,10 +1,11 @@
 /**
  * Root without bubblewrap: each app × environment runs as its own account and file modes keep it
  * out of everything else. The directories on the way to a working directory get search
- * permission for others (o+x: names can be followed, not listed), every file stays 0600.
+ * permission for others (o+x: names can be followed, not listed), every file stays 0600: that
+ * is why the data directory is 0711 in this mode rather than 0700.
  */
 import { chmod, stat } from 'node:fs/promises';
-import { ancestorsInside, hiddenRoots } from './hidden-paths.js';
+import { ancestorsOf } from './hidden-paths.js';
 import type { OsAccounts } from './os-accounts.js';
 import { dropToAccount } from './setpriv.js';
 import type { Isolation, Launch, LaunchRequest } from './types.js';
@@ -13,13 +14,12 @@ export class UserLaunch implements Isolation {
   readonly kind = 'user' as const;
   readonly summary = 'user: an OS user per app and environment (install bubblewrap to also hide the data directory)';
 
-  constructor(private readonly o: { hide: readonly string[]; accounts: OsAccounts }) {}
+  constructor(private readonly o: { accounts: OsAccounts }) {}
 
   async launch(req: LaunchRequest): Promise<Launch> {
     const account = await this.o.accounts.ensure(req.principal);
     await this.o.accounts.prepareDir(req.workDir, account, req.writable);
-    const roots = hiddenRoots(this.o.hide);
-    for (const dir of [...roots.filter((r) => req.workDir.startsWith(r + '/')), ...ancestorsInside(req.workDir, roots)]) {
+    for (const dir of ancestorsOf(req.workDir)) {
       const mode = (await stat(dir)).mode & 0o7777;
       if ((mode & 0o001) === 0) await chmod(dir, mode | 0o001);
     }

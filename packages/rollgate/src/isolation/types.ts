@@ -8,7 +8,7 @@
  * - `user+namespace`: the platform runs as root; each app × environment has its own OS user and
  *   group, and a private mount and process view (bubblewrap) hides the data directories.
  * - `namespace`: the platform runs as an ordinary user; a private mount and process view hides
- *   the data directories, /tmp and the platform user's home.
+ *   the data directories and the platform user's home.
  * - `user`: root without bubblewrap; own OS user per app × environment, file modes keep it out.
  * - `none`: the code runs as the platform itself and can read everything the platform can.
  */
@@ -30,6 +30,8 @@ export interface LaunchRequest {
   workDir: string;
   /** Whether the command may write its working directory (a workspace may; a release may not). */
   writable: boolean;
+  /** Where the command starts, inside `workDir` (default: `workDir`). */
+  cwd?: string;
 }
 
 /** How to spawn: `spawn(file, args, { uid, gid, env: { ...env, ...launch.env } })`. */

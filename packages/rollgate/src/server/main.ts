@@ -19,6 +19,7 @@ import { Incidents } from '../engine/incidents.js';
 import { Notifications } from '../engine/notifications.js';
 import { jsonLogger, maskedLogger, type Logger } from '../engine/logger.js';
 import { Releases } from '../engine/releases.js';
+import { detectIsolation, type IsolationChoice } from '../isolation/detect.js';
 import { Views } from '../engine/views.js';
 import { createPipelineEngine } from '../engine/pipeline/index.js';
 import { rolesOfRequest } from '../api/authz.js';
@@ -46,6 +47,8 @@ export interface ServerOptions {
   maxReleaseBytes?: number;
   /** Pipeline commands running at once (default: CPUs, at least 2). */
   maxParallelCommands?: number;
+  /** How stage commands are isolated (default auto: the strongest this host offers). */
+  isolation?: IsolationChoice;
 }
 
 export interface RunningServer {
@@ -90,7 +93,13 @@ export async function runServer(opts: ServerOptions): Promise<RunningServer> {
   const deployments = new Deployments(store, executor, events);
   const views = new Views(store, runtime, executor);
   const releases = new Releases(store, join(dataDir, 'releases'));
-  const pipelines = createPipelineEngine({ store, events, log, dataDir, releases, deployments, runtime, analysis, rolesOf: rolesOfRequest, ...(opts.maxParallelCommands ? { maxParallelCommands: opts.maxParallelCommands } : {}) });
+  const isolation = detectIsolation({ hide: [dataDir], choice: opts.isolation ?? 'auto' });
+  if (isolation.kind === 'none') {
+    log.warn('PIPELINE STAGE COMMANDS ARE NOT ISOLATED: they run as the server\'s OS user and can read its data directory (master key, database, tokens); install bubblewrap (apt-get install bubblewrap) or run as root');
+  } else {
+    log.info('pipeline stage commands are isolated', { isolation: isolation.summary });
+  }
+  const pipelines = createPipelineEngine({ store, events, log, dataDir, releases, deployments, runtime, analysis, rolesOf: rolesOfRequest, isolation, ...(opts.maxParallelCommands ? { maxParallelCommands: opts.maxParallelCommands } : {}) });
   const app = createApi({ store, deployments, releases, views, events, runtime, log, version: ROLLGATE_VERSION, maxReleaseBytes: opts.maxReleaseBytes ?? 512 * 1024 * 1024, incidents, chaos, notifications, pipelines, auth, accounts, audit, secrets });
 
   const host = opts.host ?? '127.0.0.1';

@@ -34,7 +34,8 @@ export function attackScript(a: AttackInput, platformPid: number): string {
     `for f in ${[...a.forbidden, `/proc/${platformPid}/environ`].map(q).join(' ')}; do if cat "$f" >/dev/null 2>&1; then echo "READ $f"; fi; done`,
     `ls -A ${q(a.dataDir)} 2>/dev/null | sed 's/^/LIST /'`,
     `grep -l ${q(a.platformSecret)} /proc/[0-9]*/environ 2>/dev/null | sed 's/^/ENVIRON /'`,
-    `cat own.txt >/dev/null 2>&1 && echo OWN-OK`,
+    // By absolute path, as a runtime resolves its modules: every directory on the way must be passable.
+    `cat ${q(a.workDir)}/own.txt >/dev/null 2>&1 && echo OWN-OK`,
     `(echo x > .write-probe) 2>/dev/null && echo WRITE-OK`,
     'exit 0',
   ].join('\n');

@@ -8,6 +8,8 @@ import { readTokenFile } from '../config.js';
 import { agentTokenPath, findLiveAgent, readAgentFile } from '../agent-file.js';
 import { prepareDataDir, waitForSignal } from '../daemon.js';
 import { loadRunAgent, loadRunServer } from '../runtime.js';
+import { resolve } from 'node:path';
+import { ISOLATION_KINDS, type IsolationKind } from '../../isolation/types.js';
 
 export const DEFAULT_SERVER_PORT = 7070;
 export const DEFAULT_AGENT_PORT = 7071;
@@ -20,7 +22,14 @@ const ServerOpts = z.object({
   agentToken: z.string().min(1).optional(),
   json: z.boolean().optional(),
 });
-const AgentOpts = z.object({ dataDir: z.string(), port: IntString(0, 65535).default(DEFAULT_AGENT_PORT), host: z.string().optional(), json: z.boolean().optional() });
+const AgentOpts = z.object({
+  dataDir: z.string(),
+  port: IntString(0, 65535).default(DEFAULT_AGENT_PORT),
+  host: z.string().optional(),
+  json: z.boolean().optional(),
+  isolation: z.enum(['auto', ...ISOLATION_KINDS] as ['auto', ...IsolationKind[]], { message: `must be auto, ${ISOLATION_KINDS.join(', ')}` }).default('auto'),
+  hide: z.array(z.string()).default([]),
+});
 
 export function registerDaemons(program: Command): void {
   program
@@ -62,6 +71,8 @@ export function registerDaemons(program: Command): void {
     .option('-d, --data-dir <dir>', 'where the agent keeps its state, token and instance logs', '.rollgate')
     .option('-p, --port <n>', 'agent API port (0 = any free port)', String(DEFAULT_AGENT_PORT))
     .option('--host <host>', 'agent API address (default: loopback)')
+    .option('--isolation <kind>', `how instances are kept from the platform's files: auto (strongest available), ${ISOLATION_KINDS.join(', ')}`, 'auto')
+    .option('--hide <dir...>', 'more directories instances must not see (the server\'s data directory when it is elsewhere)')
     .option('--json', 'print one JSON document on stdout once running')
     .action(
       action(AgentOpts, async (opts, { out }) => {
@@ -72,7 +83,7 @@ export function registerDaemons(program: Command): void {
         }
         const runAgent = await loadRunAgent();
         // runAgent keeps the token in <data-dir>/agent.token and names itself in agent.json.
-        const agent = await runAgent({ dataDir, port: opts.port, ...(opts.host ? { host: opts.host } : {}) });
+        const agent = await runAgent({ dataDir, port: opts.port, isolation: opts.isolation, hide: opts.hide.map((d) => resolve(d)), ...(opts.host ? { host: opts.host } : {}) });
         out.result({ agent: agent.url, pid: process.pid, dataDir }, () => `rollgate agent listening on ${agent.url} (pid ${process.pid}); Ctrl-C stops it and its instances`);
         await waitForSignal();
         out.info('stopping the agent…');

@@ -12,6 +12,7 @@ import { readFile, readdir } from 'node:fs/promises';
 import { isAbsolute } from 'node:path';
 import type { Readable } from 'node:stream';
 import { errorMessage } from '../../core/errors.js';
+import type { Launch } from '../../isolation/types.js';
 
 export interface CommandSpec {
   command: string;
@@ -23,6 +24,8 @@ export interface CommandSpec {
   marker: string;
   /** Between SIGTERM and SIGKILL (default 5000). */
   killGraceMs?: number;
+  /** How to spawn it isolated (from `Isolation.launch`); default: /bin/sh -c as the server's user. */
+  launch?: Launch;
 }
 
 export interface OutputLine {
@@ -267,7 +270,8 @@ export function startCommand(spec: CommandSpec, onLines: (lines: OutputLine[]) =
 
   let child: ChildProcess;
   try {
-    child = spawn('/bin/sh', ['-c', spec.command], { cwd: spec.cwd, env: childEnv(spec), detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const launch = spec.launch ?? { file: '/bin/sh', args: ['-c', spec.command], env: {} };
+    child = spawn(launch.file, launch.args, { cwd: spec.cwd, env: { ...childEnv(spec), ...launch.env }, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   } catch (e) {
     return failed(`could not start /bin/sh in ${spec.cwd}: ${errorMessage(e)}`);
   }

@@ -1,5 +1,6 @@
 /** Wires the pipeline engine: catalog, runner with one handler per stage kind, commands, git polling. */
 import { join } from 'node:path';
+import type { Isolation } from '../../isolation/types.js';
 import { cpus } from 'node:os';
 import type { Runtime } from '../../runtime/types.js';
 import type { Store } from '../../store/types.js';
@@ -34,6 +35,8 @@ export interface PipelineEngineDeps {
   rolesOf?: RolesOf;
   /** Commands running at once (default: number of CPUs, at least 2). */
   maxParallelCommands?: number;
+  /** How stage commands are kept from the platform's files (default: not at all). */
+  isolation?: Isolation;
 }
 
 export interface PipelineEngine {
@@ -63,7 +66,7 @@ export function createPipelineEngine(d: PipelineEngineDeps): PipelineEngine {
     releases: d.releases,
     queue,
     handlers: {
-      run: new RunStage(slots),
+      run: new RunStage(slots, d.isolation),
       gate: gateStage,
       deploy,
       verify: new VerifyStage({ store: d.store, runtime: d.runtime, deployments: d.deployments, analysis: d.analysis }),

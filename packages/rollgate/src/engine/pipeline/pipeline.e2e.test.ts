@@ -5,6 +5,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -314,11 +316,20 @@ test('two runs deploying to one environment queue in order, one deployment at a 
 
 test('SIGKILL of the server: interrupted commands are reported (or re-run when retrySafe), waits and deployments resume, nothing is done twice', async () => {
   const slow = await makeDemoRelease(join(work, 'slow-kill'), { version: 'slow', startDelayMs: 2500 });
-  const counter = join(work, 'runs.log');
+  // Stage commands are isolated from the test's files: they report over loopback HTTP instead.
+  const hits: string[] = [];
+  const counter = createServer((req, res) => {
+    hits.push(req.url!.slice(1));
+    res.end();
+  });
+  await new Promise<void>((ok) => counter.listen(0, '127.0.0.1', ok));
+  after(() => counter.close());
+  const hit = (what: string) => `node -e "fetch('http://127.0.0.1:${(counter.address() as AddressInfo).port}/${what}').then(() => {}, () => process.exit(1))"`;
+  const count = (prefix: string) => hits.filter((h) => h.startsWith(prefix)).map((h) => h.slice(prefix.length)).join(',');
   await spec(
     {
-      unsafe: { app: 'demo', stages: [{ name: 'migrate', run: { command: `echo start >> ${counter}.unsafe; sleep 4 & wait; echo done >> ${counter}.unsafe` } }] },
-      safe: { app: 'demo', stages: [{ name: 'compile', run: { command: `echo start >> ${counter}.safe; sleep 4 & wait; echo done >> ${counter}.safe`, retrySafe: true } }] },
+      unsafe: { app: 'demo', stages: [{ name: 'migrate', run: { command: `${hit('unsafe.start')}; sleep 4 & wait; ${hit('unsafe.done')}` } }] },
+      safe: { app: 'demo', stages: [{ name: 'compile', run: { command: `${hit('safe.start')}; sleep 4 & wait; ${hit('safe.done')}`, retrySafe: true } }] },
       approve: { app: 'demo', stages: [{ name: 'ok', approval: { manual: {} } }, { name: 'after', run: { command: 'true' } }] },
       deploy: { app: 'slow', stages: [{ name: 'staging', deploy: { env: 'staging' } }] },
     },
@@ -339,11 +350,11 @@ test('SIGKILL of the server: interrupted commands are reported (or re-run when r
   assert.equal(u2.status, 'failed');
   assert.match(stageOf(u2, 'migrate').message, /interrupted: the server stopped while .* ran\b.*not marked retrySafe/);
   await until('the leftover command to be stopped', async () => !alive(leftover), 10_000);
-  assert.equal((await readFile(`${counter}.unsafe`, 'utf8')).trim(), 'start', 'the unsafe command ran once and was not finished by anyone');
+  assert.equal(count('unsafe.'), 'start', 'the unsafe command ran once and was not finished by anyone');
 
   const s2 = await waitRun(safe.id, ended, 'the re-run');
   assert.equal(s2.status, 'succeeded', s2.message);
-  assert.equal((await readFile(`${counter}.safe`, 'utf8')).trim().split('\n').join(','), 'start,start,done', 'stopped once, then one complete run');
+  assert.equal(count('safe.'), 'start,start,done', 'stopped once, then one complete run');
   const { lines } = await client.runLogs(safe.id, { stage: 'compile' });
   assert.ok(lines.some((l) => /running it again \(retrySafe\)/.test(l.text)));
 

@@ -8,6 +8,8 @@ import { realpath, stat } from 'node:fs/promises';
 import { resolve, sep } from 'node:path';
 import { errorMessage } from '../../core/errors.js';
 import { formatDuration, parseDuration } from '../../core/duration.js';
+import { PlainLaunch } from '../../isolation/plain.js';
+import type { Isolation } from '../../isolation/types.js';
 import { startCommand, stopLeftover, type CommandHandle, type CommandOutcome } from './command.js';
 import { failed, running, succeeded, waiting, type StageContext, type StageHandler, type StageStep } from './stage.js';
 
@@ -57,7 +59,11 @@ export class RunStage implements StageHandler {
   readonly kind = 'run' as const;
   private readonly live = new Map<string, Live>();
 
-  constructor(private readonly slots: Slots) {}
+  constructor(
+    private readonly slots: Slots,
+    /** Stage commands run as their app's pipeline account, away from the platform's files. */
+    private readonly isolation: Isolation = new PlainLaunch(),
+  ) {}
 
   async tick(ctx: StageContext, resumed: boolean): Promise<StageStep> {
     const spec = ctx.spec.run!;
@@ -94,7 +100,9 @@ export class RunStage implements StageHandler {
     };
     try {
       // The marker in the command's environment finds it again after a crash, even before its pid is written.
-      const handle = startCommand({ command: spec.command, cwd: resolve(ctx.workspace, spec.cwd), env: spec.env, timeoutMs: parseDuration(spec.timeout), marker: key }, (lines) => {
+      const cwd = resolve(ctx.workspace, spec.cwd);
+      const launch = await this.isolation.launch({ principal: { app: ctx.run.app, scope: 'pipeline' }, command: spec.command, workDir: ctx.workspace, writable: true, cwd });
+      const handle = startCommand({ command: spec.command, cwd, env: spec.env, timeoutMs: parseDuration(spec.timeout), marker: key, launch }, (lines) => {
         // Batches arrive in order; keep each stream's lines together per batch.
         let i = 0;
         while (i < lines.length) {
