@@ -1,5 +1,5 @@
 // Runs every compiled test file with Node's test runner. Extra args filter by path substring.
-import { readdirSync, statSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { spawnSync } from 'node:child_process';
 
@@ -18,5 +18,13 @@ if (chosen.length === 0) {
   console.error(`no test files matched ${filters.join(' ') || '(all)'}`);
   process.exit(1);
 }
-const r = spawnSync(process.execPath, ['--test', '--test-concurrency=2', '--test-timeout=180000', ...chosen], { stdio: 'inherit' });
+// As root, isolated instances run as OS accounts the platform makes: tests make theirs under one
+// prefix, removed at the end, so a test run never touches a real platform's accounts.
+const prefix = 'rgtest';
+const r = spawnSync(process.execPath, ['--test', '--test-concurrency=2', '--test-timeout=180000', ...chosen], { stdio: 'inherit', env: { ...process.env, ROLLGATE_ISOLATION_ACCOUNT_PREFIX: prefix } });
+if (process.getuid?.() === 0) {
+  const names = (file) => readFileSync(file, 'utf8').split('\n').map((l) => l.split(':')[0]).filter((n) => n.startsWith(`${prefix}-`) || n.startsWith(`${prefix}a-`));
+  for (const u of names('/etc/passwd')) spawnSync('userdel', [u]);
+  for (const g of names('/etc/group')) spawnSync('groupdel', [g]);
+}
 process.exit(r.status ?? 1);

@@ -122,6 +122,8 @@ export interface ServiceStatus {
   activeDeployment: DeploymentView | null;
   /** Set when the data plane could not be asked (the view is then from the store only). */
   dataPlaneError: string | null;
+  /** How the agent isolates the instances (`none`: they can read the platform's files); null when unknown. */
+  isolation: string | null;
 }
 
 export interface AppSummary {

@@ -41,10 +41,12 @@ describe('formatting', () => {
       ],
       activeDeployment: null,
       dataPlaneError: null,
+      isolation: 'user+namespace',
     };
-    const out = statusTable([s]).split('\n');
-    assert.equal(out.length, 2);
-    assert.match(out[1]!, /^shop\s+production\s+v1\s+v1 80% · v2 20%\s+v1 2\/2 ready\s+-$/);
+    const out = statusTable([s, { ...s, env: 'staging', isolation: 'none' }]).split('\n');
+    assert.equal(out.length, 3);
+    assert.match(out[1]!, /^shop\s+production\s+v1\s+v1 80% · v2 20%\s+v1 2\/2 ready\s+-\s+user\+namespace$/);
+    assert.match(out[2]!, /^shop\s+staging\s.*NONE \(can read the platform's files\)$/);
   });
 
   test('listener URLs', () => {

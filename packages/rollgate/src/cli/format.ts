@@ -83,9 +83,9 @@ export function statusTable(services: ServiceStatus[]): string {
     const weights = s.routes ? formatWeights(s.routes.weights) : '-';
     const instances = s.versions.length === 0 ? '-' : s.versions.map((v) => `${v.version} ${formatInstances(v)}${v.failed ? ' (failed)' : ''}`).join('; ');
     const dep = s.activeDeployment ? `${s.activeDeployment.version} ${describeDeployment(s.activeDeployment)}` : '-';
-    return [s.app, s.env, s.currentVersion ?? '-', weights, instances, dep];
+    return [s.app, s.env, s.currentVersion ?? '-', weights, instances, dep, s.isolation === 'none' ? 'NONE (can read the platform\'s files)' : (s.isolation ?? '-')];
   });
-  return table(['app', 'env', 'current', 'weights', 'instances', 'deployment'], rows);
+  return table(['app', 'env', 'current', 'weights', 'instances', 'deployment', 'isolation'], rows);
 }
 
 /** The analysis of a deployment: its verdict so far and, per metric, canary vs stable and why. */

@@ -55,6 +55,7 @@ export class Views {
         versions: versionStatuses(obs),
         activeDeployment: active ? await this.deployment(active) : null,
         dataPlaneError,
+        isolation: obs?.isolation ?? null,
       });
     }
     return out;

@@ -34,11 +34,20 @@ async function getent(db: 'passwd' | 'group', name: string): Promise<string[] | 
 
 /** Exit code 9 of useradd/groupadd: the name exists (another server made it first). */
 async function create(cmd: string, args: string[]): Promise<void> {
-  try {
-    await run(cmd, args);
-  } catch (e) {
-    if ((e as { code?: unknown }).code === 9) return;
-    throw new RollgateError('internal', `could not create an OS account for isolation (${cmd} ${args.join(' ')}): ${(e as Error).message.trim()}`);
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await run(cmd, args);
+      return;
+    } catch (e) {
+      const code = (e as { code?: unknown }).code;
+      if (code === 9) return;
+      // 10: /etc/passwd is locked by another process making an account (another agent, a test); try again.
+      if (code === 10 && attempt < 40) {
+        await new Promise((r) => setTimeout(r, 50 + Math.random() * 100));
+        continue;
+      }
+      throw new RollgateError('internal', `could not create an OS account for isolation (${cmd} ${args.join(' ')}): ${(e as Error).message.trim()}`);
+    }
   }
 }
 
@@ -48,7 +57,9 @@ export class OsAccounts {
   private readonly prepared = new Set<string>();
 
   /** @param prefix of every user and group name (tests use their own, and remove them). */
-  constructor(readonly prefix = 'rg') {}
+  constructor(readonly prefix = process.env.ROLLGATE_ISOLATION_ACCOUNT_PREFIX ?? 'rg') {
+    if (!/^[a-z][a-z0-9]{0,11}$/.test(prefix)) throw new RollgateError('invalid_input', `isolation account prefix "${prefix}" must be 1-12 lower-case letters and digits, starting with a letter`);
+  }
 
   userName(p: Principal): string {
     return `${this.prefix}-${hash(`${p.app}\0${p.scope}`)}`;

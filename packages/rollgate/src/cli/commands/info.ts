@@ -39,6 +39,7 @@ export function registerInfo(program: Command): void {
       out.result(services, () => {
         if (services.length === 0) return 'nothing deployed yet; deploy with `rollgate deploy APP --env ENV --path DIR`';
         const problems = services.filter((s) => s.dataPlaneError).map((s) => `warning: ${s.app}/${s.env}: data plane not reachable (${s.dataPlaneError}); shown from the store`);
+        for (const s of services.filter((x) => x.isolation === 'none')) problems.push(`warning: ${s.app}/${s.env}: instances are not isolated and can read the platform's data directory (keys, tokens, database); install bubblewrap or run the platform as root, or keep isolation: none only where you trust the code`);
         const analyses = services.flatMap((s) => (s.activeDeployment?.state.analysis ? [`${s.app}/${s.env}:`, ...analysisLines(s.activeDeployment.state.analysis)] : []));
         return [statusTable(services), ...analyses, ...problems].join('\n');
       });
