@@ -1,8 +1,9 @@
 /**
- * Attack-free item 12 of issue 9: a developer (deploy outside production, no spec.apply) deploys
+ * Items 12 and 13 of issue 9. A developer (deploy outside production, no spec.apply) deploys
  * with `rollgate deploy`. The same spec as the server's: nothing is applied, nothing refused. A
  * spec that differs: the CLI says what differs, deploys with the server's spec, and the server's
- * spec stays as it was. An admin's differing spec is applied. Real `rollgate up`, real CLI.
+ * spec stays as it was. An admin's differing spec is applied. Prototype keys and an alias bomb
+ * are invalid input (exit 2, HTTP 400). Real `rollgate up`, real CLI.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -126,4 +127,34 @@ test('specDifferences: what applying would change, and nothing for an equal spec
   assert.deepEqual(specDifferences(local, JSON.parse(JSON.stringify(same)) as typeof same), []);
   const other = { ...same, apps: { a: { ...local.apps.a!, replicas: 5 } }, pipelines: { q: local.pipelines.p! }, notifications: null };
   assert.deepEqual(specDifferences(local, other), ['app a', 'app b (not on the server)', 'pipeline p (not on the server)', 'pipeline q (only on the server)', 'notification channels']);
+});
+
+test('prototype keys: `rollgate validate` exits 2 naming file:line:column and the path; the API answers 400 and changes nothing', async () => {
+  writeFileSync(join(work, 'proto.yaml'), `apps:\n  web: { run: x }\n  __proto__: { run: y }\nenvironments: {}\n`);
+  const v = await cli(['validate', '--file', 'proto.yaml'], devToken);
+  assert.equal(v.code, 2, v.stderr);
+  assert.match(v.stderr, /proto\.yaml:3:3: apps\.__proto__: key "__proto__" is not allowed/);
+  const before = JSON.stringify(await p.client.appliedSpec());
+  const res = await fetch(`${p.url}/v1/spec`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${p.token}`, 'content-type': 'application/json' },
+    body: `{"spec":{"apps":{"web":{"run":"x"},"__proto__":{"run":"y"}},"environments":{}}}`,
+  });
+  assert.equal(res.status, 400);
+  assert.match(((await res.json()) as { error: { message: string } }).error.message, /spec\.apps\.__proto__/);
+  assert.equal(JSON.stringify(await p.client.appliedSpec()), before);
+});
+
+test('an alias bomb: `rollgate validate` exits 2 (invalid input), not 1', async () => {
+  let text = 'a: &a [x, x, x, x, x, x, x, x, x]\n';
+  let prev = 'a';
+  for (let i = 0; i < 9; i++) {
+    text += `b${i}: &b${i} [${Array(9).fill(`*${prev}`).join(', ')}]\n`;
+    prev = `b${i}`;
+  }
+  writeFileSync(join(work, 'bomb.yaml'), text);
+  const v = await cli(['validate', '--file', 'bomb.yaml', '--json'], devToken);
+  assert.equal(v.code, 2, v.stderr);
+  assert.equal((JSON.parse(v.stdout) as { error: { code: string } }).error.code, 'invalid_spec');
+  assert.match(v.stderr, /bomb\.yaml:1:1: cannot be read: .*alias/i);
 });
