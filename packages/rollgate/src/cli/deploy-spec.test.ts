@@ -15,6 +15,8 @@ import { ROLLGATE_BIN, freePort, makeDemoRelease } from '../demo/fixtures.js';
 import { startPlatform, waitForDeployment, type Platform } from '../demo/platform.js';
 import { parseSpec } from '../core/spec-load.js';
 import { channelsDigest } from '../api/spec-view.js';
+import { until } from '../test/split-platform.js';
+import { createTestDatabase, requireAllBackends, type TestDatabase } from '../test/pg.js';
 import { createToken, createUser } from './client-auth.js';
 import { specDifferences } from './spec-sync.js';
 
@@ -78,6 +80,8 @@ before(async () => {
   qaPort = await freePort();
   writeFileSync(join(work, 'rollgate.yaml'), spec(1));
   p = await startPlatform({ dataDir: join(work, '.rollgate'), port: await freePort(), cwd: work, quiet: true });
+  // `up` applies rollgate.yaml just after its server answers.
+  await until('up to apply rollgate.yaml', async () => Object.hasOwn((await p.client.appliedSpec()).apps, 'web'));
   await createUser(p.client, { name: 'dana', roles: ['developer'], generatePassword: true });
   devToken = (await createToken(p.client, { user: 'dana', name: 'dana', expires: '1d' })).token;
 });
@@ -158,3 +162,63 @@ test('an alias bomb: `rollgate validate` exits 2 (invalid input), not 1', async 
   assert.equal((JSON.parse(v.stdout) as { error: { code: string } }).error.code, 'invalid_spec');
   assert.match(v.stderr, /bomb\.yaml:1:1: cannot be read: .*alias/i);
 });
+
+/** The comparison is over what the store gives back: on PostgreSQL too (jsonb reorders keys). */
+const RICH = (port: number) => `apps:
+  web:
+    run: node server.js
+    replicas: 2
+    healthCheck: { path: /healthz }
+    environments:
+      staging: { replicas: 1 }
+environments:
+  staging:
+    listen: ${port}
+    strategy:
+      canary:
+        steps: [{ setWeight: 20 }, { pause: { duration: 10s } }]
+notifications:
+  channels:
+    - { name: chat, kind: slack, urlEnv: SPEC_TEST_SLACK_URL, events: ['deployment.*'] }
+pipelines:
+  web:
+    app: web
+    stages:
+      - { name: build, run: { command: "true" } }
+      - { name: ship, deploy: { env: staging } }
+`;
+
+for (const backend of ['SQLite', 'PostgreSQL'] as const) {
+  test(`a spec read back from the server (${backend}) compares equal to the file it came from`, async (t) => {
+    let db: TestDatabase | null = null;
+    if (backend === 'PostgreSQL') {
+      try {
+        db = await createTestDatabase();
+      } catch (e) {
+        if (requireAllBackends()) throw e;
+        t.skip(String(e));
+        return;
+      }
+    }
+    const dir = mkdtempSync(join(tmpdir(), 'rollgate-spec-rt-'));
+    const text = RICH(await freePort());
+    writeFileSync(join(dir, 'rollgate.yaml'), text);
+    const env: NodeJS.ProcessEnv = { SPEC_TEST_SLACK_URL: 'https://hooks.slack.invalid/T0/B0/secret', ...(db ? { ROLLGATE_DATABASE_URL: db.url } : {}) };
+    const q = await startPlatform({ dataDir: join(dir, '.rollgate'), port: await freePort(), cwd: dir, env, quiet: true });
+    try {
+      // `up` applies the file just after its server answers.
+      const server = await until('up to apply the file', async () => {
+        const v = await q.client.appliedSpec();
+        return Object.keys(v.pipelines).length > 0 ? v : null;
+      });
+      assert.deepEqual(Object.keys(server.pipelines), ['web']);
+      assert.deepEqual(specDifferences(parseSpec(text), server), []);
+      assert.ok(!JSON.stringify(server).includes('hooks.slack.invalid'), 'channels only as a digest');
+      assert.deepEqual(specDifferences(parseSpec(text.replace('setWeight: 20', 'setWeight: 30')), server), ['environment staging']);
+    } finally {
+      await q.stop();
+      await db?.drop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+}

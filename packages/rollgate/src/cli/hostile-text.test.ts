@@ -78,6 +78,8 @@ environments:
   );
   mkdirSync(join(work, 'home'));
   p = await startPlatform({ dataDir: join(work, '.rollgate'), port: await freePort(), cwd: work, quiet: true });
+  // `up` applies rollgate.yaml just after its server answers.
+  await until('up to apply rollgate.yaml', async () => Object.hasOwn((await p.client.appliedSpec()).apps, 'web'));
   const release = async (version: string) => {
     const dir = await makeDemoRelease(join(work, 'rel'), { version });
     // The app prints the attack on both of its streams before serving.
@@ -134,6 +136,7 @@ test('--json keeps every value exact, with the dangerous characters as \\u escap
   assert.ok((JSON.parse(inc.stdout) as { title: string }[]).some((i) => i.title === EVIL.trim()), 'the title as the server keeps it (trimmed)');
   const exp = await cli(['audit', 'export']);
   for (const line of exp.stdout.trim().split('\n')) JSON.parse(line);
+  assert.ok(exp.stdout.includes('\\u202e'), 'the trail holds the attack (as an escape)');
   // The helper itself: same value back, nothing raw.
   const doc = { reason: EVIL, nested: [EVIL] };
   assert.deepEqual(JSON.parse(terminalJson(doc)), doc);
