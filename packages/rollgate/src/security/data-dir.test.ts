@@ -12,6 +12,7 @@ import { RollgateError } from '../core/errors.js';
 import { freePort, makeDemoRelease } from '../demo/fixtures.js';
 import { startPlatform, waitForDeployment } from '../demo/platform.js';
 import { checkReleaseDir, packDir } from '../cli/pack.js';
+import { until } from '../test/split-platform.js';
 import { secureDataDir } from './data-dir.js';
 
 let work: string;
@@ -107,6 +108,8 @@ test('rollgate up on an upgraded data directory: after a deployment, every file 
   );
   const p = await startPlatform({ dataDir, port, cwd, quiet: true });
   try {
+    // `up` applies rollgate.yaml just after its server answers.
+    await until('up to apply rollgate.yaml', async () => Object.hasOwn((await p.client.appliedSpec()).apps, 'web'));
     const rel = await makeDemoRelease(join(work, 'up-rel'), { version: 'v1' });
     const release = await p.client.uploadRelease('web', packDir(await checkReleaseDir(rel)), { version: 'v1' });
     const dep = await p.client.deploy({ app: 'web', env: 'staging', releaseId: release.id });
