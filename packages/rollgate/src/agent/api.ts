@@ -2,6 +2,7 @@
  * The agent's control API (Hono). Every route but `/metrics` needs `Authorization: Bearer <token>`;
  * every body and parameter is parsed with zod; errors are `{ error: { code, message } }`.
  */
+import { keyProblem } from '../api/json-body.js';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
@@ -41,11 +42,16 @@ function versionParam(c: Context): string {
 
 async function parseBody<S extends z.ZodType>(c: Context, schema: S): Promise<z.infer<S>> {
   let raw: unknown;
+  let text: string;
   try {
-    raw = await c.req.json();
+    text = await c.req.text();
+    raw = JSON.parse(text);
   } catch {
     throw new RollgateError('invalid_input', 'the request body is not valid JSON; send a JSON object with content-type application/json');
   }
+  // Same rule as the control plane's decoder: no duplicate keys, none naming a prototype.
+  const problem = keyProblem(text);
+  if (problem) throw new RollgateError('invalid_input', `invalid request: ${problem}`);
   const r = schema.safeParse(raw);
   if (!r.success) throw new RollgateError('invalid_input', `invalid request: ${describeIssues(r.error)}`);
   return r.data;

@@ -3,11 +3,12 @@
  * Signal handling belongs to the CLI: call `stop()` on SIGTERM/SIGINT.
  */
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { createAdaptorServer } from '@hono/node-server';
 import { RollgateError } from '../core/errors.js';
+import { secureDataDir } from '../security/data-dir.js';
 import { Agent, type AgentOptions } from './agent.js';
 import { createAgentApi } from './api.js';
 import { Router } from './router.js';
@@ -102,8 +103,8 @@ function listen(server: Server, host: string, port: number): Promise<number> {
 }
 
 export async function runAgent(opts: RunAgentOptions): Promise<RunningAgent> {
-  const dataDir = resolve(opts.dataDir);
-  mkdirSync(dataDir, { recursive: true });
+  // Before anything is created in it: private umask, owner checked, older files made private.
+  const dataDir = secureDataDir(opts.dataDir, { warn: (m) => (opts.log ? opts.log({ level: 'warn', msg: m }) : process.stderr.write(JSON.stringify({ at: new Date().toISOString(), component: 'agent', level: 'warn', msg: m }) + '\n')) }).dir;
   const token = loadOrCreateToken(dataDir, opts.token);
   const host = opts.host ?? '127.0.0.1';
   const createRouter = opts.createRouter ?? ((o: RouterOptions) => new Router(o));

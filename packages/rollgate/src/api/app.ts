@@ -38,6 +38,7 @@ import { ROUTE_PERMISSIONS } from './route-permissions.js';
 import { registerAuditRoutes } from './routes-audit.js';
 import { registerAuthRoutes, type AuthAuditEntry } from './routes-auth.js';
 import { registerSecretRoutes } from './routes-secrets.js';
+import { appliedSpecView } from './spec-view.js';
 
 export interface ApiDeps {
   store: Store;
@@ -116,6 +117,7 @@ export function createApi(d: ApiDeps): Hono<ApiEnv> {
     return c.json({ apps: Object.keys(spec.apps), environments: Object.keys(spec.environments), pipelines: Object.keys(spec.pipelines) });
   });
 
+  app.get('/v1/spec', async (c) => c.json(await appliedSpecView({ store: d.store, catalog: d.pipelines.catalog, notifications: d.notifications })));
   app.get('/v1/apps', async (c) => c.json(await d.views.apps()));
   app.get('/v1/environments', async (c) => {
     const envs = await d.store.listEnvironments();

@@ -7,6 +7,7 @@
  *
  *   GET  /v1/health                                  -> { ok, version, dialect }
  *   POST /v1/spec               { spec }             -> { apps: string[], environments: string[] }   (apply rollgate.yaml content)
+ *   GET  /v1/spec                                    -> { apps, environments, pipelines, notifications: { channels, sha256 } | null }   (as applied; api/spec-view.ts)
  *   GET  /v1/apps                                    -> AppSummary[]
  *   GET  /v1/environments                            -> { name, listen, spec }[]
  *   POST /v1/apps/:app/releases  body: tar.gz of the release directory; query ?version=&commitSha=&commitTime=

@@ -6,8 +6,8 @@
  * would reach an object's prototype (`__proto__`, `constructor`, `prototype`).
  */
 import { RollgateError } from '../core/errors.js';
+import { forbiddenKeyMessage, isForbiddenKey } from '../core/forbidden-keys.js';
 
-const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 export interface BodyHeaders {
@@ -77,7 +77,7 @@ export function keyProblem(text: string): string | null {
       if (top?.kind === 'object' && top.expectKey) {
         const key = JSON.parse(text.slice(i, j + 1)) as string;
         const where = pathOf(stack, key);
-        if (FORBIDDEN_KEYS.has(key)) return `${where}: key "${key}" is not allowed (it names an object's prototype); rename it`;
+        if (isForbiddenKey(key)) return forbiddenKeyMessage(where, key);
         if (top.keys.has(key)) return `${where}: key "${key.slice(0, 60)}" appears twice; send each key once`;
         top.keys.add(key);
         top.key = key;

@@ -139,6 +139,7 @@ export const ROUTE_PERMISSIONS: readonly RoutePermission[] = [
 
   // spec, apps, environments, releases, deployments (app.ts)
   P('POST', '/v1/spec', 'spec.apply'),
+  P('GET', '/v1/spec', 'read', undefined, 'the spec as applied (notification channels as a digest), so deploying needs no spec.apply when nothing changed'),
   P('GET', '/v1/apps', 'read'),
   P('GET', '/v1/environments', 'read'),
   raw(P('POST', '/v1/apps/:app/releases', 'deploy', { app: appParam, envless: true }, 'an upload touches no environment until it is deployed')),

@@ -2,6 +2,7 @@
 import { once } from 'node:events';
 import type { AuditEntry, AuditVerifyResult } from '../engine/audit.js';
 import type { ApiClient } from './client.js';
+import { terminalJson } from './terminal-text.js';
 
 export interface AuditQuery {
   since?: string | undefined;
@@ -28,6 +29,8 @@ const EXPORT_PAGE = 1000;
 /**
  * Writes the whole trail as JSON lines (oldest first, the same lines as GET /v1/audit/export) to
  * `out`, page by page, so memory stays flat however long the trail is. Returns the count.
+ * Controls and bidi characters in strings are written as \\u escapes (the same JSON values), so
+ * the export is safe to print on a terminal.
  */
 export async function auditExport(client: ApiClient, out: NodeJS.WritableStream): Promise<number> {
   // From below 1: a row someone inserted with seq 0 or less is in the store, so it is exported.
@@ -36,7 +39,7 @@ export async function auditExport(client: ApiClient, out: NodeJS.WritableStream)
   for (;;) {
     const page = await auditList(client, { after, limit: EXPORT_PAGE });
     for (const e of page) {
-      if (!out.write(JSON.stringify(e) + '\n')) await once(out, 'drain');
+      if (!out.write(terminalJson(e, 0) + '\n')) await once(out, 'drain');
       n++;
     }
     if (page.length < EXPORT_PAGE) return n;

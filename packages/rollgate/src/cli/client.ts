@@ -15,6 +15,7 @@ import type { ChaosRecord } from '../core/incidents.js';
 import type { DoraResult } from '../dora/load.js';
 import type { PipelineRunRecord, StageLogLine } from '../core/pipeline.js';
 import type { RunView } from '../engine/pipeline/pipelines.js';
+import type { AppliedSpecView } from '../api/spec-view.js';
 import { ApiError } from './exit.js';
 import { parseSse, type SseMessage } from './sse.js';
 
@@ -64,6 +65,10 @@ export class ApiClient {
   }
   applySpec(spec: unknown): Promise<{ apps: string[]; environments: string[] }> {
     return this.call('POST', '/v1/spec', { body: { spec } });
+  }
+  /** The spec as the server holds it (needs only `read`). */
+  appliedSpec(): Promise<AppliedSpecView> {
+    return this.call('GET', '/v1/spec');
   }
   apps(): Promise<AppSummary[]> {
     return this.call('GET', '/v1/apps');

@@ -1,7 +1,6 @@
 /** Helpers for the long-running commands (up, server, agent): signals, processes, listener URLs. */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { mkdirSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { secureDataDir } from '../security/data-dir.js';
 import type { EnvironmentView } from './client.js';
 
 /** Resolves with the first SIGINT or SIGTERM; a second one exits at once (130), leaving children as they are. */
@@ -23,10 +22,9 @@ export function waitForSignal(onSecond?: () => void): Promise<NodeJS.Signals> {
   });
 }
 
+/** The data directory, made private before the command creates anything (see security/data-dir.ts). */
 export function prepareDataDir(dir: string): string {
-  const abs = resolve(dir);
-  mkdirSync(abs, { recursive: true, mode: 0o700 });
-  return abs;
+  return secureDataDir(dir, { warn: (m) => process.stderr.write(`warning: ${m}\n`) }).dir;
 }
 
 export function isAlive(pid: number): boolean {

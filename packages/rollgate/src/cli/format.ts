@@ -1,10 +1,12 @@
 /** Plain-text formatting for human output: tables, durations, weights. No colours needed to read it. */
 import type { DeploymentRecord, AnalysisSnapshot } from '../core/domain.js';
 import type { ServiceStatus, VersionStatus } from '../api/contract.js';
+import { oneLine } from './terminal-text.js';
 
 /** Left-aligned columns separated by two spaces; the header row is upper-cased. */
 export function table(header: string[], rows: string[][]): string {
-  const all = [header.map((h) => h.toUpperCase()), ...rows];
+  // A cell is one line: a newline (or any control) from the server must not start a fake row.
+  const all = [header.map((h) => h.toUpperCase()), ...rows.map((r) => r.map(oneLine))];
   const widths = header.map((_, i) => Math.max(...all.map((r) => visibleLength(r[i] ?? ''))));
   return all
     .map((r) =>
@@ -73,8 +75,8 @@ export function formatInstances(v: Pick<VersionStatus, 'ready' | 'desiredReplica
 }
 
 export function describeDeployment(d: { status: string; step?: string | null; message?: string }): string {
-  const step = d.step ? `: ${d.step}` : '';
-  return `${d.status}${step}`;
+  const step = d.step ? `: ${oneLine(d.step)}` : '';
+  return `${oneLine(d.status)}${step}`;
 }
 
 /** One row per app × environment (the compact `rollgate status` table). */
@@ -92,8 +94,8 @@ export function statusTable(services: ServiceStatus[]): string {
 export function analysisLines(a: AnalysisSnapshot | null | undefined): string[] {
   if (!a) return [];
   const num = (v: number | null) => (v === null ? '-' : Math.abs(v) < 1 && v !== 0 ? v.toFixed(4) : v.toFixed(1));
-  const lines = [`analysis (${a.phase}): ${a.verdict} — ${a.reason}`];
-  for (const m of a.metrics) lines.push(`  ${m.verdict === 'pass' ? '✓' : m.verdict === 'fail' ? '✗' : '…'} ${m.name.padEnd(16)} canary ${num(m.canary).padStart(8)}  stable ${num(m.stable).padStart(8)}  ${m.reason}`);
+  const lines = [`analysis (${a.phase}): ${a.verdict} — ${oneLine(a.reason)}`];
+  for (const m of a.metrics) lines.push(`  ${m.verdict === 'pass' ? '✓' : m.verdict === 'fail' ? '✗' : '…'} ${oneLine(m.name).padEnd(16)} canary ${num(m.canary).padStart(8)}  stable ${num(m.stable).padStart(8)}  ${oneLine(m.reason)}`);
   return lines;
 }
 

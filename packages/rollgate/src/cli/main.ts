@@ -2,6 +2,7 @@
  * The `rollgate` command line. Parses argv with commander and exits with:
  *   0 ok · 1 operation failed · 2 usage/validation error · 3 server unreachable or server error
  */
+import { terminalText } from './terminal-text.js';
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { EXIT_OK, EXIT_USAGE, UsageError } from './exit.js';
@@ -86,7 +87,7 @@ function packageVersion(): string {
 main(process.argv).then(
   (code) => process.exit(code),
   (e: unknown) => {
-    process.stderr.write(`error: ${e instanceof Error ? (process.env.ROLLGATE_DEBUG === '1' ? (e.stack ?? e.message) : e.message) : String(e)}\n`);
+    process.stderr.write(`error: ${terminalText(e instanceof Error ? (process.env.ROLLGATE_DEBUG === '1' ? (e.stack ?? e.message) : e.message) : String(e))}\n`);
     process.exit(1);
   },
 );

@@ -5,6 +5,7 @@
 import type { DeploymentEventRecord } from '../core/domain.js';
 import type { DeploymentView, ServiceStatus } from '../api/contract.js';
 import { deploymentDuration, formatInstances, formatTime, outcome, weightBar, analysisLines } from './format.js';
+import { oneLine } from './terminal-text.js';
 
 const ESC = '\x1b[';
 
@@ -15,8 +16,9 @@ export class LiveBlock {
 
   render(lines: string[]): void {
     const cols = this.out.columns || 100;
-    // Truncate so no line wraps: the cursor math counts one row per line.
-    const fitted = lines.map((l) => (l.length > cols - 1 ? l.slice(0, cols - 2) + '…' : l));
+    // One row per line, no control of the server's own (the only escapes are ours, below), and
+    // truncated so no line wraps: the cursor math counts one row per line.
+    const fitted = lines.map(oneLine).map((l) => (l.length > cols - 1 ? l.slice(0, cols - 2) + '…' : l));
     let s = '';
     if (this.drawn > 0) s += `${ESC}${this.drawn}F`;
     s += `${ESC}0J` + fitted.join('\n') + '\n';
@@ -69,7 +71,7 @@ export function renderLive(view: DeploymentView, status: ServiceStatus | null, n
 }
 
 export function eventLine(ev: DeploymentEventRecord): string {
-  return `${formatTime(ev.at).slice(11)} ${ev.kind.padEnd(12)} ${ev.message}`;
+  return `${formatTime(ev.at).slice(11)} ${oneLine(ev.kind).padEnd(12)} ${oneLine(ev.message)}`;
 }
 
 function strategyName(s: DeploymentView['strategy']): string {

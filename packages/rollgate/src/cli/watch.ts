@@ -4,6 +4,7 @@ import type { ApiClient } from './client.js';
 import { OperationFailed } from './exit.js';
 import { followDeployment } from './follow.js';
 import { deploymentDuration, outcome } from './format.js';
+import { oneLine } from './terminal-text.js';
 import type { Output } from './output.js';
 import { EventLines, LiveBlock, renderLive } from './progress.js';
 
@@ -49,7 +50,7 @@ export async function waitForDeployment(client: ApiClient, started: DeploymentVi
 
 /** The one-line summary printed when a followed deployment ends. */
 export function endLine(d: DeploymentView): string {
-  return `deployment ${d.id} ${outcome(d.status)} after ${deploymentDuration(d)}: ${d.message || `${d.app} ${d.version} in ${d.env}`}`;
+  return `deployment ${oneLine(d.id)} ${outcome(d.status)} after ${deploymentDuration(d)}: ${oneLine(d.message || `${d.app} ${d.version} in ${d.env}`)}`;
 }
 
 /** Exit 0 only when it succeeded; anything else is an operation failure (exit 1). */

@@ -29,7 +29,7 @@ function problemsOf(text: string) {
   } catch (e) {
     assert.ok(e instanceof RollgateError);
     assert.equal(e.code, 'invalid_spec');
-    return { message: e.message, problems: (e.details as { problems: { line: number; field: string; message: string }[] }).problems };
+    return { message: e.message, problems: (e.details as { problems: { file: string; line: number; column: number; field: string; message: string }[] }).problems };
   }
   assert.fail('expected the spec to be rejected');
 }
@@ -85,4 +85,50 @@ test('two environments on one listener are rejected', () => {
 test('an override for an undeclared environment is rejected', () => {
   const { problems } = problemsOf(GOOD.replace('replicas: 3', 'replicas: 3\n    environments:\n      prod: { replicas: 5 }'));
   assert.match(problems[0]!.message, /unknown environment "prod"/);
+});
+
+test('prototype keys are refused at any depth, with file:line:column and the path', () => {
+  const text = `apps:
+  __proto__:
+    run: node server.js
+  shop:
+    run: node server.js
+    environments:
+      staging:
+        constructor: { replicas: 2 }
+environments:
+  staging:
+    listen: 18080
+pipelines:
+  p:
+    app: shop
+    stages:
+      - name: a
+        run: { command: "true", prototype: 1 }
+`;
+  const { problems } = problemsOf(text);
+  assert.deepEqual(
+    problems.map((p) => [p.line, p.column, p.field]),
+    [
+      [2, 3, 'apps.__proto__'],
+      [8, 9, 'apps.shop.environments.staging.constructor'],
+      [17, 33, 'pipelines.p.stages.0.run.prototype'],
+    ],
+  );
+  assert.match(problems[0]!.message, /"__proto__" is not allowed/);
+  // Quoted keys are the same key.
+  assert.equal(problemsOf(`apps:\n  "__proto__": { run: x }\nenvironments: {}\n`).problems[0]?.field, 'apps.__proto__');
+});
+
+test('an alias bomb is an invalid spec naming the file, not a crash', () => {
+  let text = 'a: &a [x, x, x, x, x, x, x, x, x]\n';
+  let prev = 'a';
+  for (let i = 0; i < 9; i++) {
+    text += `b${i}: &b${i} [${Array(9).fill(`*${prev}`).join(', ')}]\n`;
+    prev = `b${i}`;
+  }
+  const { problems } = problemsOf(text);
+  assert.equal(problems.length, 1);
+  assert.match(problems[0]!.message, /resource exhaustion|alias/i);
+  assert.equal(problems[0]!.file, 'rollgate.yaml');
 });

@@ -2,9 +2,10 @@
  * Reads rollgate.yaml text into a typed ProjectSpec, or throws an invalid_spec error that
  * names the file, line, field and what was expected for every problem found.
  */
-import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
+import { LineCounter, parseDocument, isMap, isNode, isScalar, isSeq, type Document } from 'yaml';
 import type { z } from 'zod';
-import { RollgateError } from './errors.js';
+import { RollgateError, errorMessage } from './errors.js';
+import { forbiddenKeyMessage, isForbiddenKey } from './forbidden-keys.js';
 import { ProjectSpec } from './project-spec.js';
 
 export interface SpecProblem {
@@ -25,9 +26,37 @@ export function parseSpec(text: string, file = 'rollgate.yaml'): ProjectSpec {
     });
     throw specError(problems);
   }
-  const result = ProjectSpec.safeParse(doc.toJS() ?? {});
+  const forbidden = forbiddenKeys(doc.contents, [], lines, file);
+  if (forbidden.length > 0) throw specError(forbidden);
+  let value: unknown;
+  try {
+    value = doc.toJS();
+  } catch (e) {
+    // The yaml library refuses alias expansion past its limit (a "billion laughs" file) here.
+    throw specError([{ file, line: 1, column: 1, field: '', message: `cannot be read: ${errorMessage(e)}; write the values out instead of nesting aliases` }]);
+  }
+  const result = ProjectSpec.safeParse(value ?? {});
   if (!result.success) throw specError(result.error.issues.map((i) => toProblem(i, doc, lines, file)));
   return result.data;
+}
+
+/** Every `__proto__` / `constructor` / `prototype` key, at any depth, with where it is. */
+function forbiddenKeys(node: unknown, path: (string | number)[], lines: LineCounter, file: string): SpecProblem[] {
+  const out: SpecProblem[] = [];
+  if (isMap(node)) {
+    for (const pair of node.items) {
+      const key = isScalar(pair.key) ? String(pair.key.value) : null;
+      if (key !== null && isForbiddenKey(key)) {
+        const pos = isNode(pair.key) && pair.key.range ? lines.linePos(pair.key.range[0]) : { line: 1, col: 1 };
+        const field = [...path, key].join('.');
+        out.push({ file, line: pos.line, column: pos.col, field, message: forbiddenKeyMessage(field, key).slice(field.length + 2) });
+      }
+      out.push(...forbiddenKeys(pair.value, key === null ? path : [...path, key], lines, file));
+    }
+  } else if (isSeq(node)) {
+    node.items.forEach((item, i) => out.push(...forbiddenKeys(item, [...path, i], lines, file)));
+  }
+  return out;
 }
 
 function toProblem(issue: z.core.$ZodIssue, doc: Document, lines: LineCounter, file: string): SpecProblem {

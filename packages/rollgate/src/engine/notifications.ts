@@ -51,6 +51,12 @@ export class Notifications {
     await this.resumePending();
   }
 
+  /** The channels as last applied (null when never), for GET /v1/spec. */
+  async applied(): Promise<NotificationChannelSpec[] | null> {
+    const saved = await this.store.getSetting(SETTING);
+    return saved ? (JSON.parse(saved) as NotificationChannelSpec[]) : null;
+  }
+
   /** Checks every channel resolves (variables set, secrets valid) before anything is recorded. */
   check(specs: NotificationChannelSpec[]): ChannelConfig[] {
     return this.resolve(specs);

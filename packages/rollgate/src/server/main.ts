@@ -2,8 +2,8 @@
  * `rollgate server`: the control plane. Wires the store, the data plane (Runtime +
  * TrafficProvider), the executor and the HTTP API, then resumes whatever was in progress.
  */
-import { mkdir, rm, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
 import { AgentClient } from '../agent/client.js';
@@ -31,6 +31,7 @@ import { Secrets } from '../engine/secrets/secrets.js';
 import { SecretRollout } from '../engine/secret-rollout.js';
 import { LocalAgentRuntime } from '../runtime/local-agent.js';
 import { openStore } from '../store/index.js';
+import { secureDataDir } from '../security/data-dir.js';
 import { BuiltinTraffic } from '../traffic/builtin.js';
 
 export const ROLLGATE_VERSION = '0.1.0';
@@ -61,11 +62,11 @@ export interface RunningServer {
 }
 
 export async function runServer(opts: ServerOptions): Promise<RunningServer> {
-  const dataDir = resolve(opts.dataDir);
-  await mkdir(dataDir, { recursive: true, mode: 0o700 });
   // Known secret values are masked in the server's own log (bound once the secrets are loaded).
   let mask = (text: string) => text;
   const log = maskedLogger(opts.log ?? jsonLogger('server'), (text) => mask(text));
+  // Before anything is created in it: private umask, owner checked, older files made private.
+  const dataDir = secureDataDir(opts.dataDir, { warn: (m) => log.warn(m) }).dir;
   // The master key first: without it the server must not start (secrets, the audit trail's key).
   const master = loadMasterKey({ dataDir });
   const store = await openStore({ url: opts.databaseUrl, dataDir });

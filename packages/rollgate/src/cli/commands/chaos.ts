@@ -1,4 +1,5 @@
 /** Chaos experiments: inject a fault into one version's traffic, kill an instance, stop, list. */
+import { oneLine } from '../terminal-text.js';
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { AppName, EnvName, Version } from '../../api/contract.js';
@@ -67,7 +68,7 @@ export function registerChaos(program: Command): void {
       const client = clientFor(opts);
       const app = await appFor(client, appArg, opts.env);
       const rec = await client.chaosKill({ app, env: opts.env, version: opts.version });
-      out.result(rec, () => `${rec.id}: ${rec.detail ?? 'killed'}`);
+      out.result(rec, () => `${rec.id}: ${oneLine(rec.detail ?? 'killed')}`);
     }),
   );
 

@@ -1,4 +1,7 @@
-/** `rollgate deploy APP --env ENV --path DIR`: check locally, apply the spec, upload the release, start the deployment. */
+/**
+ * `rollgate deploy APP --env ENV --path DIR`: check locally, apply the spec when it changes
+ * something and the caller may (cli/spec-sync.ts), upload the release, start the deployment.
+ */
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { z } from 'zod';
@@ -8,6 +11,7 @@ import { UsageError } from '../exit.js';
 import { readCommit } from '../git.js';
 import { checkReleaseDir, packDir } from '../pack.js';
 import { loadSpecFile, requireAppEnv } from '../spec-file.js';
+import { syncSpec } from '../spec-sync.js';
 import { endLine, requireSucceeded, waitForDeployment } from '../watch.js';
 
 const DeployOpts = ClientOpts.extend({
@@ -49,19 +53,19 @@ export function registerDeploy(program: Command): void {
       const commit = opts.commitSha ? { sha: opts.commitSha, time: opts.commitTime } : await readCommit(dir.root);
 
       const client = clientFor(opts);
-      await client.applySpec(loaded.spec);
+      const spec = await syncSpec(client, loaded.spec, (m) => out.warn(m));
       out.info(`uploading ${opts.path} (${dir.files} files)…`);
       const release = await client.uploadRelease(app, packDir(dir), { version: opts.version, commitSha: commit?.sha, commitTime: commit?.time });
       out.info(`release ${release.app} ${release.version} (${release.id}, content ${release.contentHash.slice(0, 12)})`);
       const started = await client.deploy({ app, env: opts.env, releaseId: release.id, ...(opts.strategy ? { strategy: opts.strategy } : {}) });
       if (!opts.wait) {
-        out.result({ release, deployment: started }, () => `deployment ${started.id} started: ${app} ${started.version} to ${opts.env} (${started.status}); follow it with \`rollgate status ${app} --env ${opts.env}\``);
+        out.result({ release, deployment: started, spec }, () => `deployment ${started.id} started: ${app} ${started.version} to ${opts.env} (${started.status}); follow it with \`rollgate status ${app} --env ${opts.env}\``);
         return;
       }
       out.info(`deployment ${started.id}: ${app} ${started.version} to ${opts.env}`);
       const final = await waitForDeployment(client, started, out);
-      requireSucceeded(final, { release, deployment: final });
-      out.result({ release, deployment: final }, () => endLine(final));
+      requireSucceeded(final, { release, deployment: final, spec });
+      out.result({ release, deployment: final, spec }, () => endLine(final));
     }),
   );
 }

@@ -1,4 +1,5 @@
 /** Incidents: list them with their durations, open one by hand, resolve one. */
+import { oneLine } from '../terminal-text.js';
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { AppName, EnvName } from '../../api/contract.js';
@@ -44,7 +45,7 @@ export function registerIncidents(program: Command): void {
     action(ResolveOpts, async (opts, { out }, idArg: string) => {
       const id = parseArg(IncidentId, idArg, 'incident');
       const i = await clientFor(opts).resolveIncident(id, opts.reason);
-      out.result(i, () => `resolved incident ${i.id} (${i.app} in ${i.env}: ${i.title}) after ${formatDuration(i.durationMs)}`);
+      out.result(i, () => `resolved incident ${i.id} (${i.app} in ${i.env}: ${oneLine(i.title)}) after ${formatDuration(i.durationMs)}`);
     }),
   );
 

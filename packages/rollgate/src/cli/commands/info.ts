@@ -11,6 +11,7 @@ import type { Output } from '../output.js';
 import type { StageLogLine } from '../../core/pipeline.js';
 import { resolveRun } from './pipeline.js';
 import { analysisLines, deploymentDuration, formatTime, outcome, statusTable, table } from '../format.js';
+import { oneLine } from '../terminal-text.js';
 
 const StatusOpts = ClientOpts.extend({ env: EnvName.optional() });
 const HistoryOpts = ClientOpts.extend({ env: EnvName.optional(), limit: IntString(1, 1000).default(20) });
@@ -38,7 +39,7 @@ export function registerInfo(program: Command): void {
       const services = await clientFor(opts).status({ app: optionalApp(appArg), env: opts.env });
       out.result(services, () => {
         if (services.length === 0) return 'nothing deployed yet; deploy with `rollgate deploy APP --env ENV --path DIR`';
-        const problems = services.filter((s) => s.dataPlaneError).map((s) => `warning: ${s.app}/${s.env}: data plane not reachable (${s.dataPlaneError}); shown from the store`);
+        const problems = services.filter((s) => s.dataPlaneError).map((s) => `warning: ${s.app}/${s.env}: data plane not reachable (${oneLine(s.dataPlaneError)}); shown from the store`);
         for (const s of services.filter((x) => x.isolation === 'none')) problems.push(`warning: ${s.app}/${s.env}: instances are not isolated and can read the platform's data directory (keys, tokens, database); install bubblewrap or run the platform as root, or keep isolation: none only where you trust the code`);
         const analyses = services.flatMap((s) => (s.activeDeployment?.state.analysis ? [`${s.app}/${s.env}:`, ...analysisLines(s.activeDeployment.state.analysis)] : []));
         return [statusTable(services), ...analyses, ...problems].join('\n');
@@ -114,7 +115,7 @@ export function registerInfo(program: Command): void {
         return;
       }
       const seen = new LineSet(first.lines);
-      for (const l of first.lines) process.stdout.write(logLine(l) + '\n');
+      for (const l of first.lines) out.info(logLine(l));
       const stop = new AbortController();
       const onSignal = () => stop.abort();
       process.once('SIGINT', onSignal);
@@ -127,7 +128,7 @@ export function registerInfo(program: Command): void {
             break;
           }
           const next = await client.logs({ ...query, tail: 1000 });
-          for (const l of seen.fresh(next.lines)) process.stdout.write(logLine(l) + '\n');
+          for (const l of seen.fresh(next.lines)) out.info(logLine(l));
         }
       } finally {
         process.off('SIGINT', onSignal);
@@ -138,7 +139,8 @@ export function registerInfo(program: Command): void {
 }
 
 export function logLine(l: LogLine): string {
-  return `${formatTime(l.at).slice(11)} ${l.version}/${l.instance}${l.stream === 'stderr' ? ' !' : ''} ${l.text}`;
+  // An app's output is the least trusted text of all: one line, every control shown escaped.
+  return `${formatTime(l.at).slice(11)} ${oneLine(l.version)}/${oneLine(l.instance)}${l.stream === 'stderr' ? ' !' : ''} ${oneLine(l.text)}`;
 }
 
 /**
@@ -190,7 +192,7 @@ async function stageLogs(client: ApiClient, out: Output, o: { app: string | unde
     if (!latest) throw new UsageError(`app "${o.app}" has no pipeline run yet`);
     id = latest.id;
   }
-  const print = (l: StageLogLine) => process.stdout.write(stageLogLine(l, !o.stage) + '\n');
+  const print = (l: StageLogLine) => out.info(stageLogLine(l, !o.stage));
   if (!o.follow || out.json) {
     const { lines } = await client.runLogs(id, { stage: o.stage, limit: 10_000 });
     const shown = lines.slice(-o.tail);
@@ -210,5 +212,5 @@ async function stageLogs(client: ApiClient, out: Output, o: { app: string | unde
 }
 
 export function stageLogLine(l: StageLogLine, withStage: boolean): string {
-  return `${formatTime(l.at).slice(11)}${withStage ? ` ${l.stage}` : ''}${l.stream === 'stderr' ? ' !' : l.stream === 'system' ? ' #' : ''} ${l.text}`;
+  return `${formatTime(l.at).slice(11)}${withStage ? ` ${oneLine(l.stage)}` : ''}${l.stream === 'stderr' ? ' !' : l.stream === 'system' ? ' #' : ''} ${oneLine(l.text)}`;
 }

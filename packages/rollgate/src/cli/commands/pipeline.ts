@@ -2,6 +2,7 @@
  * Pipeline commands: `release` starts a run; `pipeline status|cancel|retry` watch and steer it;
  * `approve` and `reject` answer its approval stages.
  */
+import { oneLine } from '../terminal-text.js';
 import type { Command } from 'commander';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
@@ -81,8 +82,8 @@ export function registerPipeline(program: Command): void {
       }
       out.info(`run ${run.id} of pipeline ${run.pipeline}`);
       const final = await followRun(client, run.id, out);
-      if (final.status !== 'succeeded') throw new OperationFailed(`run_${final.status}`, `run ${final.id} ${final.status}: ${final.message}`, final);
-      out.result(final, () => `run ${final.id} succeeded: ${final.releaseVersion ?? ''} ${final.message}`);
+      if (final.status !== 'succeeded') throw new OperationFailed(`run_${final.status}`, `run ${final.id} ${final.status}: ${oneLine(final.message)}`, final);
+      out.result(final, () => `run ${final.id} succeeded: ${oneLine(final.releaseVersion)} ${oneLine(final.message)}`);
     }),
   );
 
@@ -165,11 +166,11 @@ const MARK: Record<string, string> = { succeeded: '✓', failed: '✗', running:
 
 function stageLine(s: StageRecord): string {
   const took = s.startedAt && s.finishedAt ? ` (${formatDuration(Date.parse(s.finishedAt) - Date.parse(s.startedAt))})` : '';
-  return `${MARK[s.status] ?? '?'} ${s.name} [${s.kind}] ${s.status}${took}${s.message ? `: ${s.message}` : ''}`;
+  return `${MARK[s.status] ?? '?'} ${oneLine(s.name)} [${s.kind}] ${s.status}${took}${s.message ? `: ${oneLine(s.message)}` : ''}`;
 }
 
 export function runText(v: RunView): string {
-  const head = `run ${v.id}  pipeline ${v.pipeline}  app ${v.app}  ${v.status}${v.releaseVersion ? `  release ${v.releaseVersion}` : ''}\n${v.message}`;
+  const head = `run ${v.id}  pipeline ${v.pipeline}  app ${v.app}  ${v.status}${v.releaseVersion ? `  release ${oneLine(v.releaseVersion)}` : ''}\n${oneLine(v.message)}`;
   return [head, ...v.stages.map(stageLine)].join('\n');
 }
 
