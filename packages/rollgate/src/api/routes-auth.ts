@@ -114,7 +114,7 @@ export function registerAuthRoutes(app: Hono<ApiEnv>, d: AuthRouteDeps): void {
     const target = `user/${body.user.trim().toLowerCase().slice(0, 64)}`;
     if (!r.ok) {
       const kind: LoginAttemptKind = r.reason === 'throttled' ? 'refused' : 'failed';
-      if (d.loginAudit) await d.loginAudit.attempt(kind, body.user, requestSource(c, { trustProxy: d.trustProxy }));
+      if (d.loginAudit) await d.loginAudit.attempt(kind, body.user, requestSource(c, { trustProxy: d.trustProxy }), r.reason === 'throttled' && r.scope === 'address');
       else await audit(c, { action: kind === 'refused' ? 'auth.login_throttled' : 'auth.login_failed', target, outcome: 'denied', actor: 'anonymous' });
       if (r.reason === 'throttled') {
         c.header('Retry-After', String(Math.max(1, Math.ceil(r.retryAfterMs / 1000))));

@@ -5,7 +5,9 @@
  * (auth_login_failure_windows: one row per attempted name, client address and window) and the
  * trail gets
  *   - `auth.login_failed` at the first failure of a name from an address in a window,
- *   - `auth.login_throttled` at the first attempt of the window refused by the throttle,
+ *   - `auth.login_throttled` at the first attempt of the window refused by the throttle (refusals
+ *     because the whole address waits are counted under the name `*`, so spraying many names
+ *     from one address writes one entry, not one per name),
  *   - `auth.login_failed_summary` with the window's counts once the window has closed (written
  *     by the next failed login, a periodic sweep, and the server's stop; the open window too at
  *     stop), only when the window had more than one attempt.
@@ -30,6 +32,8 @@ export interface LoginAuditOptions {
 }
 
 export type LoginAttemptKind = 'failed' | 'refused';
+/** The name refusals of a whole address are counted under. */
+export const ALL_NAMES = '*';
 
 export class LoginAudit {
   readonly windowMs: number;
@@ -50,10 +54,16 @@ export class LoginAudit {
     return new Date(Math.floor(t.getTime() / this.windowMs) * this.windowMs);
   }
 
-  /** Counts a failed or refused login; writes an entry only when it is the window's first of its kind. */
-  async attempt(kind: LoginAttemptKind, rawName: string, source: AuditSource): Promise<void> {
+  /**
+   * Counts a failed or refused login (`addressWide`: refused because the whole address waits);
+   * writes an entry only when it is the window's first of its kind.
+   */
+  async attempt(kind: LoginAttemptKind, rawName: string, source: AuditSource, addressWide = false): Promise<void> {
     const now = this.now();
-    const name = loginName(rawName).slice(0, 64);
+    if (kind === 'refused' && addressWide) rawName = ALL_NAMES;
+    // Anyone can send any name: no control characters reach a table a terminal shows.
+    // eslint-disable-next-line no-control-regex
+    const name = loginName(rawName).slice(0, 64).replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, '?');
     const address = normalAddress(source.address);
     const start = this.windowStart(now);
     const w = await this.store.auth.countLoginFailure({ name, address, windowStart: start.toISOString(), at: now.toISOString(), kind });
