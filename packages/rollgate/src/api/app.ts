@@ -28,7 +28,7 @@ import type { Incidents } from '../engine/incidents.js';
 import type { Notifications } from '../engine/notifications.js';
 import type { PipelineEngine } from '../engine/pipeline/index.js';
 import { registerGitHookRoutes, registerPipelineRoutes } from './routes-pipelines.js';
-import type { Accounts, Auth } from '../engine/auth/index.js';
+import { LoginAudit, type Accounts, type Auth } from '../engine/auth/index.js';
 import type { AuditTrail } from '../engine/audit.js';
 import { auditRequest } from '../engine/audit-hooks.js';
 import type { Secrets } from '../engine/secrets/secrets.js';
@@ -52,6 +52,8 @@ export interface ApiDeps {
   accounts: Accounts;
   audit: AuditTrail;
   secrets: Secrets;
+  /** Failed logins, aggregated on the trail (default: one over `audit` with the auth clock). */
+  loginAudit?: LoginAudit;
   /** Behind a trusted reverse proxy: take the client address and scheme from X-Forwarded-*. */
   trustProxy?: boolean;
   version: string;
@@ -99,8 +101,9 @@ export function createApi(d: ApiDeps): Hono<ApiEnv> {
   const authAudit = async (c: Context<ApiEnv>, e: AuthAuditEntry) => {
     await auditRequest(d.audit, c, e, { trustProxy: d.trustProxy });
   };
-  registerAuthRoutes(app, { auth: d.auth, accounts: d.accounts, trustProxy: d.trustProxy, audit: authAudit });
-  registerAuditRoutes(app, { audit: d.audit });
+  const loginAudit = d.loginAudit ?? new LoginAudit(d.store, (e) => d.audit.record(e), { now: d.auth.now });
+  registerAuthRoutes(app, { auth: d.auth, accounts: d.accounts, trustProxy: d.trustProxy, audit: authAudit, loginAudit });
+  registerAuditRoutes(app, { audit: d.audit, loginAudit });
   registerSecretRoutes(app, { secrets: d.secrets, audit: d.audit, auditOptions: { trustProxy: d.trustProxy } });
   const small = jsonLimit(1024 * 1024);
 

@@ -316,20 +316,22 @@ describe('browser sessions', () => {
     assert.equal((await call('GET', '/v1/auth/me', { token: t })).body.error.message, AUTH_MESSAGES.revoked);
   });
 
-  test('repeated failed logins lock the name for 15 minutes with 429 and Retry-After; then it works again', async () => {
+  test('repeated failed logins make this name wait (429 too_many_requests, Retry-After, when to retry); then it works again', async () => {
     await call('POST', '/v1/users', { token: adminToken, body: { name: 'luke', roles: ['viewer'], password: 'luke has a long password' } });
     const wrong = await call('POST', '/v1/auth/login', { body: { user: 'luke', password: 'guess' } });
     const ghost = await call('POST', '/v1/auth/login', { body: { user: 'no-such-user', password: 'guess' } });
     assert.equal(wrong.status, 401);
     assert.deepEqual(wrong.body, ghost.body, 'the same answer whether or not the user exists');
     assert.equal(wrong.body.error.message, AUTH_MESSAGES.login);
-    for (let i = 0; i < 4; i++) assert.equal((await call('POST', '/v1/auth/login', { body: { user: 'luke', password: 'guess' } })).status, 401);
-    const locked = await call('POST', '/v1/auth/login', { body: { user: 'luke', password: 'luke has a long password' } });
-    assert.equal(locked.status, 429);
-    assert.equal(locked.body.error.code, 'rate_limited');
-    assert.equal(locked.headers.get('retry-after'), '900');
-    assert.ok(audited.some((e) => e.action === 'auth.login_locked' && e.target === 'user/luke'));
-    clock += 15 * MIN;
+    for (let i = 0; i < 5; i++) assert.equal((await call('POST', '/v1/auth/login', { body: { user: 'luke', password: 'guess' } })).status, 401);
+    const waiting = await call('POST', '/v1/auth/login', { body: { user: 'luke', password: 'luke has a long password' } });
+    assert.equal(waiting.status, 429);
+    assert.equal(waiting.body.error.code, 'too_many_requests');
+    assert.equal(waiting.headers.get('retry-after'), '1');
+    assert.match(waiting.body.error.message, /wait 1 second \(until 2024-05-01T\d\d:\d\d:\d\d\.\d+Z\) and try again/);
+    assert.match(waiting.body.error.message, /rollgate users unlock/);
+    assert.ok(audited.some((e) => e.action === 'auth.login_throttled' && e.target === 'user/luke'));
+    clock += 1000;
     assert.equal((await call('POST', '/v1/auth/login', { body: { user: 'luke', password: 'luke has a long password' } })).status, 200);
   });
 });

@@ -4,7 +4,7 @@
  *
  * Public routes, and why:
  *   GET  /v1/health        liveness, tells nothing but the version and database kind
- *   POST /v1/auth/login    how one gets credentials; rate limited with lockout
+ *   POST /v1/auth/login    how one gets credentials; throttled per account and address (growing waits)
  *   POST /hooks/git/:name  authenticated by its HMAC signature (or GitLab token), checked by the route
  *                          against the pipeline's webhook secret; a bearer token cannot be configured
  *                          in every git host, and the only thing it can do is start that pipeline
@@ -118,7 +118,7 @@ const queryAppEnv = { app: { query: 'app' }, env: { query: 'env' } } as const;
 export const ROUTE_PERMISSIONS: readonly RoutePermission[] = [
   // public
   P('GET', '/v1/health', 'public', undefined, 'liveness; tells only the version and the database kind'),
-  P('POST', '/v1/auth/login', 'public', undefined, 'gives credentials; rate limited, locks out after repeated failures'),
+  P('POST', '/v1/auth/login', 'public', undefined, 'gives credentials; throttled per user name and address with growing waits, never locked for everyone'),
   raw(P('POST', '/hooks/git/:name', 'public', undefined, "authenticated by the HMAC signature against the pipeline's webhook secret, checked in the route")),
 
   // auth, users, tokens, roles (routes-auth.ts)
@@ -129,6 +129,7 @@ export const ROUTE_PERMISSIONS: readonly RoutePermission[] = [
   P('POST', '/v1/users', 'users.manage'),
   P('PATCH', '/v1/users/:name', 'users.manage'),
   P('DELETE', '/v1/users/:name', 'users.manage'),
+  P('POST', '/v1/users/:name/unlock', 'users.manage', undefined, 'clears login waits of a user name (admins)'),
   P('GET', '/v1/tokens', 'tokens.manage', tokenList),
   P('POST', '/v1/tokens', 'tokens.manage', tokenCreate),
   P('DELETE', '/v1/tokens/:id', 'tokens.manage', tokenById),
@@ -193,6 +194,7 @@ export const ROUTE_PERMISSIONS: readonly RoutePermission[] = [
   P('GET', '/v1/audit', 'audit.read'),
   P('GET', '/v1/audit/verify', 'audit.read'),
   P('GET', '/v1/audit/export', 'audit.read'),
+  P('GET', '/v1/audit/logins', 'audit.read'),
 
   // secrets (routes-secrets.ts): values go in, never out
   raw(P('PUT', '/v1/apps/:app/envs/:env/secrets/:name', 'secrets.write', { app: appParam, env: { param: 'env' } })),
@@ -233,6 +235,7 @@ const EXAMPLE_BODIES: Record<string, (f: ExampleFixture) => unknown> = {
   'POST /v1/auth/password': () => ({ current: 'not the password', new: 'a new long password' }),
   'POST /v1/users': () => ({ name: 'walk-user', roles: ['viewer'] }),
   'PATCH /v1/users/:name': () => ({ disabled: false }),
+  'POST /v1/users/:name/unlock': () => ({}),
   'POST /v1/tokens': () => ({ name: 'walk', expires: '1h' }),
   'POST /v1/roles': () => ({ name: 'walk-role', grants: [{ permissions: ['read'] }] }),
   'PUT /v1/roles/:name': (f) => ({ name: f.role, grants: [{ permissions: ['read'] }] }),

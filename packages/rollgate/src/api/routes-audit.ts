@@ -5,17 +5,21 @@
  *   GET /v1/audit?after=SEQ&…                                     -> AuditEntry[] (oldest first, for paging through all)
  *   GET /v1/audit/verify                                          -> AuditVerifyResult (200 also when broken: read `ok`)
  *   GET /v1/audit/export                                          -> application/x-ndjson, one entry a line, oldest first
+ *   GET /v1/audit/logins?since=1h&limit=                          -> LoginFailureWindowRecord[] (failed logins per name, address and window, newest first)
  */
 import type { Hono } from 'hono';
 import { stream } from 'hono/streaming';
 import { z } from 'zod';
 import { isSince, parseSince } from '../dora/window.js';
 import { MAX_AUDIT_LIST, type AuditTrail } from '../engine/audit.js';
+import type { LoginAudit } from '../engine/auth/login-audit.js';
 import { AUDIT_OUTCOMES } from '../store/audit-types.js';
 import { parse, type ApiEnv } from './http.js';
 
 export interface AuditRouteDeps {
   audit: AuditTrail;
+  /** The counts behind the aggregated failed-login entries. */
+  loginAudit?: LoginAudit | undefined;
   /** The clock (tests pin it). */
   now?: (() => Date) | undefined;
 }
@@ -37,6 +41,11 @@ export const AuditQuery = z.object({
   after: Seq.optional(),
 });
 
+export const LoginFailuresQuery = z.object({
+  since: z.string().trim().refine(isSince, { message: 'write a look-back such as 1h, 7d, or an ISO date such as 2024-01-31' }).default('24h'),
+  limit: z.coerce.number().int().min(1).max(MAX_AUDIT_LIST).default(200),
+});
+
 export function registerAuditRoutes(app: Hono<ApiEnv>, d: AuditRouteDeps): void {
   app.get('/v1/audit', async (c) => {
     const q = parse(AuditQuery, c.req.query(), 'query');
@@ -44,6 +53,12 @@ export function registerAuditRoutes(app: Hono<ApiEnv>, d: AuditRouteDeps): void 
     return c.json(
       await d.audit.list({ since, actor: q.actor, action: q.action === '*' ? undefined : q.action, outcome: q.outcome, limit: q.limit, beforeSeq: q.before, afterSeq: q.after }),
     );
+  });
+
+  app.get('/v1/audit/logins', async (c) => {
+    const q = parse(LoginFailuresQuery, c.req.query(), 'query');
+    if (!d.loginAudit) return c.json([]);
+    return c.json(await d.loginAudit.list(parseSince(q.since, d.now?.() ?? new Date()), q.limit));
   });
 
   app.get('/v1/audit/verify', async (c) => c.json(await d.audit.verify()));

@@ -2,7 +2,7 @@
  * Login, sessions, users, API tokens and custom roles. Who may call each route is in
  * api/route-permissions.ts; these handlers only parse and act.
  *
- *   POST   /v1/auth/login     { user, password }           -> { user, roles, csrfToken, expiresAt } + session cookie; 401; 429 when locked
+ *   POST   /v1/auth/login     { user, password }           -> { user, roles, csrfToken, expiresAt } + session cookie; 401; 429 + Retry-After while throttled
  *   POST   /v1/auth/logout                                 -> { ok }  (ends the session, or revokes the token used)
  *   GET    /v1/auth/me                                     -> { user, roles, via, expiresAt, tokenId?, csrfToken? }
  *   POST   /v1/auth/password  { current, new }             -> { ok }  (own password; ends own sessions)
@@ -10,6 +10,7 @@
  *   POST   /v1/users          { name, roles, password? | generatePassword? }  -> { user, password? } (201)
  *   PATCH  /v1/users/:name    { roles?, disabled?, password? | generatePassword? | removePassword? } -> { user, password? }
  *   DELETE /v1/users/:name                                 -> { deleted: UserView }
+ *   POST   /v1/users/:name/unlock { address? }             -> { user, address, cleared: ThrottleView[] } (login waits of that name: from one address, or all)
  *   GET    /v1/tokens?all=&user=                           -> TokenView[] (own unless all/user)
  *   POST   /v1/tokens         { name?, roles?, expires?: '30d' | 'never', user? } -> TokenView & { token } (201; the token is shown once)
  *   DELETE /v1/tokens/:id                                  -> TokenView (revoked; refused from the next request on)
@@ -18,6 +19,7 @@
  *   PUT    /v1/roles/:name    { name, description?, grants } -> RoleView
  *   DELETE /v1/roles/:name                                 -> { deleted: name }
  */
+import { isIP } from 'node:net';
 import type { Context, Hono } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { z } from 'zod';
@@ -25,11 +27,13 @@ import { ROLE_NAME_RE, RoleSpec } from '../core/authz.js';
 import { RollgateError } from '../core/errors.js';
 import type { Accounts } from '../engine/auth/accounts.js';
 import { USER_NAME_RE } from '../engine/auth/accounts.js';
-import { AUTH_MESSAGES, type Auth } from '../engine/auth/auth.js';
+import { AUTH_MESSAGES, type Auth, type LoginResult } from '../engine/auth/auth.js';
+import type { LoginAttemptKind, LoginAudit } from '../engine/auth/login-audit.js';
 import { MAX_PASSWORD_LENGTH } from '../engine/auth/passwords.js';
 import type { Principal } from '../engine/auth/principal.js';
 import { SESSION_COOKIE } from '../engine/auth/sessions.js';
 import { TOKEN_ID_RE, TOKEN_NAME_RE } from '../engine/auth/tokens.js';
+import { requestSource } from '../engine/audit-hooks.js';
 import { clientAddress, isHttps } from './authz.js';
 import { jsonLimit, parse, readJson, type ApiEnv } from './http.js';
 
@@ -52,8 +56,18 @@ export interface AuthRouteDeps {
   /** Secure cookies: 'auto' when the request came over https (default), 'always' for a TLS proxy that does not say so. */
   secureCookies?: 'auto' | 'always';
   trustProxy?: boolean;
-  /** Records what changed (the audit trail); called after each change and each failed login. */
+  /** Records what changed (the audit trail); called after each change (and each failed login without loginAudit). */
   audit?: (c: Context<ApiEnv>, e: AuthAuditEntry) => Promise<void>;
+  /** Failed and throttled logins, aggregated per name, address and window (engine/auth/login-audit.ts). */
+  loginAudit?: LoginAudit;
+}
+
+/** One cleared login wait, as the unlock route answers it. */
+export interface ThrottleView {
+  scope: 'account' | 'address';
+  address: string;
+  failures: number;
+  blockedUntil: string | null;
 }
 
 const RoleName = z.string().regex(ROLE_NAME_RE, { message: 'role names are lower-case letters, digits and dashes, starting with a letter' });
@@ -62,6 +76,9 @@ const UserName = z.string().regex(USER_NAME_RE, { message: 'user names are lower
 const Password = z.string().max(MAX_PASSWORD_LENGTH);
 
 export const LoginRequest = z.object({ user: z.string().max(200), password: Password }).strict();
+export const UnlockRequest = z
+  .object({ address: z.string().trim().refine((a) => isIP(a) !== 0, { message: 'give the client address as an IPv4 or IPv6 address, e.g. 192.0.2.7' }).optional() })
+  .strict();
 export const PasswordChangeRequest = z.object({ current: Password, new: Password }).strict();
 export const NewUserRequest = z.object({ name: UserName, roles: Roles, password: Password.optional(), generatePassword: z.boolean().optional() }).strict();
 export const UserPatchRequest = z
@@ -96,11 +113,12 @@ export function registerAuthRoutes(app: Hono<ApiEnv>, d: AuthRouteDeps): void {
     const r = await d.auth.login(body.user, body.password, { address: clientAddress(c, d.trustProxy) ?? undefined, userAgent: c.req.header('user-agent') });
     const target = `user/${body.user.trim().toLowerCase().slice(0, 64)}`;
     if (!r.ok) {
-      await audit(c, { action: r.reason === 'locked' ? 'auth.login_locked' : 'auth.login_failed', target, outcome: 'denied', actor: 'anonymous' });
-      if (r.reason === 'locked') {
-        const s = Math.ceil(r.retryAfterMs / 1000);
-        c.header('Retry-After', String(s));
-        return c.json({ error: { code: 'rate_limited', message: `too many failed logins for this user name or from this address; try again in ${Math.ceil(s / 60)} minute(s)` } }, 429);
+      const kind: LoginAttemptKind = r.reason === 'throttled' ? 'refused' : 'failed';
+      if (d.loginAudit) await d.loginAudit.attempt(kind, body.user, requestSource(c, { trustProxy: d.trustProxy }), r.reason === 'throttled' && r.scope === 'address');
+      else await audit(c, { action: kind === 'refused' ? 'auth.login_throttled' : 'auth.login_failed', target, outcome: 'denied', actor: 'anonymous' });
+      if (r.reason === 'throttled') {
+        c.header('Retry-After', String(Math.max(1, Math.ceil(r.retryAfterMs / 1000))));
+        return c.json(new RollgateError('too_many_requests', throttledMessage(r, clientAddress(c, d.trustProxy))).toJSON(), 429);
       }
       throw new RollgateError('unauthorized', AUTH_MESSAGES.login);
     }
@@ -175,6 +193,19 @@ export function registerAuthRoutes(app: Hono<ApiEnv>, d: AuthRouteDeps): void {
     return c.json({ deleted });
   });
 
+  app.post('/v1/users/:name/unlock', small, async (c) => {
+    const name = parse(UserName, c.req.param('name'), 'user');
+    const body = parse(UnlockRequest, await readJson(c), 'body');
+    const rows = await d.auth.throttle.unlock(name, body.address);
+    if (rows.length === 0 && !(await d.auth.store.auth.getUserByName(name))) {
+      throw new RollgateError('not_found', `no user "${name}" and no login waits for that name; list users with \`rollgate users\``);
+    }
+    const cleared: ThrottleView[] = rows.map((r) => ({ scope: r.name === null ? 'address' : 'account', address: r.address, failures: r.failures, blockedUntil: r.blockedUntil }));
+    const answer = { user: name, address: body.address ?? null, cleared };
+    await audit(c, { action: 'users.unlock', target: `user/${name}`, outcome: 'ok', after: answer });
+    return c.json(answer);
+  });
+
   // ---- tokens
 
   app.get('/v1/tokens', async (c) => {
@@ -225,4 +256,13 @@ export function registerAuthRoutes(app: Hono<ApiEnv>, d: AuthRouteDeps): void {
     await audit(c, { action: 'role.delete', target: `role/${name}`, outcome: 'ok', before });
     return c.json({ deleted: name });
   });
+}
+
+function throttledMessage(r: Extract<LoginResult, { reason: 'throttled' }>, address: string | null): string {
+  const secs = Math.max(1, Math.ceil(r.retryAfterMs / 1000));
+  const wait = `wait ${secs} second${secs === 1 ? '' : 's'} (until ${r.until.toISOString()}) and try again`;
+  const from = address ? ` ${address}` : '';
+  return r.scope === 'account'
+    ? `too many failed logins for this user name from your address${from}; ${wait}; each further failure doubles the wait (logins from other addresses are not affected); an admin can clear it with \`rollgate users unlock <name>\``
+    : `too many failed logins from your address${from} (all user names together); ${wait}; each further failure doubles the wait; an admin can clear it with \`rollgate users unlock <name> --address${from || ' <address>'}\``;
 }

@@ -1,6 +1,7 @@
 /** Client calls of the audit routes (src/api/routes-audit.ts). */
 import { once } from 'node:events';
 import type { AuditEntry, AuditVerifyResult } from '../engine/audit.js';
+import type { LoginFailureWindowRecord } from '../store/auth-types.js';
 import type { ApiClient } from './client.js';
 import { terminalJson } from './terminal-text.js';
 
@@ -17,6 +18,11 @@ export interface AuditQuery {
 /** Newest first (oldest first with `after`). */
 export function auditList(client: ApiClient, q: AuditQuery = {}): Promise<AuditEntry[]> {
   return client.request('GET', '/v1/audit', { query: { ...q } });
+}
+
+/** Failed logins per attempted name, address and window, newest first (the counts behind auth.login_failed*). */
+export function loginFailures(client: ApiClient, q: { since?: string | undefined; limit?: number | undefined } = {}): Promise<LoginFailureWindowRecord[]> {
+  return client.request('GET', '/v1/audit/logins', { query: { ...q } });
 }
 
 /** Checks the whole chain on the server; reading a large trail takes a while. */

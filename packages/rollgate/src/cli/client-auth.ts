@@ -31,6 +31,13 @@ export const createUser = (c: ApiClient, body: { name: string; roles: string[]; 
 export const updateUser = (c: ApiClient, name: string, body: { roles?: string[]; disabled?: boolean; password?: string; generatePassword?: boolean; removePassword?: boolean }) =>
   c.request<{ user: UserView; password?: string }>('PATCH', `/v1/users/${encodeURIComponent(name)}`, { body });
 export const deleteUser = (c: ApiClient, name: string) => c.request<{ deleted: UserView }>('DELETE', `/v1/users/${encodeURIComponent(name)}`);
+export interface UnlockResult {
+  user: string;
+  address: string | null;
+  cleared: { scope: 'account' | 'address'; address: string; failures: number; blockedUntil: string | null }[];
+}
+export const unlockUser = (c: ApiClient, name: string, address?: string) =>
+  c.request<UnlockResult>('POST', `/v1/users/${encodeURIComponent(name)}/unlock`, { body: address === undefined ? {} : { address } });
 
 export const listTokens = (c: ApiClient, q: { all?: boolean; user?: string | undefined } = {}) =>
   c.request<TokenView[]>('GET', '/v1/tokens', { query: { all: q.all ? 'true' : undefined, user: q.user } });

@@ -23,7 +23,7 @@ import { detectIsolation, type IsolationChoice } from '../isolation/detect.js';
 import { Views } from '../engine/views.js';
 import { createPipelineEngine } from '../engine/pipeline/index.js';
 import { rolesOfRequest } from '../api/authz.js';
-import { Accounts, Auth, bootstrapAdmin } from '../engine/auth/index.js';
+import { Accounts, Auth, LoginAudit, bootstrapAdmin, type AuthOptions } from '../engine/auth/index.js';
 import { AuditTrail, deriveAuditKey } from '../engine/audit.js';
 import { feedAuditFromEvents, SYSTEM_ACTOR } from '../engine/audit-hooks.js';
 import { loadMasterKey } from '../engine/secrets/master-key.js';
@@ -50,6 +50,8 @@ export interface ServerOptions {
   maxParallelCommands?: number;
   /** How stage commands are isolated (default auto: the strongest this host offers). */
   isolation?: IsolationChoice;
+  /** Login clock, password cost and throttle policy (tests move the clock instead of waiting). */
+  auth?: Pick<AuthOptions, 'now' | 'scrypt' | 'throttle'>;
 }
 
 export interface RunningServer {
@@ -71,9 +73,16 @@ export async function runServer(opts: ServerOptions): Promise<RunningServer> {
   const master = loadMasterKey({ dataDir });
   const store = await openStore({ url: opts.databaseUrl, dataDir });
   const boot = await bootstrapAdmin(store, dataDir, opts.token ? { token: opts.token } : {});
-  const auth = new Auth(store);
+  const auth = new Auth(store, opts.auth ?? {});
   const accounts = new Accounts(store, auth);
   const audit = new AuditTrail(store, deriveAuditKey(master.key));
+  // Failed logins reach the trail aggregated; closed windows are summarised by the next failed
+  // login, by this sweep, and at stop.
+  const loginAudit = new LoginAudit(store, (e) => audit.record(e), { now: auth.now });
+  const loginSweep = setInterval(() => {
+    loginAudit.sweep().catch((e: unknown) => log.error('failed-login summary not recorded', { error: errorMessage(e) }));
+  }, loginAudit.windowMs);
+  loginSweep.unref();
 
   const events = new EventBus(store);
   const secrets = new Secrets({ store, masterKey: master.key, events });
@@ -101,7 +110,7 @@ export async function runServer(opts: ServerOptions): Promise<RunningServer> {
     log.info('pipeline stage commands are isolated', { isolation: isolation.summary });
   }
   const pipelines = createPipelineEngine({ store, events, log, dataDir, releases, deployments, runtime, analysis, rolesOf: rolesOfRequest, isolation, ...(opts.maxParallelCommands ? { maxParallelCommands: opts.maxParallelCommands } : {}) });
-  const app = createApi({ store, deployments, releases, views, events, runtime, log, version: ROLLGATE_VERSION, maxReleaseBytes: opts.maxReleaseBytes ?? 512 * 1024 * 1024, incidents, chaos, notifications, pipelines, auth, accounts, audit, secrets });
+  const app = createApi({ store, deployments, releases, views, events, runtime, log, version: ROLLGATE_VERSION, maxReleaseBytes: opts.maxReleaseBytes ?? 512 * 1024 * 1024, incidents, chaos, notifications, pipelines, auth, accounts, audit, secrets, loginAudit });
 
   const host = opts.host ?? '127.0.0.1';
   const server: ServerType = await new Promise((ok, fail) => {
@@ -134,6 +143,8 @@ export async function runServer(opts: ServerOptions): Promise<RunningServer> {
       if (stopped) return;
       stopped = true;
       await pipelines.stop();
+      clearInterval(loginSweep);
+      await loginAudit.sweep({ all: true }).catch((e: unknown) => log.error('failed-login summary not recorded', { error: errorMessage(e) }));
       await auditFeed.stop();
       await secretRollout.close();
       await executor.stop();

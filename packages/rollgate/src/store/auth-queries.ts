@@ -1,11 +1,13 @@
 /** AuthStore over Kysely, for SQLite and PostgreSQL. */
-import type { Kysely, Selectable } from 'kysely';
+import { sql, type Kysely, type Selectable } from 'kysely';
 import type { Grant } from '../core/authz.js';
 import { RollgateError } from '../core/errors.js';
 import type {
   ApiTokenRecord,
   AuthStore,
   CustomRoleRecord,
+  LoginFailureWindowRecord,
+  LoginThrottleRecord,
   NewApiToken,
   NewCustomRole,
   NewSession,
@@ -14,7 +16,7 @@ import type {
   UserPatch,
   UserRecord,
 } from './auth-types.js';
-import type { AuthRolesTable, AuthSessionsTable, AuthTokensTable, AuthUsersTable } from './schema-auth.js';
+import type { AuthLoginFailureWindowsTable, AuthLoginThrottleTable, AuthRolesTable, AuthSessionsTable, AuthTokensTable, AuthUsersTable } from './schema-auth.js';
 import type { Database, SqlDialect } from './schema.js';
 import { constraintViolation } from './violations.js';
 
@@ -67,6 +69,23 @@ function sessionRecord(r: Selectable<AuthSessionsTable>): SessionRecord {
     lastSeenAt: r.last_seen_at,
     address: r.address,
     userAgent: r.user_agent,
+  };
+}
+
+function throttleRecord(r: Selectable<AuthLoginThrottleTable>): LoginThrottleRecord {
+  return { key: r.key, name: r.name, address: r.address, failures: Number(r.failures), lastFailureAt: r.last_failure_at, blockedUntil: r.blocked_until };
+}
+
+function failureWindowRecord(r: Selectable<AuthLoginFailureWindowsTable>): LoginFailureWindowRecord {
+  return {
+    name: r.name,
+    address: r.address,
+    windowStart: r.window_start,
+    failures: Number(r.failures),
+    refused: Number(r.refused),
+    firstAt: r.first_at,
+    lastAt: r.last_at,
+    reported: Number(r.reported),
   };
 }
 
@@ -272,41 +291,116 @@ export class AuthQueries implements AuthStore {
     return Number(r.numDeletedRows);
   }
 
-  // ---- failed logins and lockouts
+  // ---- login throttling
 
-  async recordLoginFailure(key: string, at: string): Promise<void> {
-    await this.db.insertInto('auth_login_failures').values({ key, at }).execute();
+  async getLoginThrottle(key: string): Promise<LoginThrottleRecord | null> {
+    const row = await this.db.selectFrom('auth_login_throttle').selectAll().where('key', '=', key).executeTakeFirst();
+    return row ? throttleRecord(row) : null;
   }
 
-  async countLoginFailures(key: string, since: string): Promise<number> {
-    const row = await this.db
-      .selectFrom('auth_login_failures')
-      .select((eb) => eb.fn.countAll<number | string>().as('n'))
-      .where('key', '=', key)
-      .where('at', '>=', since)
-      .executeTakeFirstOrThrow();
-    return Number(row.n);
+  async casLoginThrottle(seen: { failures: number; lastFailureAt: string } | null, next: LoginThrottleRecord): Promise<boolean> {
+    const values = { key: next.key, name: next.name, address: next.address, failures: next.failures, last_failure_at: next.lastFailureAt, blocked_until: next.blockedUntil };
+    if (seen === null) {
+      const r = await this.db.insertInto('auth_login_throttle').values(values).onConflict((oc) => oc.column('key').doNothing()).executeTakeFirst();
+      return Number(r.numInsertedOrUpdatedRows ?? 0) > 0;
+    }
+    const r = await this.db
+      .updateTable('auth_login_throttle')
+      .set({ failures: next.failures, last_failure_at: next.lastFailureAt, blocked_until: next.blockedUntil })
+      .where('key', '=', next.key)
+      .where('failures', '=', seen.failures)
+      .where('last_failure_at', '=', seen.lastFailureAt)
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
   }
 
-  async clearLoginFailures(key: string): Promise<void> {
-    await this.db.deleteFrom('auth_login_failures').where('key', '=', key).execute();
-  }
-
-  async lockLogin(key: string, until: string, at: string): Promise<void> {
+  async releaseLoginAttempt(key: string, free: number): Promise<void> {
     await this.db
-      .insertInto('auth_lockouts')
-      .values({ key, locked_until: until, created_at: at })
-      .onConflict((oc) => oc.column('key').doUpdateSet({ locked_until: until, created_at: at }))
+      .updateTable('auth_login_throttle')
+      .set({
+        failures: sql<number>`failures - 1`,
+        blocked_until: sql<string | null>`case when failures - 1 <= ${free} then null else blocked_until end`,
+      })
+      .where('key', '=', key)
+      .where('failures', '>', 0)
       .execute();
   }
 
-  async loginLockedUntil(key: string, now: string): Promise<string | null> {
-    const row = await this.db.selectFrom('auth_lockouts').select('locked_until').where('key', '=', key).where('locked_until', '>', now).executeTakeFirst();
-    return row?.locked_until ?? null;
+  async deleteLoginThrottles(keys: string[]): Promise<LoginThrottleRecord[]> {
+    if (keys.length === 0) return [];
+    return (await this.db.deleteFrom('auth_login_throttle').where('key', 'in', keys).returningAll().execute()).map(throttleRecord);
   }
 
-  async pruneLogins(before: string): Promise<void> {
-    await this.db.deleteFrom('auth_login_failures').where('at', '<', before).execute();
-    await this.db.deleteFrom('auth_lockouts').where('locked_until', '<', before).execute();
+  async listLoginThrottles(filter: { name?: string; address?: string }): Promise<LoginThrottleRecord[]> {
+    let q = this.db.selectFrom('auth_login_throttle').selectAll();
+    if (filter.name !== undefined) q = q.where('name', '=', filter.name);
+    if (filter.address !== undefined) q = q.where('address', '=', filter.address);
+    return (await q.orderBy('address').orderBy('key').execute()).map(throttleRecord);
+  }
+
+  async pruneLoginThrottles(before: string): Promise<void> {
+    await this.db
+      .deleteFrom('auth_login_throttle')
+      .where('last_failure_at', '<', before)
+      .where((eb) => eb.or([eb('blocked_until', 'is', null), eb('blocked_until', '<', before)]))
+      .execute();
+  }
+
+  // ---- failed-login windows
+
+  async countLoginFailure(w: { name: string; address: string; windowStart: string; at: string; kind: 'failed' | 'refused' }): Promise<LoginFailureWindowRecord> {
+    const failed = w.kind === 'failed' ? 1 : 0;
+    const row = await this.db
+      .insertInto('auth_login_failure_windows')
+      .values({ name: w.name, address: w.address, window_start: w.windowStart, failures: failed, refused: 1 - failed, first_at: w.at, last_at: w.at, reported: 0 })
+      .onConflict((oc) =>
+        oc.columns(['name', 'address', 'window_start']).doUpdateSet({
+          failures: sql<number>`auth_login_failure_windows.failures + ${failed}`,
+          refused: sql<number>`auth_login_failure_windows.refused + ${1 - failed}`,
+          last_at: w.at,
+        }),
+      )
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    return failureWindowRecord(row);
+  }
+
+  async markLoginFailuresReported(w: { name: string; address: string; windowStart: string }, seen: number, reported: number): Promise<boolean> {
+    const r = await this.db
+      .updateTable('auth_login_failure_windows')
+      .set({ reported })
+      .where('name', '=', w.name)
+      .where('address', '=', w.address)
+      .where('window_start', '=', w.windowStart)
+      .where('reported', '=', seen)
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
+  }
+
+  async unreportedLoginFailures(before: string | null, limit: number): Promise<LoginFailureWindowRecord[]> {
+    let q = this.db
+      .selectFrom('auth_login_failure_windows')
+      .selectAll()
+      .where(sql<boolean>`failures + refused > reported`)
+      .where(sql<boolean>`failures + refused > 1`);
+    if (before !== null) q = q.where('window_start', '<', before);
+    return (await q.orderBy('window_start').orderBy('name').orderBy('address').limit(limit).execute()).map(failureWindowRecord);
+  }
+
+  async listLoginFailures(since: string, limit: number): Promise<LoginFailureWindowRecord[]> {
+    const rows = await this.db
+      .selectFrom('auth_login_failure_windows')
+      .selectAll()
+      .where('window_start', '>=', since)
+      .orderBy('window_start', 'desc')
+      .orderBy('name')
+      .orderBy('address')
+      .limit(limit)
+      .execute();
+    return rows.map(failureWindowRecord);
+  }
+
+  async pruneLoginFailures(before: string): Promise<void> {
+    await this.db.deleteFrom('auth_login_failure_windows').where('window_start', '<', before).where(sql<boolean>`(failures + refused <= reported or failures + refused <= 1)`).execute();
   }
 }

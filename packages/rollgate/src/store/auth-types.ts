@@ -1,7 +1,7 @@
 /**
- * The auth part of the Store (store.auth): users, custom roles, API tokens, browser sessions and
- * failed logins. Times are ISO-8601 UTC strings given by the caller (the engine owns the clock).
- * Implemented by store/auth-queries.ts; the rules (who may, expiry, lockout) live in engine/auth.
+ * The auth part of the Store (store.auth): users, custom roles, API tokens, browser sessions,
+ * login throttling and failed-login counts. Times are ISO-8601 UTC strings given by the caller (the engine owns the clock).
+ * Implemented by store/auth-queries.ts; the rules (who may, expiry, throttling) live in engine/auth.
  */
 import type { Grant } from '../core/authz.js';
 
@@ -90,6 +90,32 @@ export interface SessionRecord {
 
 export type NewSession = Omit<SessionRecord, 'lastSeenAt'>;
 
+/** A login throttle counter: of one user name from one address, or of one address (name null). */
+export interface LoginThrottleRecord {
+  key: string;
+  name: string | null;
+  address: string;
+  failures: number;
+  lastFailureAt: string;
+  /** The next attempt is refused before this time; null: no wait. */
+  blockedUntil: string | null;
+}
+
+/** Failed (and refused) logins of one attempted name from one address in one window. */
+export interface LoginFailureWindowRecord {
+  name: string;
+  address: string;
+  windowStart: string;
+  /** Wrong name or password. */
+  failures: number;
+  /** Refused without a check, while throttled. */
+  refused: number;
+  firstAt: string;
+  lastAt: string;
+  /** failures + refused when the last summary went on the audit trail (0: none yet). */
+  reported: number;
+}
+
 export interface AuthStore {
   // users
   /** conflict when the name is taken. */
@@ -137,14 +163,32 @@ export interface AuthStore {
   /** Deletes sessions whose absolute end is before `now`; how many. */
   deleteExpiredSessions(now: string): Promise<number>;
 
-  // failed logins and lockouts (keys: `user:<name>`, `addr:<address>`)
-  recordLoginFailure(key: string, at: string): Promise<void>;
-  countLoginFailures(key: string, since: string): Promise<number>;
-  clearLoginFailures(key: string): Promise<void>;
-  /** Locks `key` until `until` (replacing an earlier lock). */
-  lockLogin(key: string, until: string, at: string): Promise<void>;
-  /** The end of the lock on `key` if it is after `now`, else null. */
-  loginLockedUntil(key: string, now: string): Promise<string | null>;
-  /** Forgets failures recorded before `before` and locks that ended before it. */
-  pruneLogins(before: string): Promise<void>;
+  // login throttling (engine/auth/login-throttle.ts)
+  getLoginThrottle(key: string): Promise<LoginThrottleRecord | null>;
+  /**
+   * Writes `next` only if the row is still as read (`seen`: its failures and last failure time,
+   * or null when there was no row): compare-and-set, so parallel attempts each count. false when
+   * another writer came first (read again and retry).
+   */
+  casLoginThrottle(seen: { failures: number; lastFailureAt: string } | null, next: LoginThrottleRecord): Promise<boolean>;
+  /** Takes one failure back (an attempt that succeeded); the wait goes when failures drop to `free` or below. */
+  releaseLoginAttempt(key: string, free: number): Promise<void>;
+  /** Deletes rows by key; the rows deleted. */
+  deleteLoginThrottles(keys: string[]): Promise<LoginThrottleRecord[]>;
+  /** The rows of one user name (every address), by address. */
+  listLoginThrottles(filter: { name?: string; address?: string }): Promise<LoginThrottleRecord[]>;
+  /** Forgets counters with no failure since `before`. */
+  pruneLoginThrottles(before: string): Promise<void>;
+
+  // failed-login windows (engine/auth/login-audit.ts)
+  /** Counts one failure or refusal in its window (atomically); the row as it is now. */
+  countLoginFailure(w: { name: string; address: string; windowStart: string; at: string; kind: 'failed' | 'refused' }): Promise<LoginFailureWindowRecord>;
+  /** Sets `reported` if it is still `seen` (so only one server writes each summary); false otherwise. */
+  markLoginFailuresReported(w: { name: string; address: string; windowStart: string }, seen: number, reported: number): Promise<boolean>;
+  /** Windows that started before `before` (any, with null) with more than one attempt not yet summarised, oldest first. */
+  unreportedLoginFailures(before: string | null, limit: number): Promise<LoginFailureWindowRecord[]>;
+  /** Windows that started at or after `since`, newest first. */
+  listLoginFailures(since: string, limit: number): Promise<LoginFailureWindowRecord[]>;
+  /** Deletes reported windows that started before `before`. */
+  pruneLoginFailures(before: string): Promise<void>;
 }

@@ -1,9 +1,8 @@
 /**
- * Table types of the auth tables (migration 0005): users, custom roles, API tokens, browser
- * sessions and failed logins. Secrets are kept only as hashes: a token or a session id never
- * reaches the database, a password only as its scrypt string.
+ * Table types of the auth tables: users, custom roles, API tokens, browser sessions (migration
+ * 0005), login throttling and failed-login windows (0007). Secrets are kept only as hashes: a
+ * token or a session id never reaches the database, a password only as its scrypt string.
  */
-import type { Generated } from 'kysely';
 
 export interface AuthUsersTable {
   id: string;
@@ -59,17 +58,26 @@ export interface AuthSessionsTable {
   user_agent: string | null;
 }
 
-export interface AuthLoginFailuresTable {
-  seq: Generated<number>;
-  /** `user:<name>` or `addr:<client address>`. */
+export interface AuthLoginThrottleTable {
+  /** `acct:<name>|<address>` or `addr:<address>` (engine/auth/login-throttle.ts). */
   key: string;
-  at: string;
+  /** The attempted user name; null on an address-wide row. */
+  name: string | null;
+  address: string;
+  failures: number;
+  last_failure_at: string;
+  blocked_until: string | null;
 }
 
-export interface AuthLockoutsTable {
-  key: string;
-  locked_until: string;
-  created_at: string;
+export interface AuthLoginFailureWindowsTable {
+  name: string;
+  address: string;
+  window_start: string;
+  failures: number;
+  refused: number;
+  first_at: string;
+  last_at: string;
+  reported: number;
 }
 
 export interface AuthTables {
@@ -77,6 +85,6 @@ export interface AuthTables {
   auth_roles: AuthRolesTable;
   auth_tokens: AuthTokensTable;
   auth_sessions: AuthSessionsTable;
-  auth_login_failures: AuthLoginFailuresTable;
-  auth_lockouts: AuthLockoutsTable;
+  auth_login_throttle: AuthLoginThrottleTable;
+  auth_login_failure_windows: AuthLoginFailureWindowsTable;
 }

@@ -146,29 +146,66 @@ export function authStoreSuite(name: string, open: () => Promise<Store>, cleanup
       assert.equal(await store.auth.deleteUserSessions(u.id), 2);
     });
 
-    test('failed logins: counted in a window, cleared, locked until a time, pruned', async () => {
-      const key = `user:${uid('x')}`;
-      const other = `addr:${uid('10.0.0')}`;
-      for (const m of [0, 1, 2, 20]) await store.auth.recordLoginFailure(key, at(m));
-      await store.auth.recordLoginFailure(other, at(1));
-      assert.equal(await store.auth.countLoginFailures(key, at(0)), 4);
-      assert.equal(await store.auth.countLoginFailures(key, at(1)), 3);
-      assert.equal(await store.auth.countLoginFailures(key, at(21)), 0);
+    test('login throttle: compare-and-set counts each attempt once, release takes one back, delete, list, prune', async () => {
+      const name = uid('thr');
+      const key = `acct:${name}|192.0.2.1`;
+      const row = { key, name, address: '192.0.2.1', failures: 1, lastFailureAt: at(0), blockedUntil: null };
+      assert.equal(await store.auth.getLoginThrottle(key), null);
+      assert.equal(await store.auth.casLoginThrottle(null, row), true);
+      assert.equal(await store.auth.casLoginThrottle(null, row), false, 'a second insert loses');
+      assert.deepEqual(await store.auth.getLoginThrottle(key), row);
+      const next = { ...row, failures: 2, lastFailureAt: at(1), blockedUntil: at(2) };
+      assert.equal(await store.auth.casLoginThrottle({ failures: 1, lastFailureAt: at(0) }, next), true);
+      assert.equal(await store.auth.casLoginThrottle({ failures: 1, lastFailureAt: at(0) }, { ...next, failures: 9 }), false, 'a stale writer loses');
+      assert.deepEqual(await store.auth.getLoginThrottle(key), next);
+      // Parallel writers from the same read: exactly one wins.
+      const wins = await Promise.all(Array.from({ length: 8 }, (_, i) => store.auth.casLoginThrottle({ failures: 2, lastFailureAt: at(1) }, { ...next, failures: 3 + i })));
+      assert.equal(wins.filter(Boolean).length, 1);
 
-      assert.equal(await store.auth.loginLockedUntil(key, at(20)), null);
-      await store.auth.lockLogin(key, at(35), at(20));
-      assert.equal(await store.auth.loginLockedUntil(key, at(20)), at(35));
-      assert.equal(await store.auth.loginLockedUntil(key, at(35)), null, 'the lock ends at its time');
-      await store.auth.lockLogin(key, at(50), at(36));
-      assert.equal(await store.auth.loginLockedUntil(key, at(40)), at(50), 'a new lock replaces the old');
+      const addrKey = `addr:${uid('198.51.100')}`;
+      await store.auth.casLoginThrottle(null, { key: addrKey, name: null, address: addrKey.slice(5), failures: 4, lastFailureAt: at(1), blockedUntil: at(3) });
+      await store.auth.releaseLoginAttempt(addrKey, 2);
+      assert.equal((await store.auth.getLoginThrottle(addrKey))?.blockedUntil, at(3), 'still above the free count: the wait stays');
+      await store.auth.releaseLoginAttempt(addrKey, 2);
+      assert.deepEqual(await store.auth.getLoginThrottle(addrKey), { key: addrKey, name: null, address: addrKey.slice(5), failures: 2, lastFailureAt: at(1), blockedUntil: null });
 
-      await store.auth.clearLoginFailures(key);
-      assert.equal(await store.auth.countLoginFailures(key, at(0)), 0);
-      assert.equal(await store.auth.countLoginFailures(other, at(0)), 1, 'other keys keep theirs');
+      const other = `acct:${name}|192.0.2.9`;
+      await store.auth.casLoginThrottle(null, { ...row, key: other, address: '192.0.2.9' });
+      assert.deepEqual((await store.auth.listLoginThrottles({ name })).map((r) => r.key), [key, other]);
+      assert.deepEqual((await store.auth.listLoginThrottles({ name, address: '192.0.2.9' })).map((r) => r.key), [other]);
+      assert.deepEqual((await store.auth.deleteLoginThrottles([other, 'acct:nobody'])).map((r) => r.key), [other]);
+      await store.auth.pruneLoginThrottles(at(3));
+      assert.equal(await store.auth.getLoginThrottle(key), null, 'no failure since, and its wait ended: forgotten');
+      assert.equal(await store.auth.getLoginThrottle(addrKey), null);
+    });
 
-      await store.auth.pruneLogins(at(60));
-      assert.equal(await store.auth.countLoginFailures(other, at(0)), 0);
-      assert.equal(await store.auth.loginLockedUntil(key, at(40)), null, 'ended locks are pruned');
+    test('failed-login windows: counted in place (also in parallel), claimed once for a summary, listed, pruned', async () => {
+      const name = uid('win');
+      const w = { name, address: '192.0.2.4', windowStart: at(1000) };
+      const first = await store.auth.countLoginFailure({ ...w, at: at(1000), kind: 'failed' });
+      assert.deepEqual(first, { ...w, failures: 1, refused: 0, firstAt: at(1000), lastAt: at(1000), reported: 0 });
+      await Promise.all(Array.from({ length: 20 }, (_, i) => store.auth.countLoginFailure({ ...w, at: at(1001), kind: i % 2 ? 'failed' : 'refused' })));
+      const later = await store.auth.countLoginFailure({ ...w, at: at(1002), kind: 'refused' });
+      assert.equal(later.failures, 11);
+      assert.equal(later.refused, 11);
+      assert.equal(later.lastAt, at(1002));
+      assert.equal(later.firstAt, at(1000));
+      const lone = { name, address: '192.0.2.5', windowStart: at(1000) };
+      await store.auth.countLoginFailure({ ...lone, at: at(1000), kind: 'failed' });
+
+      const mine = async (before: string | null) => (await store.auth.unreportedLoginFailures(before, 1000)).filter((r) => r.name === name);
+      assert.deepEqual(await mine(at(1000)), [], 'the window has not closed before its start');
+      assert.deepEqual((await mine(at(1010))).map((r) => r.address), ['192.0.2.4'], 'a single failure needs no summary');
+      assert.equal(await store.auth.markLoginFailuresReported(w, 0, 22), true);
+      assert.equal(await store.auth.markLoginFailuresReported(w, 0, 22), false, 'claimed once');
+      assert.deepEqual(await mine(null), []);
+      await store.auth.countLoginFailure({ ...w, at: at(1003), kind: 'failed' });
+      assert.equal((await mine(null))[0]?.reported, 22, 'new attempts after a summary are summarised again');
+
+      const listed = (await store.auth.listLoginFailures(at(1000), 1000)).filter((r) => r.name === name);
+      assert.deepEqual(listed.map((r) => [r.address, r.failures + r.refused]), [['192.0.2.4', 23], ['192.0.2.5', 1]]);
+      await store.auth.pruneLoginFailures(at(2000));
+      assert.deepEqual((await store.auth.listLoginFailures(at(0), 1000)).filter((r) => r.name === name).map((r) => r.address), ['192.0.2.4'], 'an unreported window is kept');
     });
   });
 }

@@ -3,6 +3,7 @@
  *   rollgate audit [--since 7d] [--actor A] [--action X] [--outcome denied] [--json]
  *   rollgate audit verify        exit 1 naming the first broken entry when the chain is broken
  *   rollgate audit export > audit.jsonl
+ *   rollgate audit logins [--since 24h]   failed logins per name, address and window, with counts
  */
 import { createWriteStream, openSync, rmSync } from 'node:fs';
 import { finished } from 'node:stream/promises';
@@ -12,7 +13,7 @@ import { errorMessage } from '../../core/errors.js';
 import { isSince } from '../../dora/window.js';
 import type { AuditEntry } from '../../engine/audit.js';
 import { AUDIT_OUTCOMES } from '../../store/audit-types.js';
-import { auditExport, auditList, auditVerify } from '../client-audit.js';
+import { auditExport, auditList, auditVerify, loginFailures } from '../client-audit.js';
 import { ClientOpts, IntString, action, clientFor, clientOptions } from '../command.js';
 import { OperationFailed, UsageError } from '../exit.js';
 import { formatTime, table } from '../format.js';
@@ -23,6 +24,10 @@ const ListOpts = ClientOpts.extend({
   action: z.string().trim().min(1).max(80).optional(),
   outcome: z.enum(AUDIT_OUTCOMES).optional(),
   limit: IntString(1, 1000).default(50),
+});
+const LoginsOpts = ClientOpts.extend({
+  since: z.string().trim().refine(isSince, { message: 'write a look-back such as 1h, 7d, or a date such as 2024-01-31' }).default('24h'),
+  limit: IntString(1, 1000).default(200),
 });
 const ExportOpts = ClientOpts.extend({ output: z.string().min(1).optional() });
 
@@ -49,6 +54,26 @@ export function registerAudit(program: Command): void {
       if (!r.ok) throw new OperationFailed('audit_broken', `audit trail broken at entry ${r.firstBroken}: ${r.reason}`, r);
       out.result(r, () =>
         r.head === null ? 'audit trail intact: no entries yet' : `audit trail intact: ${r.entries} entries, head is entry ${r.head.seq} (hash ${r.head.hash})`,
+      );
+    }),
+  );
+
+  clientOptions(
+    audit
+      .command('logins')
+      .description('failed logins per attempted name, client address and 10-minute window, with counts (the trail holds the first of each and a summary)')
+      .option('--since <when>', 'windows since a look-back (1h, 7d) or a date', '24h')
+      .option('-n, --limit <n>', 'how many windows', '200'),
+  ).action(
+    action(LoginsOpts, async (opts, { out }) => {
+      const list = await loginFailures(clientFor(opts), { since: opts.since, limit: opts.limit });
+      out.result(list, () =>
+        list.length === 0
+          ? `no failed logins since ${opts.since}`
+          : table(
+              ['window', 'name', 'from', 'failed', 'refused', 'last'],
+              list.map((w) => [formatTime(w.windowStart), w.name, w.address, String(w.failures), String(w.refused), formatTime(w.lastAt)]),
+            ),
       );
     }),
   );

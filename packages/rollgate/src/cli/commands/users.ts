@@ -1,8 +1,9 @@
-/** `rollgate users [list|add|set|rm]`: manage accounts (needs users.manage, i.e. an admin). */
+/** `rollgate users [list|add|set|rm|unlock]`: manage accounts (needs users.manage, i.e. an admin). */
+import { isIP } from 'node:net';
 import type { Command } from 'commander';
 import { z } from 'zod';
 import type { UserView } from '../../engine/auth/accounts.js';
-import { createUser, deleteUser, listUsers, updateUser } from '../client-auth.js';
+import { createUser, deleteUser, listUsers, unlockUser, updateUser } from '../client-auth.js';
 import { ClientOpts, action, clientFor, clientOptions, parseArg } from '../command.js';
 import { formatTime, table } from '../format.js';
 import { UsageError } from '../exit.js';
@@ -21,6 +22,8 @@ const SetOpts = ClientOpts.extend({
   passwordStdin: z.boolean().optional(),
   removePassword: z.boolean().optional(),
 });
+
+const UnlockOpts = ClientOpts.extend({ address: z.string().trim().refine((a) => isIP(a) !== 0, { message: '--address takes an IPv4 or IPv6 address, e.g. 192.0.2.7' }).optional() });
 
 export function userTable(list: UserView[]): string {
   return table(
@@ -91,6 +94,25 @@ export function registerUsers(program: Command): void {
       out.result(r, () =>
         [`user ${r.user.name}: ${r.user.roles.join(', ')}, ${r.user.disabled ? 'disabled' : 'enabled'}`, ...(r.password ? [`new password (shown once): ${r.password}`] : [])].join('\n'),
       );
+    }),
+  );
+
+  clientOptions(
+    users
+      .command('unlock')
+      .description('clear the login waits of a user name (after failed logins): from one address (and that address\'s own wait), or from every address')
+      .argument('<name>', 'user name')
+      .option('--address <address>', 'only the waits from this client address'),
+  ).action(
+    action(UnlockOpts, async (opts, { out }, nameArg: string) => {
+      const name = parseArg(UserName, nameArg, 'user');
+      const r = await unlockUser(clientFor(opts), name, opts.address);
+      out.result(r, () => {
+        const where = r.address ? ` from ${r.address}` : '';
+        if (r.cleared.length === 0) return `no login waits for ${r.user}${where}; nothing to clear`;
+        const lines = r.cleared.map((c) => `  ${c.scope === 'account' ? `${r.user} from ${c.address}` : `${c.address} (all names)`}: ${c.failures} failure(s)${c.blockedUntil ? `, was waiting until ${formatTime(c.blockedUntil)}` : ''}`);
+        return [`cleared login waits of ${r.user}${where}:`, ...lines].join('\n');
+      });
     }),
   );
 

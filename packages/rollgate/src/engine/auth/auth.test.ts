@@ -163,34 +163,71 @@ describe('sessions and login', () => {
     }
   });
 
-  test('5 failures in 15 minutes lock the name for 15 minutes (known or not); the lock ends; success clears the count', async () => {
+  test('per name and address: 5 free failures, then each failure doubles the wait up to 15 minutes; another address is never refused; success starts over', async () => {
     await accounts.createUser({ name: 'lee', roles: ['viewer'], password: 'a long enough password' }, admin.actor);
+    // The address-wide count is tested below: out of the way here.
+    const auth = new Auth(store, { now: () => new Date(clock), scrypt: CHEAP, throttle: { freePerAddress: 1000 } });
+    const attacker = { address: '192.0.2.66' };
     for (const name of ['lee', 'ghost']) {
-      for (let i = 0; i < 4; i++) assert.deepEqual(await auth.login(name, 'wrong password!!'), { ok: false, reason: 'invalid' });
-      clock += MIN;
-      assert.equal((await auth.login(name, 'wrong password!!')).ok, false);
-      const locked = await auth.login(name, 'a long enough password');
-      assert.ok(!locked.ok && locked.reason === 'locked', name);
-      assert.equal(locked.retryAfterMs, 15 * MIN);
+      for (let i = 0; i < 5; i++) assert.deepEqual(await auth.login(name, 'wrong password!!', attacker), { ok: false, reason: 'invalid' });
+      // The sixth failure is checked, and makes the next attempt wait 1 s; then 2 s, 4 s …
+      const waits: number[] = [];
+      for (let i = 0; i < 12; i++) {
+        assert.deepEqual(await auth.login(name, 'wrong password!!', attacker), { ok: false, reason: 'invalid' }, `${name} #${6 + i}`);
+        const r = await auth.login(name, 'a long enough password', attacker);
+        assert.ok(!r.ok && r.reason === 'throttled' && r.scope === 'account', `${name}: the right password waits too`);
+        waits.push(r.retryAfterMs);
+        clock += r.retryAfterMs;
+      }
+      assert.deepEqual(waits, [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 900, 900].map((s) => s * 1000), name);
     }
-    clock += 15 * MIN;
-    assert.ok((await auth.login('lee', 'a long enough password')).ok, 'the lock ended');
-    // Four failures, a success, four more: no lock.
-    for (let i = 0; i < 4; i++) await auth.login('lee', 'wrong password!!');
-    assert.ok((await auth.login('lee', 'a long enough password')).ok);
-    for (let i = 0; i < 4; i++) await auth.login('lee', 'wrong password!!');
-    assert.ok((await auth.login('lee', 'a long enough password')).ok);
+    // The right password from another address: never refused because of failures elsewhere.
+    assert.ok((await auth.login('lee', 'a long enough password', { address: '192.0.2.67' })).ok);
+    assert.ok((await auth.login('lee', 'a long enough password', { address: '::ffff:192.0.2.68' })).ok);
+    // After its wait, the right password from the attacker's own address works and starts over.
+    assert.ok((await auth.login('lee', 'a long enough password', attacker)).ok);
+    for (let i = 0; i < 5; i++) assert.deepEqual(await auth.login('lee', 'wrong password!!', attacker), { ok: false, reason: 'invalid' });
+    // An admin clears the waits of a name.
+    await auth.login('lee', 'wrong password!!', attacker);
+    assert.equal((await auth.login('lee', 'a long enough password', attacker)).ok, false);
+    const cleared = await auth.throttle.unlock('lee', attacker.address);
+    assert.deepEqual(cleared.map((r) => r.key).sort(), ['acct:lee|192.0.2.66', 'addr:192.0.2.66']);
+    assert.ok((await auth.login('lee', 'a long enough password', attacker)).ok);
+  });
+
+  test('parallel guesses each take a place in the count: at most the free ones and one more are checked', async () => {
+    const address = '192.0.2.77';
+    const results = await Promise.all(Array.from({ length: 30 }, () => auth.login('lee', 'wrong password!!', { address })));
+    const checked = results.filter((r) => !r.ok && r.reason === 'invalid').length;
+    assert.ok(checked >= 1 && checked <= 6, `checked ${checked}`);
+    assert.equal(results.filter((r) => !r.ok && r.reason === 'throttled').length, 30 - checked);
     clock += 16 * MIN;
   });
 
-  test('20 failures from one address lock the address for every name', async () => {
+  test('20 failures from one address, any names: that address waits for every name; other addresses do not; IPv6 counts by /64', async () => {
     const address = '192.0.2.7';
-    for (let i = 0; i < 20; i++) await auth.login(`spray-${i}`, 'wrong password!!', { address });
+    for (let i = 0; i < 21; i++) await auth.login(`spray-${i}`, 'wrong password!!', { address });
     const r = await auth.login('lee', 'a long enough password', { address });
-    assert.ok(!r.ok && r.reason === 'locked');
+    assert.ok(!r.ok && r.reason === 'throttled' && r.scope === 'address');
     assert.ok((await auth.login('lee', 'a long enough password', { address: '192.0.2.8' })).ok);
-    clock += 15 * MIN;
+    clock += r.retryAfterMs;
     assert.ok((await auth.login('lee', 'a long enough password', { address })).ok);
+
+    // Another address in the same IPv6 /64 is the same attacker.
+    for (let i = 0; i < 21; i++) await auth.login(`v6-${i}`, 'wrong password!!', { address: `2001:db8:1:2::${(i + 1).toString(16)}` });
+    const v6 = await auth.login('lee', 'a long enough password', { address: '2001:db8:1:2:ffff::9' });
+    assert.ok(!v6.ok && v6.reason === 'throttled' && v6.scope === 'address');
+    assert.ok((await auth.login('lee', 'a long enough password', { address: '2001:db8:1:3::1' })).ok, 'another /64 is not');
+    clock += 16 * MIN;
+  });
+
+  test('the waits are in the store: a new Auth (a restarted server) keeps them', async () => {
+    const address = '192.0.2.88';
+    for (let i = 0; i < 6; i++) await auth.login('lee', 'wrong password!!', { address });
+    const again = new Auth(store, { now: () => new Date(clock), scrypt: CHEAP });
+    const r = await again.login('lee', 'a long enough password', { address });
+    assert.ok(!r.ok && r.reason === 'throttled');
+    clock += 16 * MIN;
   });
 });
 

@@ -1,12 +1,12 @@
 /**
- * Authentication: API tokens, browser sessions (with CSRF tokens), password login with rate
- * limiting and lockout. Errors are 401s whose messages say what to do and leak nothing: never a
+ * Authentication: API tokens, browser sessions (with CSRF tokens), password login throttled per
+ * account and address (login-throttle.ts). Errors are 401s whose messages say what to do and leak nothing: never a
  * token, a hash, or whether a user name exists.
  */
 import { RollgateError } from '../../core/errors.js';
 import type { SessionRecord, UserRecord } from '../../store/auth-types.js';
 import type { Store } from '../../store/types.js';
-import { LoginLimiter, DEFAULT_LOCKOUT, addressKey, userKey, type LockoutPolicy } from './login-limiter.js';
+import { DEFAULT_THROTTLE, LoginThrottle, type ThrottlePolicy } from './login-throttle.js';
 import { DEFAULT_SCRYPT, dummyVerify, hashPassword, needsRehash, verifyPassword, type ScryptParams, MAX_PASSWORD_LENGTH } from './passwords.js';
 import { actorOf, effectiveRoleNames, type Principal } from './principal.js';
 import { RoleBook } from './roles.js';
@@ -23,7 +23,7 @@ export interface AuthOptions {
   sessionMaxMs?: number;
   /** Last use of a token / session is written at most this often (default 60 s). */
   touchIntervalMs?: number;
-  lockout?: Partial<LockoutPolicy>;
+  throttle?: Partial<ThrottlePolicy>;
 }
 
 /** What each refused credential is told (tests match these). */
@@ -44,7 +44,8 @@ export const AUTH_MESSAGES = {
 export type LoginResult =
   | { ok: true; principal: Principal; sessionId: string; csrfToken: string; expiresAt: string }
   | { ok: false; reason: 'invalid' }
-  | { ok: false; reason: 'locked'; retryAfterMs: number };
+  /** Throttled: not checked; try again at `until` (this name from this address, or this address). */
+  | { ok: false; reason: 'throttled'; retryAfterMs: number; until: Date; scope: 'account' | 'address' };
 
 export interface ClientInfo {
   address?: string | undefined;
@@ -56,7 +57,7 @@ const TOUCH_CACHE_MAX = 10_000;
 
 export class Auth {
   readonly roles: RoleBook;
-  readonly limiter: LoginLimiter;
+  readonly throttle: LoginThrottle;
   readonly now: () => Date;
   readonly scrypt: ScryptParams;
   readonly sessionIdleMs: number;
@@ -76,7 +77,7 @@ export class Auth {
     this.sessionMaxMs = opts.sessionMaxMs ?? 12 * 3_600_000;
     this.touchMs = opts.touchIntervalMs ?? 60_000;
     this.roles = new RoleBook(store);
-    this.limiter = new LoginLimiter(store, { ...DEFAULT_LOCKOUT, ...opts.lockout });
+    this.throttle = new LoginThrottle(store, { ...DEFAULT_THROTTLE, ...opts.throttle });
   }
 
   /** The principal of an API token; unauthorized with a message per reason. */
@@ -158,24 +159,21 @@ export class Auth {
 
   /**
    * Password login. Every refusal of a name and password takes one scrypt, whether or not the
-   * user exists, can log in, or is disabled; a locked name or address is refused at once (a
-   * lock applies to any name, so it tells nothing either).
+   * user exists, can log in, or is disabled; a throttled name-and-address (or address) is refused
+   * at once, unchecked (throttling applies to any name, so it tells nothing either).
    */
   async login(name: string, password: string, client: ClientInfo = {}): Promise<LoginResult> {
     const now = this.now();
     await this.maintain(now);
-    const keys = [userKey(name), ...(client.address ? [addressKey(client.address)] : [])];
-    const locked = await this.limiter.lockedUntil(keys, now);
-    if (locked) return { ok: false, reason: 'locked', retryAfterMs: Math.max(1000, locked.getTime() - now.getTime()) };
+    const gate = await this.throttle.begin(name, client.address, now);
+    if (!gate.ok) return { ok: false, reason: 'throttled', retryAfterMs: gate.retryAfterMs, until: gate.until, scope: gate.scope };
 
     const user = name.length <= 128 ? await this.store.auth.getUserByName(name.trim().toLowerCase()) : null;
     const pw = password.length <= MAX_PASSWORD_LENGTH ? password : '';
     const ok = user?.passwordHash ? await verifyPassword(pw, user.passwordHash) : await dummyVerify(pw, this.scrypt);
-    if (!ok || !user || user.disabled || password.length > MAX_PASSWORD_LENGTH) {
-      await this.limiter.failed(keys, now);
-      return { ok: false, reason: 'invalid' };
-    }
-    await this.limiter.succeeded(name);
+    // The attempt was counted before the check: a failure needs nothing more.
+    if (!ok || !user || user.disabled || password.length > MAX_PASSWORD_LENGTH) return { ok: false, reason: 'invalid' };
+    await this.throttle.succeeded(gate);
     if (user.passwordHash && needsRehash(user.passwordHash, this.scrypt)) {
       await this.store.auth.updateUser(user.id, { passwordHash: await hashPassword(password, this.scrypt) }, now.toISOString());
     }
@@ -205,11 +203,11 @@ export class Auth {
     if (principal.via === 'token' && principal.token) await this.store.auth.revokeToken(principal.token.id, this.now().toISOString());
   }
 
-  /** Drops expired sessions and old failed logins, at most every ten minutes. */
+  /** Drops expired sessions and forgotten login counters, at most every ten minutes. */
   private async maintain(now: Date): Promise<void> {
     if (now.getTime() - this.lastMaintenance < MAINTENANCE_EVERY_MS) return;
     this.lastMaintenance = now.getTime();
     await this.store.auth.deleteExpiredSessions(now.toISOString());
-    await this.limiter.prune(now);
+    await this.throttle.prune(now);
   }
 }

@@ -7,4 +7,5 @@ export { RoleBook } from './roles.js';
 export { SESSION_COOKIE, CSRF_HEADER } from './sessions.js';
 export { DEFAULT_SCRYPT, hashPassword, verifyPassword, type ScryptParams } from './passwords.js';
 export { generateToken, isWellFormedToken, parseBearer, tokenHashHex, TOKEN_RE, TOKEN_ID_RE } from './tokens.js';
-export { DEFAULT_LOCKOUT, type LockoutPolicy } from './login-limiter.js';
+export { DEFAULT_THROTTLE, LoginThrottle, type ThrottlePolicy, type ThrottleVerdict } from './login-throttle.js';
+export { LoginAudit, DEFAULT_LOGIN_AUDIT_WINDOW_MS, type LoginAttemptKind } from './login-audit.js';
