@@ -9,6 +9,7 @@ import { serve, type ServerType } from '@hono/node-server';
 import { AgentClient } from '../agent/client.js';
 import { createApi } from '../api/app.js';
 import { RollgateError, errorMessage } from '../core/errors.js';
+import { DEFAULT_RELEASE_POLICY, type ReleasePolicy } from '../core/release-limits.js';
 import { Deployments } from '../engine/deployments.js';
 import { EventBus } from '../engine/events.js';
 import { AnalysisRunner } from '../engine/analysis.js';
@@ -43,7 +44,8 @@ export interface ServerOptions {
   /** Use this API token instead of the generated one. */
   token?: string;
   log?: Logger;
-  maxReleaseBytes?: number;
+  /** Bounds on uploads and how many releases per app are kept (defaults: DEFAULT_RELEASE_POLICY). */
+  releases?: Partial<ReleasePolicy>;
   /** Pipeline commands running at once (default: CPUs, at least 2). */
   maxParallelCommands?: number;
 }
@@ -59,6 +61,7 @@ export interface RunningServer {
 
 export async function runServer(opts: ServerOptions): Promise<RunningServer> {
   const dataDir = resolve(opts.dataDir);
+  const releasePolicy: ReleasePolicy = { ...DEFAULT_RELEASE_POLICY, ...opts.releases };
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   // Known secret values are masked in the server's own log (bound once the secrets are loaded).
   let mask = (text: string) => text;
@@ -91,7 +94,7 @@ export async function runServer(opts: ServerOptions): Promise<RunningServer> {
   const views = new Views(store, runtime, executor);
   const releases = new Releases(store, join(dataDir, 'releases'));
   const pipelines = createPipelineEngine({ store, events, log, dataDir, releases, deployments, runtime, analysis, rolesOf: rolesOfRequest, ...(opts.maxParallelCommands ? { maxParallelCommands: opts.maxParallelCommands } : {}) });
-  const app = createApi({ store, deployments, releases, views, events, runtime, log, version: ROLLGATE_VERSION, maxReleaseBytes: opts.maxReleaseBytes ?? 512 * 1024 * 1024, incidents, chaos, notifications, pipelines, auth, accounts, audit, secrets });
+  const app = createApi({ store, deployments, releases, views, events, runtime, log, version: ROLLGATE_VERSION, releaseLimits: releasePolicy, incidents, chaos, notifications, pipelines, auth, accounts, audit, secrets });
 
   const host = opts.host ?? '127.0.0.1';
   const server: ServerType = await new Promise((ok, fail) => {

@@ -33,7 +33,7 @@ export async function startPartialApi(token: string, given: Partial<ApiDeps> & P
   const deps: ApiDeps = {
     log: silentLogger,
     version: 'test',
-    maxReleaseBytes: 1024,
+    releaseLimits: { maxUploadBytes: 1024, maxUnpackedBytes: 4096, maxFiles: 10 },
     auth,
     accounts: new Accounts(given.store, auth),
     audit: new AuditTrail(given.store, randomBytes(32)),
