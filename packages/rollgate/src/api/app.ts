@@ -39,11 +39,14 @@ import { ROUTE_PERMISSIONS } from './route-permissions.js';
 import { registerAuditRoutes } from './routes-audit.js';
 import { registerAuthRoutes, type AuthAuditEntry } from './routes-auth.js';
 import { registerSecretRoutes } from './routes-secrets.js';
+import { registerReleaseRoutes } from './routes-releases.js';
+import type { ReleaseRetention } from '../engine/release-retention.js';
 
 export interface ApiDeps {
   store: Store;
   deployments: Deployments;
   releases: Releases;
+  retention: ReleaseRetention;
   views: Views;
   events: EventBus;
   runtime: Runtime;
@@ -145,7 +148,7 @@ export function createApi(d: ApiDeps): Hono<ApiEnv> {
     if (created) await d.events.emit({ type: 'release.created', app: appName, data: { version: release.version, releaseId: release.id, actor: c.get('actor') } });
     return c.json(release, created ? 201 : 200);
   });
-  app.get('/v1/apps/:app/releases', async (c) => c.json(await d.store.listReleases(parse(AppName, c.req.param('app'), 'app'))));
+  registerReleaseRoutes(app, { retention: d.retention });
 
   app.post('/v1/deployments', small, async (c) => {
     const req = parse(DeployRequest, await readJson(c), 'body');

@@ -19,6 +19,7 @@ import { registerUsers } from './commands/users.js';
 import { registerTokens } from './commands/tokens.js';
 import { registerAudit } from './commands/audit.js';
 import { registerSecret } from './commands/secret.js';
+import { registerReleases } from './commands/releases.js';
 import { registerSpecCommands } from './commands/spec.js';
 import { registerUp } from './commands/up.js';
 
@@ -45,6 +46,7 @@ export function buildProgram(): Command {
   registerTokens(program);
   registerAudit(program);
   registerSecret(program);
+  registerReleases(program);
   program.addHelpText(
     'after',
     `

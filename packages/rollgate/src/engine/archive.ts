@@ -6,7 +6,10 @@
  * devices, FIFOs, sparse files, unknown types) is refused by name rather than dropped. Owners
  * and setuid/setgid/sticky bits from the archive are never kept.
  */
+import { existsSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { Transform, type Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { isAbsolute, join, normalize, sep } from 'node:path';
@@ -144,4 +147,17 @@ function entryProblem(path: string, e: tar.ReadEntry, what: string): RollgateErr
 export function linkTextInside(linkRel: string, target: string): boolean {
   if (isAbsolute(target)) return false;
   return normalize(join(linkRel, '..', target)).split(sep)[0] !== '..';
+}
+
+/**
+ * Removes a folder an aborted unpack wrote into. The unpacker may still be finishing a file it
+ * had started when the upload was refused, so retry until the folder stays gone.
+ */
+export async function removeUnpacked(dir: string): Promise<void> {
+  if (!existsSync(dir)) return;
+  for (let i = 0; i < 5; i++) {
+    await rm(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 20 });
+    await sleep(20);
+    if (!existsSync(dir)) return;
+  }
 }

@@ -14,7 +14,7 @@ import type { ReleaseRecord } from '../core/domain.js';
 import { RollgateError, errorMessage } from '../core/errors.js';
 import { SKIPPED_NAMES } from '../core/release-files.js';
 import type { ArchiveLimits } from '../core/release-limits.js';
-import { linkTextInside, unpackArchive } from './archive.js';
+import { linkTextInside, removeUnpacked, unpackArchive } from './archive.js';
 import type { Store } from '../store/types.js';
 
 /** What is recorded with a release, whatever its files came from. */
@@ -84,12 +84,14 @@ export class Releases {
         if (existing.contentHash !== contentHash) {
           throw new RollgateError('conflict', `release ${version} of "${meta.app}" already exists with other content; releases are immutable, pick a new version`);
         }
-        return { release: existing, created: false };
+        if (existing.prunedAt === null) return { release: existing, created: false };
       }
       const target = join(this.dir, meta.app, `${version}-${contentHash.slice(0, 12)}`);
       await mkdir(join(this.dir, meta.app), { recursive: true });
       await rm(target, { recursive: true, force: true });
       await rename(incoming, target);
+      // Pruned earlier: the same content brings its files back under the same record.
+      if (existing) return { release: await this.store.restoreRelease(existing.id, target), created: true };
       const release = await this.store.createRelease({
         id: randomUUID(),
         app: meta.app,
@@ -104,7 +106,7 @@ export class Releases {
       if (release.artifactDir !== target) await rm(target, { recursive: true, force: true });
       return { release, created: release.artifactDir === target };
     } finally {
-      await rm(incoming, { recursive: true, force: true });
+      await removeUnpacked(incoming);
     }
   }
 }

@@ -20,6 +20,7 @@ import { Incidents } from '../engine/incidents.js';
 import { Notifications } from '../engine/notifications.js';
 import { jsonLogger, maskedLogger, type Logger } from '../engine/logger.js';
 import { Releases } from '../engine/releases.js';
+import { ReleaseRetention, autoPruneAfterDeploys } from '../engine/release-retention.js';
 import { Views } from '../engine/views.js';
 import { createPipelineEngine } from '../engine/pipeline/index.js';
 import { rolesOfRequest } from '../api/authz.js';
@@ -93,8 +94,9 @@ export async function runServer(opts: ServerOptions): Promise<RunningServer> {
   const deployments = new Deployments(store, executor, events);
   const views = new Views(store, runtime, executor);
   const releases = new Releases(store, join(dataDir, 'releases'));
+  const retention = new ReleaseRetention({ store, runtime, events, log, releasesDir: join(dataDir, 'releases'), keep: releasePolicy.keep });
   const pipelines = createPipelineEngine({ store, events, log, dataDir, releases, deployments, runtime, analysis, rolesOf: rolesOfRequest, ...(opts.maxParallelCommands ? { maxParallelCommands: opts.maxParallelCommands } : {}) });
-  const app = createApi({ store, deployments, releases, views, events, runtime, log, version: ROLLGATE_VERSION, releaseLimits: releasePolicy, incidents, chaos, notifications, pipelines, auth, accounts, audit, secrets });
+  const app = createApi({ store, deployments, releases, retention, views, events, runtime, log, version: ROLLGATE_VERSION, releaseLimits: releasePolicy, incidents, chaos, notifications, pipelines, auth, accounts, audit, secrets });
 
   const host = opts.host ?? '127.0.0.1';
   const server: ServerType = await new Promise((ok, fail) => {
@@ -116,6 +118,9 @@ export async function runServer(opts: ServerOptions): Promise<RunningServer> {
   await executor.start();
   await chaos.start();
   await pipelines.start();
+  // Retention: after each successful deployment, and once now for what accumulated while down.
+  const autoPrune = autoPruneAfterDeploys(events, retention, store);
+  void autoPrune.startup();
   log.info('server started', { url, dialect: store.dialect, agent: opts.agent.url, masterKey: master.source, secretsKeyId: secrets.keyId });
 
   let stopped = false;
@@ -126,6 +131,7 @@ export async function runServer(opts: ServerOptions): Promise<RunningServer> {
     async stop() {
       if (stopped) return;
       stopped = true;
+      await autoPrune.stop();
       await pipelines.stop();
       await auditFeed.stop();
       await secretRollout.close();

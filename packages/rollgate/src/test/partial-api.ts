@@ -39,6 +39,7 @@ export async function startPartialApi(token: string, given: Partial<ApiDeps> & P
     audit: new AuditTrail(given.store, randomBytes(32)),
     deployments: unused('deployments'),
     releases: unused('releases'),
+    retention: unused('retention'),
     views: unused('views'),
     runtime: unused('runtime'),
     notifications: unused('notifications'),

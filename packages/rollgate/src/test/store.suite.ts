@@ -92,7 +92,7 @@ export function storeSuite(name: string, open: () => Promise<Store>, cleanup: ()
       return { app, env, r1, r2 };
     }
 
-    function release(app: string, version: string, contentHash = `sha256:${version}`): Omit<ReleaseRecord, 'createdAt'> {
+    function release(app: string, version: string, contentHash = `sha256:${version}`): Omit<ReleaseRecord, 'createdAt' | 'prunedAt'> {
       return { id: uid('rel'), app, version, contentHash, artifactDir: `/data/releases/${app}/${version}`, commitSha: null, commitTime: null, createdBy: 'tester' };
     }
 

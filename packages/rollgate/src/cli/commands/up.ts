@@ -16,6 +16,7 @@ import { findLiveAgent, type LiveAgent } from '../agent-file.js';
 import { listenerUrl, prepareDataDir, terminate, waitForSignal } from '../daemon.js';
 import type { Output } from '../output.js';
 import { BIN_PATH, loadRunServer } from '../runtime.js';
+import { ReleaseFlags, releaseFlags, releasePolicyOf } from '../release-flags.js';
 import { loadSpecFile } from '../spec-file.js';
 import { DEFAULT_SERVER_PORT } from './daemons.js';
 
@@ -26,14 +27,14 @@ const UpOpts = z.object({
   file: z.string(),
   keepAgent: z.boolean().optional(),
   json: z.boolean().optional(),
-});
+}).extend(ReleaseFlags.shape);
 
 const AGENT_START_TIMEOUT_MS = 20_000;
 /** The agent drains its instances on SIGTERM; give it that long before SIGKILL. */
 const AGENT_STOP_GRACE_MS = 60_000;
 
 export function registerUp(program: Command): void {
-  program
+  releaseFlags(program
     .command('up')
     .description('run the platform on this machine: a local agent and the server (data in .rollgate/); applies ./rollgate.yaml')
     .option('-d, --data-dir <dir>', 'where the platform keeps its database, releases, logs and tokens', '.rollgate')
@@ -41,7 +42,7 @@ export function registerUp(program: Command): void {
     .option('--host <host>', 'API address to listen on (default: loopback)')
     .option('-f, --file <path>', 'spec to apply once running (skipped when absent)', 'rollgate.yaml')
     .option('--keep-agent', 'leave the agent (and so every instance and listener) running when this stops')
-    .option('--json', 'print one JSON document on stdout once running')
+    .option('--json', 'print one JSON document on stdout once running'))
     .action(
       action(UpOpts, async (opts, { out }) => {
         const dataDir = prepareDataDir(opts.dataDir);
@@ -53,6 +54,7 @@ export function registerUp(program: Command): void {
             dataDir,
             port: opts.port,
             agent: { url: agent.url, token: agent.token },
+            releases: releasePolicyOf(opts),
             ...(opts.host ? { host: opts.host } : {}),
             ...(process.env.ROLLGATE_DATABASE_URL ? { databaseUrl: process.env.ROLLGATE_DATABASE_URL } : {}),
           });

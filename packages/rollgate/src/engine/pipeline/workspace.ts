@@ -6,7 +6,7 @@
 import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { unpackArchive } from '../archive.js';
+import { removeUnpacked, unpackArchive } from '../archive.js';
 import type { ArchiveLimits } from '../../core/release-limits.js';
 import { checkoutInto, type Commit } from './git-source.js';
 
@@ -26,7 +26,7 @@ export class Workspaces {
     try {
       await unpackArchive(body, dir, limits, { what: 'pipeline source' });
     } catch (e) {
-      await rm(dir, { recursive: true, force: true });
+      await removeUnpacked(dir);
       throw e;
     }
     return dir;

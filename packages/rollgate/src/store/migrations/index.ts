@@ -10,6 +10,7 @@ import * as m0003 from './0003_pipelines.js';
 import * as m0004 from './0004_audit.js';
 import * as m0005 from './0005_auth.js';
 import * as m0006 from './0006_secrets.js';
+import * as m0007 from './0007_release_pruning.js';
 
 interface StoreMigration {
   up(db: Kysely<unknown>, dialect: SqlDialect): Promise<void>;
@@ -23,6 +24,7 @@ const MIGRATIONS: Record<string, StoreMigration> = {
   '0004_audit': m0004,
   '0005_auth': m0005,
   '0006_secrets': m0006,
+  '0007_release_pruning': m0007,
 };
 
 export class StoreMigrationProvider implements MigrationProvider {
