@@ -51,9 +51,10 @@ before(async () => {
   });
 });
 
+let agentStopped = false;
 after(async () => {
   await server?.stop();
-  await agent?.stop();
+  if (!agentStopped) await agent?.stop();
   await rm(work, { recursive: true, force: true });
 });
 
@@ -198,4 +199,18 @@ test('retention never prunes what runs, is stable or is a rollback target; list 
   assert.deepEqual(roles(auto.v3), ['rollback-target@staging']);
   const sys = (await fetch(`${server.url}/v1/audit?action=release.prune`, { headers: { authorization: `Bearer ${server.token}` } }).then((r) => r.json())) as { actor: string }[];
   assert.ok(sys.length >= 2 && sys.every((e) => e.actor === 'system'), JSON.stringify(sys));
+});
+
+test('with the data plane down, the list still answers (saying it cannot tell what runs) and nothing is pruned', async () => {
+  const before = await client.releases('shop');
+  await agent.stop();
+  agentStopped = true;
+  const list = await client.releases('shop');
+  assert.ok(list.length > 0 && list.every((r) => !r.runningKnown));
+  assert.ok(list.every((r) => r.uses.every((u) => u.role !== 'running')));
+  await assert.rejects(client.pruneReleases('shop', { keep: 0 }), (e: unknown) => e instanceof Error && /cannot tell which releases of "shop" run .*nothing was pruned/.test(e.message));
+  assert.deepEqual(
+    (await client.releases('shop')).map((r) => [r.version, r.prunedAt]),
+    before.map((r) => [r.version, r.prunedAt]),
+  );
 });

@@ -28,6 +28,8 @@ export interface ReleaseUse {
 export interface ReleaseView extends ReleaseRecord {
   uses: ReleaseUse[];
   protected: boolean;
+  /** false when the data plane did not answer: `uses` then lacks "running". */
+  runningKnown: boolean;
 }
 
 export interface PruneResult {
@@ -66,8 +68,14 @@ export class ReleaseRetention {
 
   async list(app: string): Promise<ReleaseView[]> {
     const releases = await this.d.store.listReleases(app, ALL);
-    const uses = await this.usesOf(app, releases);
-    return releases.map((r) => view(r, uses.get(r.id) ?? []));
+    // A list is still useful while the agent is down; pruning is not allowed then.
+    let runningKnown = true;
+    const uses = await this.usesOf(app, releases).catch(async (e: unknown) => {
+      if (!(e instanceof RollgateError && e.code === 'agent_unreachable')) throw e;
+      runningKnown = false;
+      return this.usesOf(app, releases, { skipRuntime: true });
+    });
+    return releases.map((r) => view(r, uses.get(r.id) ?? [], runningKnown));
   }
 
   /** Prunes `app` down to its `keep` newest kept releases plus every protected one. */
@@ -133,7 +141,7 @@ export class ReleaseRetention {
    * stable version and rollback target, deployments and pipeline runs in progress. Throws when
    * the data plane cannot be asked: without knowing what runs nothing may be pruned.
    */
-  private async usesOf(app: string, releases: ReleaseRecord[]): Promise<Map<string, ReleaseUse[]>> {
+  private async usesOf(app: string, releases: ReleaseRecord[], opts: { skipRuntime?: boolean } = {}): Promise<Map<string, ReleaseUse[]>> {
     const out = new Map<string, ReleaseUse[]>();
     const add = (id: string | null, use: ReleaseUse) => {
       if (!id) return;
@@ -142,9 +150,9 @@ export class ReleaseRetention {
       out.set(id, list);
     };
     const byVersion = new Map(releases.map((r) => [r.version, r.id]));
-    let observed;
+    let observed: Awaited<ReturnType<Runtime['observeAll']>> = [];
     try {
-      observed = await this.d.runtime.observeAll();
+      if (!opts.skipRuntime) observed = await this.d.runtime.observeAll();
     } catch (e) {
       throw new RollgateError('agent_unreachable', `cannot tell which releases of "${app}" run (the data plane did not answer: ${errorMessage(e)}); nothing was pruned, try again once the agent is up`);
     }
@@ -171,8 +179,8 @@ export class ReleaseRetention {
   }
 }
 
-function view(r: ReleaseRecord, uses: ReleaseUse[]): ReleaseView {
-  return { ...r, uses, protected: uses.length > 0 };
+function view(r: ReleaseRecord, uses: ReleaseUse[], runningKnown: boolean): ReleaseView {
+  return { ...r, uses, protected: uses.length > 0, runningKnown };
 }
 
 function isInside(root: string, p: string): boolean {

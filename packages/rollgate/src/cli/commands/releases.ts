@@ -22,7 +22,8 @@ export function registerReleases(program: Command): void {
     action(ListOpts, async (opts, { out }, appArg: string) => {
       const app = parseArg(AppName, appArg, 'app');
       const list = (await clientFor(opts).releases(app)).filter((r) => opts.all || r.prunedAt === null);
-      out.result(list, () => (list.length === 0 ? `no releases of ${app}${opts.all ? '' : ' kept (--all shows pruned ones)'}` : releaseTable(list)));
+      const note = list.some((r) => !r.runningKnown) ? '\n(the agent did not answer: what runs is not shown)' : '';
+      out.result(list, () => (list.length === 0 ? `no releases of ${app}${opts.all ? '' : ' kept (--all shows pruned ones)'}` : releaseTable(list) + note));
     }),
   );
 
