@@ -38,7 +38,7 @@ export interface UnpackOptions {
 
 /** A 413 naming the limit and the server flag that raises it. */
 export function tooLarge(limits: ArchiveLimits, which: keyof ArchiveLimits, what: string, detail = ''): RollgateError {
-  const limit = which === 'maxFiles' ? `${limits.maxFiles.toLocaleString('en-US')} entries` : formatBytes(limits[which]);
+  const limit = which === 'maxFiles' ? `${limits.maxFiles.toLocaleString('en-US')} ${limits.maxFiles === 1 ? 'entry' : 'entries'}` : formatBytes(limits[which]);
   const measure = which === 'maxUploadBytes' ? 'is larger than' : which === 'maxUnpackedBytes' ? 'unpacks to more than' : 'holds more than';
   return new RollgateError(
     'payload_too_large',

@@ -8,7 +8,7 @@ import { readTokenFile } from '../config.js';
 import { agentTokenPath, findLiveAgent, readAgentFile } from '../agent-file.js';
 import { prepareDataDir, waitForSignal } from '../daemon.js';
 import { loadRunAgent, loadRunServer } from '../runtime.js';
-import { ReleaseFlags, releaseFlags, releasePolicyOf } from '../release-flags.js';
+import { ReleaseFlags, releasePolicyOf } from '../release-flags.js';
 
 export const DEFAULT_SERVER_PORT = 7070;
 export const DEFAULT_AGENT_PORT = 7071;
@@ -24,7 +24,7 @@ const ServerOpts = z.object({
 const AgentOpts = z.object({ dataDir: z.string(), port: IntString(0, 65535).default(DEFAULT_AGENT_PORT), host: z.string().optional(), json: z.boolean().optional() });
 
 export function registerDaemons(program: Command): void {
-  releaseFlags(program
+  program
     .command('server')
     .description('run the control plane alone (API, events, rollouts); the agent must run already')
     .option('-d, --data-dir <dir>', 'where the server keeps its database, releases and token', '.rollgate')
@@ -32,7 +32,7 @@ export function registerDaemons(program: Command): void {
     .option('--host <host>', 'API address to listen on (default: loopback)')
     .option('--agent-url <url>', "the agent's URL (default: from <data-dir>/agent.json)")
     .option('--agent-token <token>', "the agent's token (default: $ROLLGATE_AGENT_TOKEN, then <data-dir>/agent.token)")
-    .option('--json', 'print one JSON document on stdout once running'))
+    .option('--json', 'print one JSON document on stdout once running')
     .action(
       action(ServerOpts, async (opts, { out }) => {
         const dataDir = prepareDataDir(opts.dataDir);

@@ -16,7 +16,7 @@ import { findLiveAgent, type LiveAgent } from '../agent-file.js';
 import { listenerUrl, prepareDataDir, terminate, waitForSignal } from '../daemon.js';
 import type { Output } from '../output.js';
 import { BIN_PATH, loadRunServer } from '../runtime.js';
-import { ReleaseFlags, releaseFlags, releasePolicyOf } from '../release-flags.js';
+import { ReleaseFlags, releasePolicyOf } from '../release-flags.js';
 import { loadSpecFile } from '../spec-file.js';
 import { DEFAULT_SERVER_PORT } from './daemons.js';
 
@@ -34,7 +34,7 @@ const AGENT_START_TIMEOUT_MS = 20_000;
 const AGENT_STOP_GRACE_MS = 60_000;
 
 export function registerUp(program: Command): void {
-  releaseFlags(program
+  program
     .command('up')
     .description('run the platform on this machine: a local agent and the server (data in .rollgate/); applies ./rollgate.yaml')
     .option('-d, --data-dir <dir>', 'where the platform keeps its database, releases, logs and tokens', '.rollgate')
@@ -42,7 +42,7 @@ export function registerUp(program: Command): void {
     .option('--host <host>', 'API address to listen on (default: loopback)')
     .option('-f, --file <path>', 'spec to apply once running (skipped when absent)', 'rollgate.yaml')
     .option('--keep-agent', 'leave the agent (and so every instance and listener) running when this stops')
-    .option('--json', 'print one JSON document on stdout once running'))
+    .option('--json', 'print one JSON document on stdout once running')
     .action(
       action(UpOpts, async (opts, { out }) => {
         const dataDir = prepareDataDir(opts.dataDir);
