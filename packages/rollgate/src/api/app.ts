@@ -9,6 +9,7 @@ import { Hono, type Context } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import type { EventRecord } from '../core/domain.js';
 import { RollgateError, isRollgateError } from '../core/errors.js';
+import type { ArchiveLimits } from '../core/release-limits.js';
 import { EnvironmentSpec, listenAddress } from '../core/spec.js';
 import { ProjectSpec } from '../core/project-spec.js';
 import type { Deployments } from '../engine/deployments.js';
@@ -39,11 +40,14 @@ import { registerAuditRoutes } from './routes-audit.js';
 import { registerAuthRoutes, type AuthAuditEntry } from './routes-auth.js';
 import { registerSecretRoutes } from './routes-secrets.js';
 import { appliedSpecView } from './spec-view.js';
+import { registerReleaseRoutes } from './routes-releases.js';
+import type { ReleaseRetention } from '../engine/release-retention.js';
 
 export interface ApiDeps {
   store: Store;
   deployments: Deployments;
   releases: Releases;
+  retention: ReleaseRetention;
   views: Views;
   events: EventBus;
   runtime: Runtime;
@@ -57,7 +61,8 @@ export interface ApiDeps {
   /** Behind a trusted reverse proxy: take the client address and scheme from X-Forwarded-*. */
   trustProxy?: boolean;
   version: string;
-  maxReleaseBytes: number;
+  /** Bounds on uploaded archives (releases and pipeline sources). */
+  releaseLimits: ArchiveLimits;
   incidents: Incidents;
   chaos: Chaos;
   notifications: Notifications;
@@ -97,7 +102,7 @@ export function createApi(d: ApiDeps): Hono<ApiEnv> {
   app.use('*', auditMutations({ audit: d.audit, store: d.store, log: d.log, trustProxy: d.trustProxy }));
 
   app.get('/v1/health', (c) => c.json({ ok: true, version: d.version, dialect: d.store.dialect }));
-  registerGitHookRoutes(app, { engine: d.pipelines, maxUploadBytes: d.maxReleaseBytes, ...(d.env ? { env: d.env } : {}) });
+  registerGitHookRoutes(app, { engine: d.pipelines, limits: d.releaseLimits, ...(d.env ? { env: d.env } : {}) });
   const authAudit = async (c: Context<ApiEnv>, e: AuthAuditEntry) => {
     await auditRequest(d.audit, c, e, { trustProxy: d.trustProxy });
   };
@@ -143,12 +148,12 @@ export function createApi(d: ApiDeps): Hono<ApiEnv> {
       commitTime: q.commitTime,
       actor: c.get('actor'),
       body: Readable.fromWeb(raw as unknown as WebReadableStream<Uint8Array>),
-      maxBytes: d.maxReleaseBytes,
+      limits: d.releaseLimits,
     });
     if (created) await d.events.emit({ type: 'release.created', app: appName, data: { version: release.version, releaseId: release.id, actor: c.get('actor') } });
     return c.json(release, created ? 201 : 200);
   });
-  app.get('/v1/apps/:app/releases', async (c) => c.json(await d.store.listReleases(parse(AppName, c.req.param('app'), 'app'))));
+  registerReleaseRoutes(app, { retention: d.retention });
 
   app.post('/v1/deployments', small, async (c) => {
     const req = parse(DeployRequest, await readJson(c), 'body');
@@ -248,7 +253,7 @@ export function createApi(d: ApiDeps): Hono<ApiEnv> {
   registerIncidentRoutes(app, { incidents: d.incidents });
   registerChaosRoutes(app, { chaos: d.chaos });
   registerDoraRoutes(app, { store: d.store });
-  registerPipelineRoutes(app, { engine: d.pipelines, maxUploadBytes: d.maxReleaseBytes, ...(d.env ? { env: d.env } : {}) });
+  registerPipelineRoutes(app, { engine: d.pipelines, limits: d.releaseLimits, ...(d.env ? { env: d.env } : {}) });
 
   app.get('/v1/notifications/deliveries', async (c) => {
     const q = parse(DeliveriesQuery, c.req.query(), 'query');

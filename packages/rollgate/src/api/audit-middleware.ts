@@ -31,7 +31,7 @@ export function actionOf(method: string, route: string): string {
     .split('/')
     .filter((p) => p && !p.startsWith(':'));
   const base = VERB_ROUTES[parts.join('.')] ?? parts.join('.');
-  if (method === 'POST' && !/(promote|pause|resume|abort|fail|approve|reject|cancel|retry|resend|resolve|inject|kill|stop|rotate|rollback|unlock)$/.test(base)) return `${base}.create`;
+  if (method === 'POST' && !/(promote|pause|resume|abort|fail|approve|reject|cancel|retry|resend|resolve|inject|kill|stop|rotate|rollback|unlock|prune)$/.test(base)) return `${base}.create`;
   if (method === 'PUT') return `${base}.set`;
   if (method === 'PATCH') return `${base}.update`;
   if (method === 'DELETE') return `${base}.delete`;

@@ -12,7 +12,8 @@
  *   GET  /v1/environments                            -> { name, listen, spec }[]
  *   POST /v1/apps/:app/releases  body: tar.gz of the release directory; query ?version=&commitSha=&commitTime=
  *                                                    -> ReleaseRecord (201 new, 200 when identical content exists)
- *   GET  /v1/apps/:app/releases                      -> ReleaseRecord[]
+ *   GET  /v1/apps/:app/releases                      -> ReleaseView[] (records + what uses each; routes-releases.ts)
+ *   POST /v1/apps/:app/releases/prune  { keep?, dryRun? } -> PruneResult
  *   POST /v1/deployments        DeployRequest        -> DeploymentView (201); 409 deployment_in_progress
  *   GET  /v1/deployments?app=&env=&limit=            -> DeploymentRecord[] (newest first)
  *   GET  /v1/deployments/:id                         -> DeploymentView

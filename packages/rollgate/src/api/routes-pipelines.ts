@@ -22,6 +22,7 @@ import type { Context, Hono } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import { z } from 'zod';
 import { RollgateError } from '../core/errors.js';
+import type { ArchiveLimits } from '../core/release-limits.js';
 import { isActiveRun, type StageLogLine } from '../core/pipeline.js';
 import { STAGE_NAME_RE } from '../core/pipeline-spec.js';
 import type { PipelineEngine } from '../engine/pipeline/index.js';
@@ -51,7 +52,7 @@ export const RetryStageRequest = z.object({ stage: StageName.optional() }).stric
 
 export interface PipelineRouteDeps {
   engine: PipelineEngine;
-  maxUploadBytes: number;
+  limits: ArchiveLimits;
   env?: NodeJS.ProcessEnv;
 }
 
@@ -77,7 +78,7 @@ export function registerPipelineRoutes(app: Hono<ApiEnv>, d: PipelineRouteDeps):
       trigger: 'api',
       actor: c.get('actor'),
       source: hasBody
-        ? { kind: 'archive', body: Readable.fromWeb(raw as unknown as WebReadableStream<Uint8Array>), maxBytes: d.maxUploadBytes, commitSha: q.commitSha, commitTime: q.commitTime }
+        ? { kind: 'archive', body: Readable.fromWeb(raw as unknown as WebReadableStream<Uint8Array>), limits: d.limits, commitSha: q.commitSha, commitTime: q.commitTime }
         : { kind: 'git', ref: q.ref },
     });
     return c.json(await p().view(run.id), 201);

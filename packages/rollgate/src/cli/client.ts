@@ -16,6 +16,8 @@ import type { DoraResult } from '../dora/load.js';
 import type { PipelineRunRecord, StageLogLine } from '../core/pipeline.js';
 import type { RunView } from '../engine/pipeline/pipelines.js';
 import type { AppliedSpecView } from '../api/spec-view.js';
+import type { PruneResult, ReleaseView } from '../engine/release-retention.js';
+import type { PruneRequest } from '../api/routes-releases.js';
 import { ApiError } from './exit.js';
 import { parseSse, type SseMessage } from './sse.js';
 
@@ -76,8 +78,11 @@ export class ApiClient {
   environments(): Promise<EnvironmentView[]> {
     return this.call('GET', '/v1/environments');
   }
-  releases(app: string): Promise<ReleaseRecord[]> {
+  releases(app: string): Promise<ReleaseView[]> {
     return this.call('GET', `/v1/apps/${encodeURIComponent(app)}/releases`);
+  }
+  pruneReleases(app: string, req: PruneRequest): Promise<PruneResult> {
+    return this.call('POST', `/v1/apps/${encodeURIComponent(app)}/releases/prune`, { body: req });
   }
   /** Streams a tar.gz to the server (never held whole in memory). */
   uploadRelease(app: string, archive: AsyncIterable<Uint8Array>, meta: ReleaseUpload): Promise<ReleaseRecord> {

@@ -20,6 +20,8 @@ import { registerUsers } from './commands/users.js';
 import { registerTokens } from './commands/tokens.js';
 import { registerAudit } from './commands/audit.js';
 import { registerSecret } from './commands/secret.js';
+import { registerReleases } from './commands/releases.js';
+import { releaseFlags } from './release-flags.js';
 import { registerSpecCommands } from './commands/spec.js';
 import { registerUp } from './commands/up.js';
 
@@ -46,6 +48,9 @@ export function buildProgram(): Command {
   registerTokens(program);
   registerAudit(program);
   registerSecret(program);
+  registerReleases(program);
+  // Release limits and retention are settings of whatever runs the server.
+  for (const c of program.commands) if (c.name() === 'up' || c.name() === 'server') releaseFlags(c);
   program.addHelpText(
     'after',
     `

@@ -1,6 +1,6 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdtempSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { list } from 'tar';
@@ -8,9 +8,10 @@ import { Readable } from 'node:stream';
 import { RollgateError } from '../core/errors.js';
 import { checkReleaseDir, packDir } from './pack.js';
 
-async function entriesOf(archive: AsyncIterable<Uint8Array>): Promise<string[]> {
+
+async function entriesOf(archive: AsyncIterable<Uint8Array>, types?: string[]): Promise<string[]> {
   const names: string[] = [];
-  const parser = list({ onReadEntry: (e) => names.push(e.path) });
+  const parser = list({ onReadEntry: (e) => (names.push(e.path), types?.push(`${e.path}:${e.type}`)) });
   await new Promise<void>((resolve, reject) => {
     Readable.from(archive).on('error', reject).pipe(parser).on('error', reject).on('end', resolve).on('close', resolve);
   });
@@ -81,5 +82,81 @@ describe('release directory checks and packing', () => {
     const d = join(root, 'empty');
     mkdirSync(join(d, '.git'), { recursive: true });
     await assert.rejects(checkReleaseDir(d), /is empty/);
+  });
+
+  test('hardlinked files are packed as plain files, never as hardlink entries', async () => {
+    const d = fresh('hardlinks');
+    linkSync(join(d, 'server.js'), join(d, 'copy.js'));
+    const types: string[] = [];
+    await entriesOf(packDir(await checkReleaseDir(d)), types);
+    assert.deepEqual(types.sort(), ['copy.js:File', 'server.js:File']);
+  });
+});
+
+describe('a release never ships the platform data directory (by real path, not by name)', () => {
+  let root: string;
+  let data: string;
+  let project: string;
+  let protect: { path: string; what: string }[];
+  const refused = (re: RegExp) => (e: unknown) => e instanceof RollgateError && e.code === 'invalid_input' && re.test(e.message);
+  before(() => {
+    root = mkdtempSync(join(tmpdir(), 'rollgate-guard-'));
+    project = join(root, 'project');
+    // A data dir NOT named .rollgate, inside the project: no name rule would catch it.
+    data = join(project, 'state');
+    mkdirSync(join(data, 'releases', 'web'), { recursive: true });
+    for (const f of ['master.key', 'api.token', 'agent.token', 'rollgate.db']) writeFileSync(join(data, f), `${f} secret\n`);
+    mkdirSync(join(project, 'build'));
+    writeFileSync(join(project, 'build', 'server.js'), 'x');
+    protect = [{ path: data, what: "the platform's data directory" }];
+  });
+  after(() => rmSync(root, { recursive: true, force: true }));
+
+  test('the data directory itself, a directory inside it, and a parent of it are refused', async () => {
+    await assert.rejects(checkReleaseDir(data, { protect }), refused(/--path .*state is the platform's data directory .*holds the platform's keys/));
+    await assert.rejects(checkReleaseDir(join(data, 'releases'), { protect }), refused(/--path .*releases is inside the platform's data directory/));
+    await assert.rejects(checkReleaseDir(project, { protect }), refused(/project\/state is the platform's data directory .*would ship the platform's keys.*--data-dir elsewhere/));
+    await assert.rejects(checkReleaseDir(root, { protect }), refused(/project\/state is the platform's data directory/));
+    // The build output beside it is fine.
+    assert.equal((await checkReleaseDir(join(project, 'build'), { protect })).files, 1);
+  });
+
+  test('the data directory reached through a symlink, as the path or inside it, is refused', async () => {
+    const viaLink = join(root, 'link-to-data');
+    symlinkSync(data, viaLink);
+    await assert.rejects(checkReleaseDir(viaLink, { protect }), refused(/--path .*link-to-data is the platform's data directory/));
+    const app = join(root, 'app-with-link');
+    mkdirSync(app);
+    writeFileSync(join(app, 'server.js'), 'x');
+    mkdirSync(join(app, '.rollgate'));
+    // Inside the release by its text, but into the data dir (here under a skipped name) by its target.
+    symlinkSync('.rollgate', join(app, 'keys'));
+    await assert.rejects(checkReleaseDir(app, { protect: [{ path: join(app, '.rollgate'), what: "the platform's data directory" }] }), refused(/symlink .*keys -> \.rollgate leads to the platform's data directory/));
+  });
+
+  test('a hardlink to a key file is refused, and so is an unknown data directory by its contents', async () => {
+    const app = join(root, 'app-with-hardlink');
+    mkdirSync(app);
+    writeFileSync(join(app, 'server.js'), 'x');
+    linkSync(join(data, 'master.key'), join(app, 'innocent.txt'));
+    await assert.rejects(checkReleaseDir(app, { protect }), refused(/innocent\.txt is the same file as .*master\.key .*\(a hardlink\)/));
+    // A data dir this CLI was not told about still shows itself by what it holds.
+    await assert.rejects(checkReleaseDir(project, { protect: [] }), refused(/project\/state looks like a Rollgate data directory/));
+  });
+
+  test('by default the data directory of the current directory is protected', async () => {
+    const cwd = process.cwd();
+    const here = join(root, 'default');
+    mkdirSync(join(here, '.rollgate'), { recursive: true });
+    writeFileSync(join(here, '.rollgate', 'master.key'), 'k');
+    try {
+      process.chdir(here);
+      await assert.rejects(checkReleaseDir('.rollgate'), refused(/--path \.rollgate is the platform's data directory/));
+      writeFileSync(join(here, 'server.js'), 'x');
+      // Its own .rollgate is skipped by name, so the project directory itself may ship.
+      assert.deepEqual((await checkReleaseDir('.')).entries, ['server.js']);
+    } finally {
+      process.chdir(cwd);
+    }
   });
 });

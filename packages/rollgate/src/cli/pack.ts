@@ -2,11 +2,12 @@
  * Checks a release directory and packs it as a gzipped tar stream.
  * The checks run before anything is sent, so a bad directory changes nothing on the server.
  */
-import { readdir, readlink, realpath, stat } from 'node:fs/promises';
+import { lstat, readdir, readlink, realpath, stat } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve, sep, dirname } from 'node:path';
 import { create } from 'tar';
 import { RollgateError, errorMessage } from '../core/errors.js';
 import { SKIPPED_NAMES } from '../core/release-files.js';
+import { DataDirGuard, platformDirs, type ProtectedDir } from './data-dir-guard.js';
 
 export interface CheckedDir {
   /** Real absolute path of the directory. */
@@ -16,8 +17,16 @@ export interface CheckedDir {
   files: number;
 }
 
-/** Verifies `dir` is a directory whose symlinks all stay inside it. Throws invalid_input naming the problem. */
-export async function checkReleaseDir(dir: string): Promise<CheckedDir> {
+export interface CheckOptions {
+  /** Directories a release must never be, sit in, contain or link into (default: the platform's, see data-dir-guard.ts). */
+  protect?: ProtectedDir[];
+}
+
+/**
+ * Verifies `dir` is a directory whose symlinks all stay inside it and that ships nothing of the
+ * platform's data directory. Throws invalid_input naming the problem.
+ */
+export async function checkReleaseDir(dir: string, opts: CheckOptions = {}): Promise<CheckedDir> {
   const given = resolve(dir);
   let st;
   try {
@@ -27,17 +36,23 @@ export async function checkReleaseDir(dir: string): Promise<CheckedDir> {
   }
   if (!st.isDirectory()) throw new RollgateError('invalid_input', `--path ${dir} is not a directory; give the directory that holds the app's files`);
   const root = await realpath(given);
+  const guard = new DataDirGuard(opts.protect ?? platformDirs(), (abs) => shown(dir, root, abs));
+  guard.checkRoot(root, dir);
   let files = 0;
   const walk = async (abs: string): Promise<void> => {
-    for (const ent of await readdir(abs, { withFileTypes: true })) {
+    const list = await readdir(abs, { withFileTypes: true });
+    guard.checkDir(abs, await lstat(abs), list.map((e) => e.name));
+    for (const ent of list) {
       if (SKIPPED_NAMES.has(ent.name)) continue;
       const p = join(abs, ent.name);
       if (ent.isSymbolicLink()) {
         await checkLink(root, p, dir);
+        guard.checkLink(p, await readlink(p));
         files++;
       } else if (ent.isDirectory()) {
         await walk(p);
       } else if (ent.isFile()) {
+        guard.checkFile(p, await lstat(p));
         files++;
       } else {
         throw new RollgateError('invalid_input', `${shown(dir, root, p)} is not a regular file, directory or symlink (a socket, FIFO or device); remove it from the release directory`);
@@ -88,6 +103,8 @@ export async function* packDir(checked: CheckedDir): AsyncGenerator<Uint8Array> 
       portable: true,
       cwd: checked.root,
       follow: false,
+      // Hardlinked files go as plain copies: the server refuses hardlink entries.
+      linkCache: new NoLinks(),
       filter: (path: string) => !path.split('/').some((seg) => SKIPPED_NAMES.has(seg)),
     },
     checked.entries,
@@ -97,5 +114,12 @@ export async function* packDir(checked: CheckedDir): AsyncGenerator<Uint8Array> 
   } catch (e) {
     // A file changed or vanished while it was read: say so instead of blaming the network.
     throw new RollgateError('invalid_input', `reading ${checked.root} failed while packing it (${errorMessage(e)}); retry when the directory is not being changed`);
+  }
+}
+
+/** A link cache that remembers nothing, so tar never writes a hardlink entry. */
+class NoLinks extends Map<`${number}:${number}`, string> {
+  override set(): this {
+    return this;
   }
 }

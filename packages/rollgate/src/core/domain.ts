@@ -32,6 +32,8 @@ export interface ReleaseRecord {
   commitTime: string | null;
   createdAt: string;
   createdBy: string;
+  /** When retention removed its files (the record stays: deployments and metrics name it); null while kept. */
+  prunedAt: string | null;
 }
 
 export type DeploymentStatus =

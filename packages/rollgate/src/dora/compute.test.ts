@@ -34,7 +34,7 @@ function dep(id: string, releaseId: string, status: DeploymentStatus, finishedAt
 }
 
 function rel(id: string, commitTime: string | null): ReleaseRecord {
-  return { id, app: 'shop', version: id, contentHash: 'x', artifactDir: '/x', commitSha: null, commitTime, createdAt: '2023-12-01T00:00:00Z', createdBy: 'test' };
+  return { id, app: 'shop', version: id, contentHash: 'x', artifactDir: '/x', commitSha: null, commitTime, createdAt: '2023-12-01T00:00:00Z', createdBy: 'test', prunedAt: null };
 }
 
 function inc(id: string, openedAt: string, resolvedAt: string | null, over: Partial<IncidentRecord> = {}): IncidentRecord {

@@ -70,7 +70,7 @@ describe('commitsBetween', () => {
 });
 
 describe('releaseCommitTimes', () => {
-  const release = (id: string, sha: string | null): ReleaseRecord => ({ id, app: 'shop', version: id, contentHash: 'x', artifactDir: '/x', commitSha: sha, commitTime: null, createdAt: '2024-01-01T00:00:00Z', createdBy: 't' });
+  const release = (id: string, sha: string | null): ReleaseRecord => ({ id, app: 'shop', version: id, contentHash: 'x', artifactDir: '/x', commitSha: sha, commitTime: null, createdAt: '2024-01-01T00:00:00Z', createdBy: 't', prunedAt: null });
   const deploy = (id: string, releaseId: string, previousReleaseId: string | null, finishedAt: string, env = 'production'): DeploymentRecord =>
     ({ id, app: 'shop', env, kind: 'deploy', releaseId, previousReleaseId, status: 'succeeded', finishedAt }) as DeploymentRecord;
 

@@ -139,6 +139,7 @@ export function eventToAudit(e: EventRecord): AuditInput | null {
       return null;
     }
     case 'release':
+      if (verb === 'pruned') return entry('release.prune', `app/${e.app ?? 'unknown'}/release/${str('version') ?? 'unknown'}`);
       return verb === 'created' ? entry('release.create', `app/${e.app ?? 'unknown'}/release/${str('version') ?? 'unknown'}`) : null;
     case 'spec':
       return verb === 'applied' ? entry('spec.apply', 'spec') : null;

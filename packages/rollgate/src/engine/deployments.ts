@@ -3,7 +3,7 @@
  * lock, then wakes the executor, which acts on it.
  */
 import { randomUUID } from 'node:crypto';
-import { isActiveStatus, type DeploymentRecord, type DeploymentState } from '../core/domain.js';
+import { isActiveStatus, type DeploymentRecord, type DeploymentState, type ReleaseRecord } from '../core/domain.js';
 import { RollgateError } from '../core/errors.js';
 import { defaultStrategy, resolveStrategy, strategyType, withEnvironmentAnalysis, type StrategySpec, type StrategyType } from '../core/spec.js';
 import type { DeployRequest, RollbackRequest } from '../api/contract.js';
@@ -33,6 +33,13 @@ export function initialState(nowIso: string): DeploymentState {
   };
 }
 
+/** A pruned release has no files left to run: say how to bring it back. */
+function assertKept(r: ReleaseRecord): void {
+  if (r.prunedAt !== null) {
+    throw new RollgateError('conflict', `release ${r.version} of "${r.app}" was pruned on ${r.prunedAt} (its files were removed by retention); upload the same build again (rollgate deploy --path DIR --version ${r.version}) to bring it back, or deploy a kept release (rollgate releases list ${r.app})`);
+  }
+}
+
 export class Deployments {
   constructor(
     private readonly store: Store,
@@ -46,6 +53,7 @@ export class Deployments {
     if (!release || release.app !== req.app) {
       throw new RollgateError('not_found', `no release ${req.version ?? req.releaseId} of app "${req.app}"; create it first (rollgate deploy --path DIR, or POST /v1/apps/${req.app}/releases)`);
     }
+    assertKept(release);
     const svc = await this.store.getServiceState(req.app, req.env);
     const previous = svc?.currentReleaseId ? await this.store.getRelease(svc.currentReleaseId) : null;
     if (previous?.id === release.id) {
@@ -78,6 +86,7 @@ export class Deployments {
       throw new RollgateError(req.toVersion ? 'not_found' : 'conflict', req.toVersion ? `no release ${req.toVersion} of app "${req.app}"` : `${req.app} has had only one release in ${req.env}; there is no previous release to roll back to`);
     }
     if (target.id === current.id) throw new RollgateError('conflict', `${req.app} ${target.version} already serves ${req.env}`);
+    assertKept(target);
     return this.create(req.app, req.env, 'rollback', target.id, target.version, current, resolveStrategy(cfg.appSpec, req.env, cfg.envSpec), actor);
   }
 

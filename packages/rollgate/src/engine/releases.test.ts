@@ -13,6 +13,13 @@ import { SKIPPED_NAMES } from '../core/release-files.js';
 import { openStore } from '../store/index.js';
 import type { Store } from '../store/types.js';
 import { hashTree, Releases } from './releases.js';
+import { craftTarGz, paxRecord, type CraftedEntry } from '../test/tar-craft.js';
+import { gzipSync } from 'node:zlib';
+import { lstat } from 'node:fs/promises';
+
+const MiB = 1024 * 1024;
+/** Low limits so a bomb test is quick. */
+const LIMITS = { maxUploadBytes: 5 * MiB, maxUnpackedBytes: 10 * MiB, maxFiles: 50 };
 
 let tmp: string;
 let store: Store;
@@ -161,7 +168,7 @@ test('a directory gives the same hash as the same files uploaded as tar.gz', asy
   const dir = await buildDir('tarred');
   const entries = (await readdir(dir)).filter((e) => !SKIPPED_NAMES.has(e));
   const body = Readable.from(create({ gzip: true, portable: true, cwd: dir, filter: (p: string) => !p.split('/').some((s) => SKIPPED_NAMES.has(s)) }, entries));
-  const uploaded = await releases.upload({ app, version: '2.0.0', actor: 'cli', body, maxBytes: 10 * 1048576 });
+  const uploaded = await releases.upload({ app, version: '2.0.0', actor: 'cli', body, limits: LIMITS });
   assert.equal(uploaded.created, true);
   const fromDir = await releases.fromDirectory({ app, dir, actor: 'pipeline' });
   assert.equal(fromDir.release.contentHash, uploaded.release.contentHash);
@@ -179,7 +186,7 @@ test('an upload whose links escape only through other links is refused too', asy
   await symlink('.', join(dir, 'b'));
   await symlink('b/..', join(dir, 'a'));
   const body = Readable.from(create({ gzip: true, portable: true, cwd: dir }, ['a', 'b', 'server.js']));
-  await rejectsWith(releases.upload({ app, actor: 'cli', body, maxBytes: 1048576 }), 'invalid_input', /symlink a -> b\/\.\. leads outside the release directory/);
+  await rejectsWith(releases.upload({ app, actor: 'cli', body, limits: LIMITS }), 'invalid_input', /symlink a -> b\/\.\. leads outside the release directory/);
   assert.deepEqual(await store.listReleases(app), []);
   assert.deepEqual(await incomingLeft(), []);
 });
@@ -195,4 +202,113 @@ test('a missing, empty or non-directory path, and an unknown app, are refused', 
   await rejectsWith(releases.fromDirectory({ app, dir: file, actor: 'a' }), 'invalid_input', /is not a directory/);
   await rejectsWith(releases.fromDirectory({ app: 'ghost', dir: await buildDir('ghost'), actor: 'a' }), 'not_found', /unknown app "ghost"/);
   assert.deepEqual(await store.listReleases(app), []);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Bounds and refused entries (issue 9, items 5 and 7)
+
+/** Everything the store and the disk hold for an app: must stay empty after a refused upload. */
+async function assertNothingKept(app: string): Promise<void> {
+  assert.deepEqual(await store.listReleases(app), []);
+  assert.deepEqual(await readdir(join(releasesDir, app)).catch(() => []), []);
+  assert.deepEqual(await incomingLeft(), []);
+}
+
+const upload = (app: string, archive: Buffer, limits = LIMITS) => releases.upload({ app, actor: 'cli', body: Readable.from([archive]), limits });
+
+test('a gzip bomb is refused with 413 naming the limit, and nothing is kept', async () => {
+  const app = await newApp();
+  // 40 MiB of zeros compress to about 40 KiB: far under the upload limit, four times the unpacked one.
+  const bomb = craftTarGz([{ path: 'server.js', type: '0', body: 'x' }, { path: 'zeros.bin', type: '0', body: Buffer.alloc(40 * MiB) }]);
+  assert.ok(bomb.length < LIMITS.maxUploadBytes / 50, `the bomb is small when compressed (${bomb.length} bytes)`);
+  await assert.rejects(upload(app, bomb), (e: unknown) => {
+    assert.ok(e instanceof RollgateError);
+    assert.equal(e.code, 'payload_too_large');
+    assert.equal(e.status, 413);
+    assert.match(e.message, /release upload unpacks to more than 10 MiB \(stopped at "zeros\.bin"\); nothing was kept/);
+    assert.match(e.message, /--release-max-unpacked/);
+    return true;
+  });
+  await assertNothingKept(app);
+});
+
+test('many small files that add up over the unpacked limit stop at the file that crosses it', async () => {
+  const app = await newApp();
+  const files: CraftedEntry[] = Array.from({ length: 20 }, (_, i) => ({ path: `part${i}.bin`, type: '0', body: Buffer.alloc(MiB, i) }));
+  await rejectsWith(upload(app, craftTarGz(files)), 'payload_too_large', /unpacks to more than 10 MiB \(stopped at "part10\.bin"\)/);
+  await assertNothingKept(app);
+});
+
+test('junk after the end of the archive counts too', async () => {
+  const app = await newApp();
+  const tar = craftTarGz([{ path: 'server.js', type: '0', body: 'x' }]);
+  const junk = gzipSync(Buffer.alloc(20 * MiB));
+  await rejectsWith(upload(app, Buffer.concat([tar, junk])), 'payload_too_large', /unpacks to more than 10 MiB/);
+  await assertNothingKept(app);
+});
+
+test('more entries than the file limit is a 413 naming the limit', async () => {
+  const app = await newApp();
+  const files: CraftedEntry[] = Array.from({ length: 51 }, (_, i) => ({ path: `f${i}.txt`, type: '0', body: 'x' }));
+  await rejectsWith(upload(app, craftTarGz(files)), 'payload_too_large', /release upload holds more than 50 entries; nothing was kept.*--release-max-files/);
+  await assertNothingKept(app);
+  // Exactly at the limit is fine.
+  const ok = await upload(app, craftTarGz(files.slice(0, 50)));
+  assert.equal(ok.created, true);
+});
+
+test('the compressed upload limit holds too', async () => {
+  const app = await newApp();
+  const random = Buffer.from(Array.from({ length: 6 * MiB }, () => Math.floor(Math.random() * 256)));
+  await rejectsWith(upload(app, craftTarGz([{ path: 'noise.bin', type: '0', body: random }])), 'payload_too_large', /release upload is larger than 5 MiB.*--release-max-upload/);
+  await assertNothingKept(app);
+});
+
+test('devices, FIFOs, hardlinks, sparse files and unknown types are refused by name, not dropped', async () => {
+  const app = await newApp();
+  const base: CraftedEntry = { path: 'server.js', type: '0', body: 'console.log(1)\n' };
+  const cases: Array<[CraftedEntry[], RegExp]> = [
+    [[base, { path: 'dev/null', type: '3' }], /entry "dev\/null" is a character device/],
+    [[base, { path: 'disk', type: '4' }], /entry "disk" is a block device/],
+    [[base, { path: 'pipe', type: '6' }], /entry "pipe" is a FIFO/],
+    [[base, { path: 'copy.js', type: '1', linkpath: 'server.js' }], /entry "copy\.js" is a hardlink/],
+    [[base, { path: 'holes.bin', type: 'S', body: Buffer.alloc(512) }], /entry "holes\.bin" is a sparse file/],
+    [[base, { path: 'odd', type: 'Z' }], /entry "odd" is of an unsupported type/],
+    [
+      [
+        base,
+        { path: 'PaxHeaders/big.img', type: 'x', body: paxRecord('GNU.sparse.major', '1') + paxRecord('GNU.sparse.minor', '0') + paxRecord('GNU.sparse.name', 'big.img') + paxRecord('GNU.sparse.realsize', '1048576') },
+        { path: 'GNUSparseFile.0/big.img', type: '0', body: '1\n0\n512\n' },
+      ],
+      /entry "big\.img" is a sparse file/,
+    ],
+  ];
+  for (const [entries, message] of cases) {
+    await rejectsWith(upload(app, craftTarGz(entries)), 'invalid_input', message);
+    await assertNothingKept(app);
+  }
+});
+
+test('setuid, setgid, sticky and world-write bits and the archive owners are not kept', async () => {
+  const app = await newApp();
+  const archive = craftTarGz([
+    { path: 'bin', type: '5', mode: 0o1777, uid: 0, gid: 0 },
+    { path: 'bin/tool', type: '0', mode: 0o6777, uid: 0, gid: 0, body: '#!/bin/sh\necho hi\n' },
+    { path: 'data.txt', type: '0', mode: 0o2666, uid: 4242, gid: 4242, body: 'x' },
+  ]);
+  const { release } = await upload(app, archive);
+  const me = { uid: process.getuid!(), gid: process.getgid!() };
+  for (const [rel, mode] of [['bin', 0o755], ['bin/tool', 0o755], ['data.txt', 0o644]] as const) {
+    const st = await lstat(join(release.artifactDir, rel));
+    assert.equal(st.mode & 0o7777, mode, `${rel} is ${(st.mode & 0o7777).toString(8)}`);
+    assert.deepEqual({ uid: st.uid, gid: st.gid }, me, `${rel} belongs to the server's user`);
+  }
+});
+
+test('a symlink entry that points outside is refused', async () => {
+  const app = await newApp();
+  for (const [linkpath, re] of [['/etc/passwd', /link "pw" -> "\/etc\/passwd" leads outside/], ['../../x', /link "pw" -> "\.\.\/\.\.\/x" leads outside/]] as const) {
+    await rejectsWith(upload(app, craftTarGz([{ path: 'server.js', type: '0', body: 'x' }, { path: 'pw', type: '2', linkpath }])), 'invalid_input', re);
+    await assertNothingKept(app);
+  }
 });

@@ -7,13 +7,14 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { constants, createReadStream } from 'node:fs';
 import { chmod, copyFile, lstat, mkdir, readdir, readlink, realpath, rename, rm, stat, symlink } from 'node:fs/promises';
-import { isAbsolute, join, normalize, relative, sep } from 'node:path';
+import { isAbsolute, join, relative, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { Transform, type Readable } from 'node:stream';
-import * as tar from 'tar';
+import type { Readable } from 'node:stream';
 import type { ReleaseRecord } from '../core/domain.js';
 import { RollgateError, errorMessage } from '../core/errors.js';
 import { SKIPPED_NAMES } from '../core/release-files.js';
+import type { ArchiveLimits } from '../core/release-limits.js';
+import { linkTextInside, removeUnpacked, unpackArchive } from './archive.js';
 import type { Store } from '../store/types.js';
 
 /** What is recorded with a release, whatever its files came from. */
@@ -27,7 +28,7 @@ export interface ReleaseMeta {
 
 export interface ReleaseUpload extends ReleaseMeta {
   body: Readable;
-  maxBytes: number;
+  limits: ArchiveLimits;
 }
 
 export interface ReleaseFromDirectory extends ReleaseMeta {
@@ -49,7 +50,7 @@ export class Releases {
 
   /** A release from a tar.gz stream. */
   async upload(u: ReleaseUpload): Promise<ReleaseResult> {
-    return this.create(u, (incoming) => unpackArchive(u.body, incoming, u.maxBytes), {
+    return this.create(u, (incoming) => unpackArchive(u.body, incoming, u.limits), {
       where: 'the release directory',
       show: (rel) => rel,
     });
@@ -83,12 +84,14 @@ export class Releases {
         if (existing.contentHash !== contentHash) {
           throw new RollgateError('conflict', `release ${version} of "${meta.app}" already exists with other content; releases are immutable, pick a new version`);
         }
-        return { release: existing, created: false };
+        if (existing.prunedAt === null) return { release: existing, created: false };
       }
       const target = join(this.dir, meta.app, `${version}-${contentHash.slice(0, 12)}`);
       await mkdir(join(this.dir, meta.app), { recursive: true });
       await rm(target, { recursive: true, force: true });
       await rename(incoming, target);
+      // Pruned earlier: the same content brings its files back under the same record.
+      if (existing) return { release: await this.store.restoreRelease(existing.id, target), created: true };
       const release = await this.store.createRelease({
         id: randomUUID(),
         app: meta.app,
@@ -103,53 +106,9 @@ export class Releases {
       if (release.artifactDir !== target) await rm(target, { recursive: true, force: true });
       return { release, created: release.artifactDir === target };
     } finally {
-      await rm(incoming, { recursive: true, force: true });
+      await removeUnpacked(incoming);
     }
   }
-}
-
-/**
- * Unpacks a tar.gz stream into `into`, refusing entries and links that point outside it and
- * streams larger than maxBytes. Also used for run workspaces uploaded as source archives.
- */
-export async function unpackArchive(body: Readable, into: string, maxBytes: number): Promise<void> {
-  let bytes = 0;
-  const limit = new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      bytes += chunk.length;
-      if (bytes > maxBytes) cb(new RollgateError('payload_too_large', `release upload is larger than ${Math.round(maxBytes / 1048576)} MiB; leave build caches out of the release directory`));
-      else cb(null, chunk);
-    },
-  });
-  let bad: RollgateError | null = null;
-  const extract = tar.x({
-    cwd: into,
-    strict: true,
-    preservePaths: false,
-    filter: (path, entry) => {
-      const e = entry as tar.ReadEntry;
-      const target = normalize(path);
-      if (isAbsolute(target) || target.split(sep).includes('..')) {
-        bad ??= new RollgateError('invalid_input', `release archive entry "${path}" points outside the release directory; remove it`);
-        return false;
-      }
-      if (e.type === 'SymbolicLink' || e.type === 'Link') {
-        const link = e.linkpath ?? '';
-        if (!linkTextInside(target, link)) {
-          bad ??= new RollgateError('invalid_input', `link "${path}" -> "${link}" leads outside the release directory; make it relative and inside, or copy the file in`);
-          return false;
-        }
-      }
-      return e.type === 'File' || e.type === 'OldFile' || e.type === 'Directory' || e.type === 'SymbolicLink' || e.type === 'ContiguousFile';
-    },
-  });
-  try {
-    await pipeline(body, limit, extract);
-  } catch (e) {
-    if (e instanceof RollgateError) throw e;
-    throw new RollgateError('invalid_input', `release upload is not a readable tar.gz archive: ${(e as Error).message}`);
-  }
-  if (bad) throw bad;
 }
 
 /** sha256 over every entry's relative path, type, executable bit and content (or link target), in path order. */
@@ -186,12 +145,6 @@ export async function hashTree(root: string): Promise<string> {
 interface LinkNames {
   where: string;
   show: (rel: string) => string;
-}
-
-/** Whether a link at `linkRel` (relative to the release root) stays inside by its text alone. */
-function linkTextInside(linkRel: string, target: string): boolean {
-  if (isAbsolute(target)) return false;
-  return normalize(join(linkRel, '..', target)).split(sep)[0] !== '..';
 }
 
 /**

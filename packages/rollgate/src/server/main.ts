@@ -9,6 +9,7 @@ import { serve, type ServerType } from '@hono/node-server';
 import { AgentClient } from '../agent/client.js';
 import { createApi } from '../api/app.js';
 import { RollgateError, errorMessage } from '../core/errors.js';
+import { DEFAULT_RELEASE_POLICY, type ReleasePolicy } from '../core/release-limits.js';
 import { Deployments } from '../engine/deployments.js';
 import { EventBus } from '../engine/events.js';
 import { AnalysisRunner } from '../engine/analysis.js';
@@ -20,6 +21,7 @@ import { Notifications } from '../engine/notifications.js';
 import { jsonLogger, maskedLogger, type Logger } from '../engine/logger.js';
 import { Releases } from '../engine/releases.js';
 import { detectIsolation, type IsolationChoice } from '../isolation/detect.js';
+import { ReleaseRetention, autoPruneAfterDeploys } from '../engine/release-retention.js';
 import { Views } from '../engine/views.js';
 import { createPipelineEngine } from '../engine/pipeline/index.js';
 import { rolesOfRequest } from '../api/authz.js';
@@ -45,7 +47,8 @@ export interface ServerOptions {
   /** Use this API token instead of the generated one. */
   token?: string;
   log?: Logger;
-  maxReleaseBytes?: number;
+  /** Bounds on uploads and how many releases per app are kept (defaults: DEFAULT_RELEASE_POLICY). */
+  releases?: Partial<ReleasePolicy>;
   /** Pipeline commands running at once (default: CPUs, at least 2). */
   maxParallelCommands?: number;
   /** How stage commands are isolated (default auto: the strongest this host offers). */
@@ -64,6 +67,7 @@ export interface RunningServer {
 }
 
 export async function runServer(opts: ServerOptions): Promise<RunningServer> {
+  const releasePolicy: ReleasePolicy = { ...DEFAULT_RELEASE_POLICY, ...opts.releases };
   // Known secret values are masked in the server's own log (bound once the secrets are loaded).
   let mask = (text: string) => text;
   const log = maskedLogger(opts.log ?? jsonLogger('server'), (text) => mask(text));
@@ -109,8 +113,9 @@ export async function runServer(opts: ServerOptions): Promise<RunningServer> {
   } else {
     log.info('pipeline stage commands are isolated', { isolation: isolation.summary });
   }
+  const retention = new ReleaseRetention({ store, runtime, events, log, releasesDir: join(dataDir, 'releases'), keep: releasePolicy.keep });
   const pipelines = createPipelineEngine({ store, events, log, dataDir, releases, deployments, runtime, analysis, rolesOf: rolesOfRequest, isolation, ...(opts.maxParallelCommands ? { maxParallelCommands: opts.maxParallelCommands } : {}) });
-  const app = createApi({ store, deployments, releases, views, events, runtime, log, version: ROLLGATE_VERSION, maxReleaseBytes: opts.maxReleaseBytes ?? 512 * 1024 * 1024, incidents, chaos, notifications, pipelines, auth, accounts, audit, secrets, loginAudit });
+  const app = createApi({ store, deployments, releases, retention, views, events, runtime, log, version: ROLLGATE_VERSION, releaseLimits: releasePolicy, incidents, chaos, notifications, pipelines, auth, accounts, audit, secrets, loginAudit });
 
   const host = opts.host ?? '127.0.0.1';
   const server: ServerType = await new Promise((ok, fail) => {
@@ -132,6 +137,9 @@ export async function runServer(opts: ServerOptions): Promise<RunningServer> {
   await executor.start();
   await chaos.start();
   await pipelines.start();
+  // Retention: after each successful deployment, and once now for what accumulated while down.
+  const autoPrune = autoPruneAfterDeploys(events, retention, store);
+  void autoPrune.startup();
   log.info('server started', { url, dialect: store.dialect, agent: opts.agent.url, masterKey: master.source, secretsKeyId: secrets.keyId });
 
   let stopped = false;
@@ -142,6 +150,7 @@ export async function runServer(opts: ServerOptions): Promise<RunningServer> {
     async stop() {
       if (stopped) return;
       stopped = true;
+      await autoPrune.stop();
       await pipelines.stop();
       clearInterval(loginSweep);
       await loginAudit.sweep({ all: true }).catch((e: unknown) => log.error('failed-login summary not recorded', { error: errorMessage(e) }));

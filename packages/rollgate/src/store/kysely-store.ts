@@ -145,7 +145,7 @@ export class KyselyStore implements Store {
 
   // ---- releases
 
-  async createRelease(r: Omit<ReleaseRecord, 'createdAt'>): Promise<ReleaseRecord> {
+  async createRelease(r: Omit<ReleaseRecord, 'createdAt' | 'prunedAt'>): Promise<ReleaseRecord> {
     try {
       // ON CONFLICT DO NOTHING keeps a retried or concurrent create free of errors; the
       // row read back below then decides: same content is the same release.
@@ -209,6 +209,18 @@ export class KyselyStore implements Store {
       .limit(limit)
       .execute();
     return rows.map(releaseRecord);
+  }
+
+  async markReleasePruned(id: string): Promise<boolean> {
+    const r = await this.db.updateTable('releases').set({ pruned_at: now() }).where('id', '=', id).where('pruned_at', 'is', null).executeTakeFirst();
+    return Number(r.numUpdatedRows) === 1;
+  }
+
+  async restoreRelease(id: string, artifactDir: string): Promise<ReleaseRecord> {
+    await this.db.updateTable('releases').set({ pruned_at: null, artifact_dir: artifactDir }).where('id', '=', id).execute();
+    const r = await this.getRelease(id);
+    if (!r) throw new RollgateError('not_found', `no release ${id}`);
+    return r;
   }
 
   // ---- deployments

@@ -63,6 +63,7 @@ export function releaseRecord(r: Selectable<ReleasesTable>): ReleaseRecord {
     commitTime: r.commit_time,
     createdAt: r.created_at,
     createdBy: r.created_by,
+    prunedAt: r.pruned_at ?? null,
   };
 }
 

@@ -29,6 +29,8 @@ export interface ReleasesTable {
   commit_time: string | null;
   created_at: string;
   created_by: string;
+  /** Set once retention removed the files (the row stays for history). */
+  pruned_at: string | null;
 }
 
 export interface DeploymentsTable {

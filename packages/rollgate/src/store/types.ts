@@ -110,10 +110,15 @@ export interface Store {
 
   // releases (immutable)
   /** Inserts a release; throws RollgateError('conflict') when (app, version) exists with another content hash. */
-  createRelease(r: Omit<ReleaseRecord, 'createdAt'>): Promise<ReleaseRecord>;
+  createRelease(r: Omit<ReleaseRecord, 'createdAt' | 'prunedAt'>): Promise<ReleaseRecord>;
   getRelease(id: string): Promise<ReleaseRecord | null>;
   getReleaseByVersion(app: string, version: string): Promise<ReleaseRecord | null>;
+  /** Newest first, pruned ones included. */
   listReleases(app: string, limit?: number): Promise<ReleaseRecord[]>;
+  /** Marks a kept release pruned; false when it already was (or does not exist). */
+  markReleasePruned(id: string): Promise<boolean>;
+  /** Keeps a pruned release again, its files (same content) back at `artifactDir`. */
+  restoreRelease(id: string, artifactDir: string): Promise<ReleaseRecord>;
 
   // deployments
   /**

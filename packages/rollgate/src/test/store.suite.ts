@@ -92,7 +92,7 @@ export function storeSuite(name: string, open: () => Promise<Store>, cleanup: ()
       return { app, env, r1, r2 };
     }
 
-    function release(app: string, version: string, contentHash = `sha256:${version}`): Omit<ReleaseRecord, 'createdAt'> {
+    function release(app: string, version: string, contentHash = `sha256:${version}`): Omit<ReleaseRecord, 'createdAt' | 'prunedAt'> {
       return { id: uid('rel'), app, version, contentHash, artifactDir: `/data/releases/${app}/${version}`, commitSha: null, commitTime: null, createdBy: 'tester' };
     }
 
@@ -171,7 +171,7 @@ export function storeSuite(name: string, open: () => Promise<Store>, cleanup: ()
       await store.upsertApp(app, {});
       const withCommit = { ...release(app, '1.0.0'), commitSha: 'a'.repeat(40), commitTime: '2024-04-30T08:00:00.000Z' };
       const r1 = await store.createRelease(withCommit);
-      assert.deepEqual({ ...r1, createdAt: undefined }, { ...withCommit, createdAt: undefined });
+      assert.deepEqual({ ...r1, createdAt: undefined }, { ...withCommit, createdAt: undefined, prunedAt: null });
       assert.match(r1.createdAt, ISO_UTC);
       assert.deepEqual(await store.getRelease(r1.id), r1);
       assert.deepEqual(await store.getReleaseByVersion(app, '1.0.0'), r1);
@@ -194,6 +194,21 @@ export function storeSuite(name: string, open: () => Promise<Store>, cleanup: ()
       assert.deepEqual((await store.listReleases(app)).map((r) => r.id), [r3.id, r2.id, r1.id]);
       assert.deepEqual((await store.listReleases(app, 2)).map((r) => r.id), [r3.id, r2.id]);
       assert.deepEqual(await store.listReleases(uid('none')), []);
+    });
+
+    test('releases: pruning marks the record once and keeps it listed; restoring clears the mark', async () => {
+      const app = uid('app');
+      await store.upsertApp(app, {});
+      const r = await store.createRelease(release(app, '1.0.0'));
+      assert.equal(await store.markReleasePruned(r.id), true);
+      assert.equal(await store.markReleasePruned(r.id), false, 'a second prune (another replica) does nothing');
+      assert.equal(await store.markReleasePruned(uid('nope')), false);
+      const pruned = await store.getRelease(r.id);
+      assert.match(pruned?.prunedAt ?? '', ISO_UTC);
+      assert.deepEqual((await store.listReleases(app)).map((x) => [x.id, x.prunedAt !== null]), [[r.id, true]]);
+      const back = await store.restoreRelease(r.id, '/data/releases/elsewhere');
+      assert.equal(back.prunedAt, null);
+      assert.equal(back.artifactDir, '/data/releases/elsewhere');
     });
 
     test('deployments: every field round-trips, nulls included', async () => {

@@ -10,6 +10,7 @@ import { prepareDataDir, waitForSignal } from '../daemon.js';
 import { loadRunAgent, loadRunServer } from '../runtime.js';
 import { resolve } from 'node:path';
 import { ISOLATION_KINDS, type IsolationKind } from '../../isolation/types.js';
+import { ReleaseFlags, releasePolicyOf } from '../release-flags.js';
 
 export const DEFAULT_SERVER_PORT = 7070;
 export const DEFAULT_AGENT_PORT = 7071;
@@ -21,7 +22,7 @@ const ServerOpts = z.object({
   agentUrl: z.string().url().optional(),
   agentToken: z.string().min(1).optional(),
   json: z.boolean().optional(),
-});
+}).extend(ReleaseFlags.shape);
 const AgentOpts = z.object({
   dataDir: z.string(),
   port: IntString(0, 65535).default(DEFAULT_AGENT_PORT),
@@ -54,6 +55,7 @@ export function registerDaemons(program: Command): void {
           dataDir,
           port: opts.port,
           agent: { url: agentUrl, token: agentToken },
+          releases: releasePolicyOf(opts),
           ...(opts.host ? { host: opts.host } : {}),
           ...(process.env.ROLLGATE_DATABASE_URL ? { databaseUrl: process.env.ROLLGATE_DATABASE_URL } : {}),
         });

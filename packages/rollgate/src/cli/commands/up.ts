@@ -16,6 +16,7 @@ import { findLiveAgent, type LiveAgent } from '../agent-file.js';
 import { listenerUrl, prepareDataDir, terminate, waitForSignal } from '../daemon.js';
 import type { Output } from '../output.js';
 import { BIN_PATH, loadRunServer } from '../runtime.js';
+import { ReleaseFlags, releasePolicyOf } from '../release-flags.js';
 import { loadSpecFile } from '../spec-file.js';
 import { DEFAULT_SERVER_PORT } from './daemons.js';
 
@@ -26,7 +27,7 @@ const UpOpts = z.object({
   file: z.string(),
   keepAgent: z.boolean().optional(),
   json: z.boolean().optional(),
-});
+}).extend(ReleaseFlags.shape);
 
 const AGENT_START_TIMEOUT_MS = 20_000;
 /** The agent drains its instances on SIGTERM; give it that long before SIGKILL. */
@@ -53,6 +54,7 @@ export function registerUp(program: Command): void {
             dataDir,
             port: opts.port,
             agent: { url: agent.url, token: agent.token },
+            releases: releasePolicyOf(opts),
             ...(opts.host ? { host: opts.host } : {}),
             ...(process.env.ROLLGATE_DATABASE_URL ? { databaseUrl: process.env.ROLLGATE_DATABASE_URL } : {}),
           });

@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { RollgateError } from '../../core/errors.js';
+import type { ArchiveLimits } from '../../core/release-limits.js';
 import { isActiveRun, type ApprovalRecord, type PipelineRunRecord, type RunSource, type StageLogLine, type StageRecord, type TriggerKind } from '../../core/pipeline.js';
 import { guardedEnvironments, stageKind } from '../../core/pipeline-spec.js';
 import { EnvironmentSpec, requiresSeparationOfDuties } from '../../core/spec.js';
@@ -15,7 +16,7 @@ import type { PipelineCatalog } from './catalog.js';
 import type { PipelineRunner } from './runner.js';
 import type { Workspaces } from './workspace.js';
 
-export type StartSource = { kind: 'archive'; body: Readable; maxBytes: number; commitSha?: string | undefined; commitTime?: string | undefined } | { kind: 'git'; ref?: string | undefined };
+export type StartSource = { kind: 'archive'; body: Readable; limits: ArchiveLimits; commitSha?: string | undefined; commitTime?: string | undefined } | { kind: 'git'; ref?: string | undefined };
 
 export interface StartRequest {
   /** The pipeline by name, or the app's pipeline. */
@@ -56,7 +57,7 @@ export class Pipelines {
     let source: RunSource;
     if (req.source.kind === 'archive') {
       // Unpacked before the run is recorded: a bad archive changes nothing.
-      await this.d.workspaces.fromArchive(id, req.source.body, req.source.maxBytes);
+      await this.d.workspaces.fromArchive(id, req.source.body, req.source.limits);
       source = { kind: 'upload', commitSha: req.source.commitSha ?? null, commitTime: req.source.commitTime ?? null };
     } else {
       const git = spec.source?.git;

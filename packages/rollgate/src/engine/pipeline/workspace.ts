@@ -6,7 +6,8 @@
 import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { unpackArchive } from '../releases.js';
+import { removeUnpacked, unpackArchive } from '../archive.js';
+import type { ArchiveLimits } from '../../core/release-limits.js';
 import { checkoutInto, type Commit } from './git-source.js';
 
 const RUN_ID_RE = /^[0-9a-f-]{36}$/;
@@ -19,13 +20,13 @@ export class Workspaces {
     return join(this.root, runId);
   }
 
-  async fromArchive(runId: string, body: Readable, maxBytes: number): Promise<string> {
+  async fromArchive(runId: string, body: Readable, limits: ArchiveLimits): Promise<string> {
     const dir = this.dir(runId);
     await mkdir(dir, { recursive: true, mode: 0o700 });
     try {
-      await unpackArchive(body, dir, maxBytes);
+      await unpackArchive(body, dir, limits, { what: 'pipeline source' });
     } catch (e) {
-      await rm(dir, { recursive: true, force: true });
+      await removeUnpacked(dir);
       throw e;
     }
     return dir;

@@ -77,7 +77,7 @@ test('secrets reach app instances, stay masked, and come back after agent restar
 
     // What the executor does: build the declaration from the applied spec and a release, and apply it.
     const cfg = await loadServiceConfig(store, 'shop', 'production');
-    const release = { id: 'rel-1', app: 'shop', version: 'v1', contentHash: 'x', artifactDir: tmp.dir, commitSha: null, commitTime: null, createdAt: new Date().toISOString(), createdBy: 'user:ana' } satisfies ReleaseRecord;
+    const release = { id: 'rel-1', app: 'shop', version: 'v1', contentHash: 'x', artifactDir: tmp.dir, commitSha: null, commitTime: null, createdAt: new Date().toISOString(), createdBy: 'user:ana', prunedAt: null } satisfies ReleaseRecord;
     const decl = declaration(cfg, { v1: 1 }, new Map([['v1', release]]));
     assert.ok(!JSON.stringify(decl).includes(values.DB_PASSWORD), 'the declaration itself carries no secret');
     seen.push(JSON.stringify(await runtime.apply(decl)));

@@ -11,6 +11,7 @@ import * as m0004 from './0004_audit.js';
 import * as m0005 from './0005_auth.js';
 import * as m0006 from './0006_secrets.js';
 import * as m0007 from './0007_login_throttle.js';
+import * as m0008 from './0008_release_pruning.js';
 
 interface StoreMigration {
   up(db: Kysely<unknown>, dialect: SqlDialect): Promise<void>;
@@ -25,6 +26,7 @@ const MIGRATIONS: Record<string, StoreMigration> = {
   '0005_auth': m0005,
   '0006_secrets': m0006,
   '0007_login_throttle': m0007,
+  '0008_release_pruning': m0008,
 };
 
 export class StoreMigrationProvider implements MigrationProvider {
