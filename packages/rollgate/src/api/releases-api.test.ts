@@ -119,6 +119,11 @@ async function deploy(env: string, version: string): Promise<void> {
     return ['succeeded', 'failed', 'rolled_back', 'aborted'].includes(v.status) ? v : null;
   });
   assert.equal(final.status, 'succeeded', `${version} to ${env}: ${final.message}`);
+  // The replaced version drains after the deployment ends: wait until only the new one runs there.
+  await until(`only ${version} to run in ${env}`, async () => {
+    const [s] = await client.status({ app: 'shop', env });
+    return s && s.versions.every((v) => v.version === version || v.instances.length === 0);
+  });
 }
 
 const byVersion = (list: ReleaseView[]) => Object.fromEntries(list.map((r) => [r.version, r]));

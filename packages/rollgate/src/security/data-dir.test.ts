@@ -7,7 +7,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, chownSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, sep } from 'node:path';
 import { RollgateError } from '../core/errors.js';
 import { freePort, makeDemoRelease } from '../demo/fixtures.js';
 import { startPlatform, waitForDeployment } from '../demo/platform.js';
@@ -27,7 +27,9 @@ function openEntries(dir: string): string[] {
   const walk = (p: string) => {
     const st = lstatSync(p);
     if (st.isSymbolicLink()) return;
-    if ((st.mode & 0o077) !== 0 || (st.mode & 0o7000) !== 0) out.push(`${p} ${(st.mode & 0o7777).toString(8)}`);
+    // A release handed to an app's isolation group (not the platform's own group) may be group-readable, never writable.
+    const groupMay = st.gid !== process.getegid?.() && p.includes(`${sep}releases${sep}`) ? 0o050 : 0;
+    if ((st.mode & 0o077 & ~groupMay) !== 0 || (st.mode & 0o7000) !== 0) out.push(`${p} ${(st.mode & 0o7777).toString(8)}`);
     if (st.isDirectory()) for (const n of readdirSync(p)) walk(join(p, n));
   };
   walk(dir);

@@ -65,8 +65,10 @@ function tighten(path: string, me: number | undefined, report: DataDirReport, to
     report.warnings.push(`${path} can be read by other users (mode ${octal(mode)}); the server will not start until it is 0600`);
     return;
   }
-  // setuid/setgid/sticky bits have no business in the data directory either.
-  const want = top ? 0o700 : mode & 0o700;
+  // setuid/setgid/sticky bits have no business in the data directory either. A release handed to
+  // an app's isolation group (isolation/os-accounts.ts) keeps that group's read access.
+  const sharedWithGroup = !top && process.getegid !== undefined && st.gid !== process.getegid();
+  const want = top ? 0o700 : mode & (sharedWithGroup ? 0o750 : 0o700);
   if (mode !== want) {
     chmodSync(path, want);
     report.tightened.push(path);
