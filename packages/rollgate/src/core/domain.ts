@@ -1,6 +1,7 @@
 /**
  * Domain records as the control plane keeps them. Times are ISO-8601 UTC strings.
  */
+import type { VersionDesired } from './dataplane.js';
 import type { StrategySpec } from './spec.js';
 
 export interface AppRecord {
@@ -92,7 +93,16 @@ export interface DeploymentState {
   lastReady: number;
   /** Last time the rollout made progress (for the progress deadline). */
   lastProgressAt: string;
+  /**
+   * What each side runs with, fixed when the deployment was created: the candidate the spec of
+   * that moment, the stable what it was deployed with. A later spec change reaches neither.
+   * Absent on deployments made before versions carried their settings (the applied spec then).
+   */
+  settings?: { candidate: VersionSettings; stable: VersionSettings | null } | undefined;
 }
+
+/** What a version runs with (command, health check, port variable, configuration, drain, isolation). */
+export type VersionSettings = Omit<VersionDesired, 'version' | 'releaseId' | 'dir' | 'replicas'>;
 
 export interface RevertIntent {
   status: 'aborted' | 'failed' | 'rolled_back';

@@ -9,6 +9,8 @@ import { defaultStrategy, resolveStrategy, strategyType, withEnvironmentAnalysis
 import type { DeployRequest, RollbackRequest } from '../api/contract.js';
 import type { Store } from '../store/types.js';
 import { loadServiceConfig } from './config-store.js';
+import { versionSettings } from './service-config.js';
+import { settingsServed } from './version-settings.js';
 import type { EventBus } from './events.js';
 import type { Executor } from './executor.js';
 
@@ -65,7 +67,8 @@ export class Deployments {
       const want = STRATEGY_NAMES[req.strategy]!;
       if (strategyType(strategy) !== want) strategy = withEnvironmentAnalysis(defaultStrategy(want), cfg.envSpec);
     }
-    return this.create(req.app, req.env, 'deploy', release.id, release.version, previous, strategy, actor);
+    const settings = { candidate: versionSettings(cfg), stable: previous ? ((await settingsServed(this.store, req.app, req.env, previous.id)) ?? versionSettings(cfg)) : null };
+    return this.create(req.app, req.env, 'deploy', release.id, release.version, previous, strategy, actor, settings);
   }
 
   async rollback(req: RollbackRequest, actor: string): Promise<DeploymentRecord> {
@@ -87,7 +90,12 @@ export class Deployments {
     }
     if (target.id === current.id) throw new RollgateError('conflict', `${req.app} ${target.version} already serves ${req.env}`);
     assertKept(target);
-    return this.create(req.app, req.env, 'rollback', target.id, target.version, current, resolveStrategy(cfg.appSpec, req.env, cfg.envSpec), actor);
+    // Back to what it ran with when it served, not what the spec says now.
+    const settings = {
+      candidate: (await settingsServed(this.store, req.app, req.env, target.id)) ?? versionSettings(cfg),
+      stable: (await settingsServed(this.store, req.app, req.env, current.id)) ?? versionSettings(cfg),
+    };
+    return this.create(req.app, req.env, 'rollback', target.id, target.version, current, resolveStrategy(cfg.appSpec, req.env, cfg.envSpec), actor, settings);
   }
 
   promote(id: string, opts: { full: boolean; skipAnalysis: boolean }, actor: string): Promise<DeploymentRecord> {
@@ -122,7 +130,7 @@ export class Deployments {
     return this.command(id, actor, 'abort', 'abort requested: traffic returns to the stable version', (s) => ({ ...s, abortRequested: true, pausedByUser: false }));
   }
 
-  private async create(app: string, env: string, kind: 'deploy' | 'rollback', releaseId: string, version: string, previous: { id: string; version: string } | null, strategy: StrategySpec, actor: string): Promise<DeploymentRecord> {
+  private async create(app: string, env: string, kind: 'deploy' | 'rollback', releaseId: string, version: string, previous: { id: string; version: string } | null, strategy: StrategySpec, actor: string, settings: NonNullable<DeploymentState['settings']>): Promise<DeploymentRecord> {
     const nowIso = new Date().toISOString();
     const dep = await this.store.createDeployment({
       id: randomUUID(),
@@ -135,7 +143,7 @@ export class Deployments {
       previousVersion: previous?.version ?? null,
       strategy,
       status: 'pending',
-      state: initialState(nowIso),
+      state: { ...initialState(nowIso), settings },
       message: 'queued',
       requestedBy: actor,
       startedAt: null,

@@ -6,7 +6,7 @@
  * changes nothing, so a server killed at any line resumes where it was on restart.
  */
 import type { RouteSpec, ServiceKey, ServiceObserved } from '../core/dataplane.js';
-import { isActiveStatus, type DeploymentRecord, type DeploymentState, type DeploymentStatus, type ReleaseRecord, type RevertIntent } from '../core/domain.js';
+import { isActiveStatus, type DeploymentRecord, type DeploymentState, type DeploymentStatus, type ReleaseRecord, type RevertIntent, type VersionSettings } from '../core/domain.js';
 import type { StrategySpec } from '../core/spec.js';
 import { analysisPhase, type AnalysisEvaluator, type AnalysisResult } from './analysis-types.js';
 import { formatDuration, parseDuration } from '../core/duration.js';
@@ -21,7 +21,8 @@ import type { EventBus } from './events.js';
 import { KeyedLock } from './keyed-lock.js';
 import type { Logger } from './logger.js';
 import { countsFrom } from './observed.js';
-import { declaration, replicasOf, type ServiceConfig } from './service-config.js';
+import { declaration, replicasOf, type ServiceConfig, type SettingsOf } from './service-config.js';
+import { settingsServed } from './version-settings.js';
 
 export interface ExecutorDeps {
   store: Store;
@@ -246,7 +247,7 @@ export class Executor {
     // 7. Paused by a user: hold what the data plane has now; do not move a single instance.
     const holdStill = state.pausedByUser && !state.revert;
     try {
-      if (!holdStill) await this.apply(cfg, p.desired.replicas, p.desired.routes, releases, observed);
+      if (!holdStill) await this.apply(cfg, p.desired.replicas, p.desired.routes, releases, observed, settingsOfDeployment(dep));
     } catch (e) {
       // The data plane refused the change for good: retrying cannot help. Revert (traffic back to
       // stable); if even the revert is refused, end here with the reason.
@@ -350,7 +351,7 @@ export class Executor {
     if (keepWarm) this.scheduleScaleDown(rec);
     else if (dep.previousVersion) {
       // Nothing kept warm: make sure the data plane holds only the new version.
-      await this.apply(cfg, { [dep.version]: replicasOf(cfg) }, allTo(dep.version), releases);
+      await this.apply(cfg, { [dep.version]: replicasOf(cfg) }, allTo(dep.version), releases, undefined, settingsOfDeployment(dep));
     }
     await this.ended(rec);
   }
@@ -398,7 +399,8 @@ export class Executor {
     const cur = svc?.currentReleaseId ? await store.getRelease(svc.currentReleaseId) : null;
     if (!cur) return;
     const cfg = await loadServiceConfig(store, dep.app, dep.env);
-    await this.apply(cfg, { [cur.version]: replicasOf(cfg) }, allTo(cur.version), new Map([[cur.version, cur]]));
+    const curSettings = (await settingsServed(store, dep.app, dep.env, cur.id)) ?? undefined;
+    await this.apply(cfg, { [cur.version]: replicasOf(cfg) }, allTo(cur.version), new Map([[cur.version, cur]]), undefined, (v) => (v === cur.version ? curSettings : undefined));
     const rec = await store.updateDeployment(id, { state: { ...dep.state, oldScaledDown: true } });
     const gone = dep.status === 'succeeded' ? dep.previousVersion : dep.version;
     await this.timeline(rec, 'scaled-down', `${gone} stopped after the scale-down delay`);
@@ -427,13 +429,15 @@ export class Executor {
           releases.set(other.version, other);
         }
       }
-      await this.apply(cfg, replicas, allTo(cur.version), releases);
+      const served = new Map<string, VersionSettings | undefined>();
+      for (const r of releases.values()) served.set(r.version, (await settingsServed(store, s.app, s.env, r.id)) ?? undefined);
+      await this.apply(cfg, replicas, allTo(cur.version), releases, undefined, (v) => served.get(v));
     }
   }
 
-  private async apply(cfg: ServiceConfig, replicas: Record<string, number>, routes: RouteSpec, releases: Map<string, ReleaseRecord>, observed?: ServiceObserved | null): Promise<void> {
+  private async apply(cfg: ServiceConfig, replicas: Record<string, number>, routes: RouteSpec, releases: Map<string, ReleaseRecord>, observed?: ServiceObserved | null, settingsOf?: SettingsOf): Promise<void> {
     const key = serviceId(cfg);
-    const decl = declaration(cfg, replicas, releases);
+    const decl = declaration(cfg, replicas, releases, settingsOf);
     const declJson = canonicalJson(decl);
     const routesJson = canonicalJson(routes);
     let last = this.applied.get(key);
@@ -471,6 +475,13 @@ function matches(versions: { version: string; replicas: number }[], routesJson: 
   for (const v of observed.versions) if (v.desiredReplicas > 0 && want.get(v.version) !== v.desiredReplicas) return false;
   for (const [v, n] of want) if (observed.versions.find((o) => o.version === v)?.desiredReplicas !== n) return false;
   return true;
+}
+
+/** Each side of a deployment runs with the settings it was deployed with (see version-settings.ts). */
+function settingsOfDeployment(dep: DeploymentRecord): SettingsOf {
+  const s = dep.state.settings;
+  if (!s) return () => undefined;
+  return (v) => (v === dep.version ? s.candidate : v === dep.previousVersion ? (s.stable ?? undefined) : undefined);
 }
 
 function strategyLabel(dep: DeploymentRecord): string {
