@@ -15,7 +15,8 @@ export type ErrorCode =
   | 'unavailable'
   | 'agent_unreachable'
   | 'port_in_use'
-  | 'internal';
+  | 'internal'
+  | 'too_many_requests';
 
 const STATUS: Record<ErrorCode, number> = {
   invalid_spec: 400,
@@ -31,6 +32,7 @@ const STATUS: Record<ErrorCode, number> = {
   agent_unreachable: 502,
   port_in_use: 409,
   internal: 500,
+  too_many_requests: 429,
 };
 
 export class RollgateError extends Error {

@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
 import { AgentClient } from '../agent/client.js';
 import { createApi } from '../api/app.js';
+import type { EventStreamConfig } from '../api/event-hub.js';
 import { RollgateError, errorMessage } from '../core/errors.js';
 import { Deployments } from '../engine/deployments.js';
 import { EventBus } from '../engine/events.js';
@@ -46,6 +47,8 @@ export interface ServerOptions {
   maxReleaseBytes?: number;
   /** Pipeline commands running at once (default: CPUs, at least 2). */
   maxParallelCommands?: number;
+  /** Caps and bounds of the event streams (GET /v1/events): per principal, in all, replay count and age. */
+  eventStreams?: EventStreamConfig;
 }
 
 export interface RunningServer {
@@ -91,7 +94,7 @@ export async function runServer(opts: ServerOptions): Promise<RunningServer> {
   const views = new Views(store, runtime, executor);
   const releases = new Releases(store, join(dataDir, 'releases'));
   const pipelines = createPipelineEngine({ store, events, log, dataDir, releases, deployments, runtime, analysis, rolesOf: rolesOfRequest, ...(opts.maxParallelCommands ? { maxParallelCommands: opts.maxParallelCommands } : {}) });
-  const app = createApi({ store, deployments, releases, views, events, runtime, log, version: ROLLGATE_VERSION, maxReleaseBytes: opts.maxReleaseBytes ?? 512 * 1024 * 1024, incidents, chaos, notifications, pipelines, auth, accounts, audit, secrets });
+  const app = createApi({ store, deployments, releases, views, events, runtime, log, version: ROLLGATE_VERSION, maxReleaseBytes: opts.maxReleaseBytes ?? 512 * 1024 * 1024, incidents, chaos, notifications, pipelines, auth, accounts, audit, secrets, ...(opts.eventStreams ? { eventStreams: opts.eventStreams } : {}) });
 
   const host = opts.host ?? '127.0.0.1';
   const server: ServerType = await new Promise((ok, fail) => {

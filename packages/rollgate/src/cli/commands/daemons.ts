@@ -8,6 +8,7 @@ import { readTokenFile } from '../config.js';
 import { agentTokenPath, findLiveAgent, readAgentFile } from '../agent-file.js';
 import { prepareDataDir, waitForSignal } from '../daemon.js';
 import { loadRunAgent, loadRunServer } from '../runtime.js';
+import { EVENT_STREAM_HELP, EventStreamFlags, eventStreamConfig } from '../event-stream-flags.js';
 
 export const DEFAULT_SERVER_PORT = 7070;
 export const DEFAULT_AGENT_PORT = 7071;
@@ -19,6 +20,7 @@ const ServerOpts = z.object({
   agentUrl: z.string().url().optional(),
   agentToken: z.string().min(1).optional(),
   json: z.boolean().optional(),
+  ...EventStreamFlags,
 });
 const AgentOpts = z.object({ dataDir: z.string(), port: IntString(0, 65535).default(DEFAULT_AGENT_PORT), host: z.string().optional(), json: z.boolean().optional() });
 
@@ -32,6 +34,8 @@ export function registerDaemons(program: Command): void {
     .option('--agent-url <url>', "the agent's URL (default: from <data-dir>/agent.json)")
     .option('--agent-token <token>', "the agent's token (default: $ROLLGATE_AGENT_TOKEN, then <data-dir>/agent.token)")
     .option('--json', 'print one JSON document on stdout once running')
+    .option('--max-event-streams <n>', EVENT_STREAM_HELP.total)
+    .option('--max-event-streams-per-principal <n>', EVENT_STREAM_HELP.perPrincipal)
     .action(
       action(ServerOpts, async (opts, { out }) => {
         const dataDir = prepareDataDir(opts.dataDir);
@@ -47,6 +51,7 @@ export function registerDaemons(program: Command): void {
           agent: { url: agentUrl, token: agentToken },
           ...(opts.host ? { host: opts.host } : {}),
           ...(process.env.ROLLGATE_DATABASE_URL ? { databaseUrl: process.env.ROLLGATE_DATABASE_URL } : {}),
+          ...eventStreamConfig(opts),
         });
         printInitialAdmin(server);
         out.result({ api: server.url, dataDir, agent: agentUrl }, () => `rollgate server listening on ${server.url} (agent ${agentUrl}); Ctrl-C stops it`);

@@ -18,6 +18,7 @@ import type { Output } from '../output.js';
 import { BIN_PATH, loadRunServer } from '../runtime.js';
 import { loadSpecFile } from '../spec-file.js';
 import { DEFAULT_SERVER_PORT } from './daemons.js';
+import { EVENT_STREAM_HELP, EventStreamFlags, eventStreamConfig } from '../event-stream-flags.js';
 
 const UpOpts = z.object({
   dataDir: z.string(),
@@ -26,6 +27,7 @@ const UpOpts = z.object({
   file: z.string(),
   keepAgent: z.boolean().optional(),
   json: z.boolean().optional(),
+  ...EventStreamFlags,
 });
 
 const AGENT_START_TIMEOUT_MS = 20_000;
@@ -42,6 +44,8 @@ export function registerUp(program: Command): void {
     .option('-f, --file <path>', 'spec to apply once running (skipped when absent)', 'rollgate.yaml')
     .option('--keep-agent', 'leave the agent (and so every instance and listener) running when this stops')
     .option('--json', 'print one JSON document on stdout once running')
+    .option('--max-event-streams <n>', EVENT_STREAM_HELP.total)
+    .option('--max-event-streams-per-principal <n>', EVENT_STREAM_HELP.perPrincipal)
     .action(
       action(UpOpts, async (opts, { out }) => {
         const dataDir = prepareDataDir(opts.dataDir);
@@ -55,6 +59,7 @@ export function registerUp(program: Command): void {
             agent: { url: agent.url, token: agent.token },
             ...(opts.host ? { host: opts.host } : {}),
             ...(process.env.ROLLGATE_DATABASE_URL ? { databaseUrl: process.env.ROLLGATE_DATABASE_URL } : {}),
+            ...eventStreamConfig(opts),
           });
         } catch (e) {
           if (agent.child && !opts.keepAgent) await terminate(agent.pid, AGENT_STOP_GRACE_MS);
