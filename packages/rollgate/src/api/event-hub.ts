@@ -25,6 +25,7 @@ export const EventStreamLimits = z
     replayMaxAgeMs: Count(365 * 24 * 3_600_000).default(3_600_000),
     /** Live bytes waiting for one client past which its stream is closed. */
     maxBufferedBytes: z.number().int().min(1024).default(1024 * 1024),
+    /** The one timer's beat: keep-alives to idle streams; a stream that took nothing for two beats is cut off. */
     keepAliveMs: z.number().int().min(10).default(15_000),
   })
   .strict();
@@ -63,7 +64,7 @@ export class EventHub {
   }
 
   /** Opens a stream for `principal` resuming after `after`, or refuses with 429 past a cap. */
-  open(after: number, principal: string): EventStream {
+  open(after: number, principal: string, drop?: () => void): EventStream {
     const { perPrincipal, total } = this.limits;
     if (this.streams.size >= total) {
       throw new RollgateError('too_many_requests', `this server already carries ${total} event streams, its limit; close other event streams (dashboards, \`--wait\` commands) and try again`);
@@ -76,6 +77,7 @@ export class EventHub {
     const stream = new EventStream({
       after,
       maxBufferedBytes: this.limits.maxBufferedBytes,
+      ...(drop ? { drop } : {}),
       onClose: (reason, buffered) => this.closed(stream, principal, reason, buffered),
     });
     this.streams.add(stream);
@@ -135,7 +137,7 @@ export class EventHub {
   private ensureTimer(): void {
     if (this.timer) return;
     this.timer = setInterval(() => {
-      for (const s of this.streams) s.keepAlive(KEEP_ALIVE);
+      for (const s of this.streams) s.tick(KEEP_ALIVE);
     }, this.limits.keepAliveMs);
     this.timer.unref();
   }

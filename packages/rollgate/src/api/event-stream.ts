@@ -1,8 +1,9 @@
 /**
  * One client's event stream: the replay, then live frames, as a byte stream the HTTP server
  * pulls as fast as the socket takes it. Frames wait here (shared buffers, never copied) until
- * the socket wants more; live bytes that wait are bounded, and a client that does not read
- * past that bound is cut off, so a stalled reader cannot grow the server's memory.
+ * the socket wants more. A client that stops reading is cut off, so that it cannot grow the
+ * server's memory: at once when its waiting live bytes pass the bound, and when it has taken
+ * nothing of what waits for two keep-alive intervals (a stalled replay pins shared frames).
  */
 import type { Frame } from './event-replay.js';
 
@@ -15,12 +16,21 @@ export interface EventStreamOptions {
   maxBufferedBytes: number;
   /** Bytes handed to the HTTP layer ahead of the socket. */
   highWaterMark?: number;
+  /** Drops the connection at once (the HTTP server's socket); without it the byte stream errors, which the server logs. */
+  drop?: () => void;
   onClose(reason: CloseReason, bufferedBytes: number): void;
 }
+
+/** Keep-alive intervals without progress after which a stream with bytes waiting is cut off. */
+const STALLED_TICKS = 2;
 
 export class EventStream {
   readonly body: ReadableStream<Uint8Array>;
   private controller!: ReadableStreamDefaultController<Uint8Array>;
+  /** The shared replay frames and how far this client has taken them. */
+  private replay: readonly Frame[] = [];
+  private replayAt = 0;
+  /** Live frames after the replay. */
   private queue: Array<Frame | undefined> = [];
   private head = 0;
   /** Live frames that came before the replay was read: they go after it. */
@@ -28,6 +38,8 @@ export class EventStream {
   private liveBytes = 0;
   private lastId: number;
   private closed = false;
+  private progressed = false;
+  private stalls = 0;
 
   constructor(private readonly opts: EventStreamOptions) {
     this.lastId = opts.after;
@@ -52,12 +64,12 @@ export class EventStream {
     if (this.closed || this.early === null) return;
     const early = this.early;
     this.early = null;
-    for (const f of replay) this.add(f);
+    this.liveBytes = 0;
+    this.replay = replay;
+    const lastReplayed = replay.length ? replay[replay.length - 1]!.id : null;
+    if (lastReplayed !== null && lastReplayed > this.lastId) this.lastId = lastReplayed;
     for (const f of since) this.add(f);
-    for (const f of early) {
-      this.liveBytes -= f.bytes.length;
-      this.add(f);
-    }
+    for (const f of early) this.add(f);
     this.drain();
     this.checkBound();
   }
@@ -75,27 +87,45 @@ export class EventStream {
     this.checkBound();
   }
 
-  /** A keep-alive, only to a live stream with nothing waiting (anything else keeps it alive already). */
-  keepAlive(f: Frame): void {
-    if (this.closed || this.early !== null || this.head < this.queue.length) return;
-    this.push(f);
+  /** The shared timer's beat: cut off a client that took nothing of what waits; keep an idle one alive. */
+  tick(keepAlive: Frame): void {
+    if (this.closed || this.early !== null) return;
+    if (this.waiting()) {
+      this.stalls = this.progressed ? 0 : this.stalls + 1;
+      this.progressed = false;
+      if (this.stalls >= STALLED_TICKS) this.close('slow');
+      return;
+    }
+    this.stalls = 0;
+    this.progressed = false;
+    this.push(keepAlive);
   }
 
   close(reason: CloseReason): void {
     if (this.closed) return;
     this.closed = true;
     const buffered = this.liveBytes;
+    this.replay = [];
     this.queue = [];
     this.head = 0;
     this.early = null;
     this.liveBytes = 0;
-    try {
-      // An error (not a close) makes the HTTP layer drop the connection at once, queued bytes and all.
-      if (reason !== 'client') this.controller.error(new Error(reason === 'slow' ? 'event stream client reads too slowly' : 'event stream closed by the server'));
-    } catch {
-      // already cancelled by the client
+    if (reason !== 'client') {
+      // Dropped, not ended: an end would wait for the client to read what is queued.
+      if (this.opts.drop) this.opts.drop();
+      else {
+        try {
+          this.controller.error(new Error(reason === 'slow' ? 'event stream client reads too slowly' : 'event stream closed by the server'));
+        } catch {
+          // already cancelled by the client
+        }
+      }
     }
     this.opts.onClose(reason, buffered);
+  }
+
+  private waiting(): boolean {
+    return this.replayAt < this.replay.length || this.head < this.queue.length;
   }
 
   private add(f: Frame): void {
@@ -108,10 +138,21 @@ export class EventStream {
   }
 
   private drain(): void {
-    while (!this.closed && this.head < this.queue.length && (this.controller.desiredSize ?? 0) > 0) {
-      const f = this.queue[this.head]!;
-      this.queue[this.head++] = undefined;
-      if (f.live) this.liveBytes -= f.bytes.length;
+    while (!this.closed && this.early === null && (this.controller.desiredSize ?? 0) > 0) {
+      let f: Frame;
+      if (this.replayAt < this.replay.length) {
+        f = this.replay[this.replayAt++]!;
+        if (this.replayAt === this.replay.length) {
+          // Replayed: let go of the shared read.
+          this.replay = [];
+          this.replayAt = 0;
+        }
+      } else if (this.head < this.queue.length) {
+        f = this.queue[this.head]!;
+        this.queue[this.head++] = undefined;
+        if (f.live) this.liveBytes -= f.bytes.length;
+      } else break;
+      this.progressed = true;
       this.controller.enqueue(f.bytes);
     }
     if (this.head === this.queue.length) {
