@@ -71,8 +71,36 @@ export function truncatedFrame(t: Truncation): Frame {
 export const KEEP_ALIVE: Frame = { id: null, bytes: Buffer.from(': keep-alive\n\n'), live: true };
 
 export interface ReplayFrames {
-  /** The marker first when cut, then the events, oldest first. */
+  /** The marker first when cut, then the events, oldest first, packed into chunks of about REPLAY_CHUNK_BYTES. */
   frames: Frame[];
+}
+
+/**
+ * A replay goes out in chunks of this size: one socket write per chunk instead of per event,
+ * which is what keeps a burst of viewers replaying at once from stalling the API.
+ */
+export const REPLAY_CHUNK_BYTES = 64 * 1024;
+
+/** Packs frames into chunks (each carries the id of its last event), built once and shared. */
+export function packFrames(frames: readonly Frame[], chunkBytes = REPLAY_CHUNK_BYTES): Frame[] {
+  const out: Frame[] = [];
+  let part: Buffer[] = [];
+  let size = 0;
+  let lastId: number | null = null;
+  const flush = () => {
+    if (part.length === 0) return;
+    out.push({ id: lastId, bytes: part.length === 1 ? part[0]! : Buffer.concat(part, size), live: false });
+    part = [];
+    size = 0;
+  };
+  for (const f of frames) {
+    if (size > 0 && size + f.bytes.length > chunkBytes) flush();
+    part.push(f.bytes);
+    size += f.bytes.length;
+    if (f.id !== null) lastId = f.id;
+  }
+  flush();
+  return out;
 }
 
 interface Entry {
@@ -124,6 +152,6 @@ export class SharedReplays {
     const r = boundReplay(after, newest, this.bounds, nowMs);
     const frames = r.events.map((e) => eventFrame(e, false));
     if (r.truncated) frames.unshift(truncatedFrame(r.truncated));
-    return { frames };
+    return { frames: packFrames(frames) };
   }
 }
