@@ -6,6 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { EventRecord } from '../core/domain.js';
+import { RollgateError } from '../core/errors.js';
 import { EventBus } from '../engine/events.js';
 import { silentLogger } from '../engine/logger.js';
 import type { NewEvent, Store } from '../store/types.js';
@@ -82,4 +83,20 @@ test('hub: one store read for streams opening on the same range; an event betwee
   assert.equal(hub.openStreams, 2);
   hub.close();
   assert.equal(hub.openStreams, 0);
+});
+
+test('hub: past the server-wide cap a stream is refused with too_many_requests naming the limit; a closed one frees its slot', async () => {
+  const store = { appendEvent: async () => ({}) } as unknown as Store;
+  const hub = new EventHub(new EventBus(store), async () => [], silentLogger, { total: 2 });
+  const a = hub.open(0, 'user:a');
+  hub.open(0, 'user:b');
+  assert.throws(
+    () => hub.open(0, 'user:c'),
+    (e: unknown) => e instanceof RollgateError && e.code === 'too_many_requests' && e.status === 429 && /2 event streams, its limit/.test(e.message) && /close other event streams/.test(e.message),
+  );
+  a.close('client');
+  hub.open(0, 'user:c');
+  assert.equal(hub.openStreams, 2);
+  hub.close();
+  assert.throws(() => new EventHub(new EventBus(store), async () => [], silentLogger, { perPrincipal: 0 }), /perPrincipal/);
 });
