@@ -4,6 +4,7 @@
  * shared replay reads. What one stream costs the API stays small and bounded, whatever the
  * number of viewers.
  */
+import { performance } from 'node:perf_hooks';
 import { z } from 'zod';
 import type { EventRecord } from '../core/domain.js';
 import { RollgateError, errorMessage } from '../core/errors.js';
@@ -34,6 +35,8 @@ export type EventStreamConfig = z.input<typeof EventStreamLimits>;
 
 /** Live frames kept so that a shared replay read can be reused by a stream that opens a moment later. */
 const RECENT_FRAMES = 512;
+/** Replays started per event-loop turn: about this many milliseconds' worth. */
+const TURN_MS = 2;
 
 export class EventHub {
   readonly limits: EventStreamLimits;
@@ -45,6 +48,7 @@ export class EventHub {
   private recent: Frame[] = [];
   private recentFirst = 1;
   private timer: NodeJS.Timeout | null = null;
+  private turns: Array<() => void> = [];
 
   constructor(
     bus: EventBus,
@@ -87,13 +91,31 @@ export class EventHub {
     // What was delivered after that read started and before this stream listened (empty unless the read is shared).
     const since = this.recent.slice(Math.max(0, shared.seq + 1 - this.recentFirst));
     shared.result.then(
-      (r) => stream.startReplay(r.frames, since),
+      (r) => this.inTurn(() => stream.startReplay(r.frames, since)),
       (e: unknown) => {
         this.log.error('event replay failed', { error: errorMessage(e), after });
         stream.close('server');
       },
     );
     return stream;
+  }
+
+  /**
+   * Runs `f` in a later turn of the event loop, a few milliseconds' worth per turn: a shared read
+   * resolves for hundreds of streams at once, and starting all their replays in one go would keep
+   * every other request waiting.
+   */
+  private inTurn(f: () => void): void {
+    this.turns.push(f);
+    if (this.turns.length === 1) setImmediate(() => this.runTurn());
+  }
+
+  private runTurn(): void {
+    const until = performance.now() + TURN_MS;
+    let i = 0;
+    while (i < this.turns.length && (i === 0 || performance.now() < until)) this.turns[i++]!();
+    this.turns.splice(0, i);
+    if (this.turns.length > 0) setImmediate(() => this.runTurn());
   }
 
   /** Closes every stream (server stop). */
