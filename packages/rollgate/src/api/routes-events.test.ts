@@ -29,6 +29,8 @@ const REPLAY_MAX = 30;
 
 interface Opened {
   status: number;
+  /** Held: undici cancels the body of a fetch Response that is garbage collected. */
+  res: Response;
   body: unknown;
   /** The next message (keep-alives are skipped by the parser). */
   next(): Promise<SseMessage>;
@@ -43,11 +45,12 @@ async function openStream(base: string, token: string, where: { after?: number; 
   const res = await fetch(`${base}/v1/events${q}`, { headers, signal: ac.signal });
   if (!(res.headers.get('content-type') ?? '').includes('text/event-stream')) {
     const text = await res.text();
-    return { status: res.status, body: JSON.parse(text) as unknown, next: () => Promise.reject(new Error('no stream')), close: () => undefined };
+    return { status: res.status, res, body: JSON.parse(text) as unknown, next: () => Promise.reject(new Error('no stream')), close: () => undefined };
   }
   const it = parseSse(res.body as unknown as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]();
   return {
     status: res.status,
+    res,
     body: null,
     async next() {
       const r = await it.next();
@@ -91,8 +94,9 @@ function eventsSuite(name: string, databaseUrl: () => string | undefined): void 
         agent: { url: agent.url, token: agentToken },
         log: silentLogger,
         ...(url ? { databaseUrl: url } : {}),
-        // A quick beat, so a stalled client is found in a fraction of a second.
-        eventStreams: { perPrincipal: PER_PRINCIPAL, replayMaxEvents: REPLAY_MAX, keepAliveMs: 200, maxBufferedBytes: 256 * 1024 },
+        // A quicker beat than the default 15 s, so a stalled client is found in about two seconds
+        // (not much quicker: the reading clients share this busy process with the server).
+        eventStreams: { perPrincipal: PER_PRINCIPAL, replayMaxEvents: REPLAY_MAX, keepAliveMs: 1000, maxBufferedBytes: 256 * 1024 },
       });
       admin = new ApiClient(server.url, server.token!);
       store = await openStore(url ? { url } : { dataDir });
@@ -231,7 +235,7 @@ function eventsSuite(name: string, databaseUrl: () => string | undefined): void 
       assert.deepEqual(got.map((m) => Number(m.id)), stored.map((e) => e.id));
       assert.equal((JSON.parse(got[REPLAY_MAX - 1]!.data) as { data: { pad: string } }).data.pad, pad, 'whole events, not cut');
       await admin.applySpec({ apps: {}, environments: {} });
-      for (const s of [fast, second, third]) assert.equal((await take(s, 1, 'spec.applied')).length, 1);
+      for (const [name, s] of Object.entries({ fast, second, third })) assert.equal((await take(s, 1, 'spec.applied').catch((e: Error) => assert.fail(`${name}: ${e.message}`))).length, 1);
 
       // Reading now, the stalled client finds its stream ended before the replay did.
       const seen = await new Promise<number>((ok) => {
