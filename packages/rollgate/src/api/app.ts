@@ -6,8 +6,6 @@
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { Hono, type Context } from 'hono';
-import { streamSSE } from 'hono/streaming';
-import type { EventRecord } from '../core/domain.js';
 import { RollgateError, isRollgateError } from '../core/errors.js';
 import type { ArchiveLimits } from '../core/release-limits.js';
 import { EnvironmentSpec, listenAddress } from '../core/spec.js';
@@ -42,6 +40,8 @@ import { registerSecretRoutes } from './routes-secrets.js';
 import { appliedSpecView } from './spec-view.js';
 import { registerReleaseRoutes } from './routes-releases.js';
 import type { ReleaseRetention } from '../engine/release-retention.js';
+import { EventHub, type EventStreamConfig } from './event-hub.js';
+import { registerEventRoutes } from './routes-events.js';
 
 export interface ApiDeps {
   store: Store;
@@ -69,6 +69,8 @@ export interface ApiDeps {
   pipelines: PipelineEngine;
   /** Where push webhooks find their secrets (default: process.env). */
   env?: NodeJS.ProcessEnv;
+  /** Caps and bounds of GET /v1/events (api/event-hub.ts; defaults there). */
+  eventStreams?: EventStreamConfig;
 }
 
 export function createApi(d: ApiDeps): Hono<ApiEnv> {
@@ -214,41 +216,7 @@ export function createApi(d: ApiDeps): Hono<ApiEnv> {
     return c.json({ lines: await d.runtime.logs({ app: q.app, env: q.env }, { version: q.version, instance: q.instance, tail: q.tail }) });
   });
 
-  app.get('/v1/events', (c) => {
-    const after = Number(c.req.header('last-event-id') ?? c.req.query('after') ?? 0);
-    if (!Number.isInteger(after) || after < 0) throw new RollgateError('invalid_input', 'after / Last-Event-ID must be a non-negative event id');
-    return streamSSE(c, async (stream) => {
-      // Subscribe first and buffer, then replay from the store, so nothing falls in between.
-      const buffered: EventRecord[] = [];
-      let live = false;
-      let last = after;
-      const send = async (e: EventRecord) => {
-        if (e.id <= last) return;
-        last = e.id;
-        await stream.writeSSE({ id: String(e.id), event: e.type, data: JSON.stringify(e) });
-      };
-      const unsubscribe = d.events.subscribe((e) => {
-        if (live) void send(e).catch(() => undefined);
-        else buffered.push(e);
-      });
-      stream.onAbort(unsubscribe);
-      try {
-        for (;;) {
-          const page = await d.store.listEvents(last, 500);
-          for (const e of page) await send(e);
-          if (page.length < 500) break;
-        }
-        for (const e of buffered) await send(e);
-        live = true;
-        while (!stream.aborted) {
-          await stream.sleep(15_000);
-          await stream.write(': keep-alive\n\n');
-        }
-      } finally {
-        unsubscribe();
-      }
-    });
-  });
+  registerEventRoutes(app, { hub: new EventHub(d.events, (after, limit) => d.store.listLatestEvents(after, limit), d.log, d.eventStreams) });
 
   registerIncidentRoutes(app, { incidents: d.incidents });
   registerChaosRoutes(app, { chaos: d.chaos });

@@ -30,6 +30,8 @@
  *   POST /v1/notifications/deliveries/:id/resend     -> { deliveryId } (202)
  *   GET  /v1/dora?app=&env=&since=90d              -> DORA metrics with 2024 tiers (dora/load.ts DoraResult)
  *   GET  /v1/events?after=                           -> text/event-stream of EventRecord (id = event id; Last-Event-ID resumes)
+ *                                                      (replay bounded by count and age; a cut starts with event
+ *                                                      `replay.truncated` {requestedAfter, resumedAfter, reason}; 429 past the stream caps)
  */
 import { z } from 'zod';
 import { NAME_RE, VERSION_RE } from '../core/spec.js';

@@ -3,6 +3,7 @@
  * `{error}` answers become ApiError (code, message, status); a server that cannot be reached
  * becomes RollgateError('unavailable') naming the URL.
  */
+import { TRUNCATED_EVENT } from '../api/event-replay.js';
 import { Readable } from 'node:stream';
 import { request } from 'undici';
 import { z } from 'zod';
@@ -179,7 +180,8 @@ export class ApiClient {
   /** The platform event stream (SSE). Ends when `signal` aborts or the server closes it. */
   async *events(opts: { after?: number | undefined; signal: AbortSignal }): AsyncGenerator<EventRecord> {
     for await (const msg of this.sse(this.url('/v1/events', { after: opts.after }), opts.signal)) {
-      if (msg.data === '') continue;
+      // The replay.truncated marker is no EventRecord; a follower only wants what happens next.
+      if (msg.data === '' || msg.event === TRUNCATED_EVENT) continue;
       let ev: unknown;
       try {
         ev = JSON.parse(msg.data);

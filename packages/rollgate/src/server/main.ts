@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
 import { AgentClient } from '../agent/client.js';
 import { createApi } from '../api/app.js';
+import type { EventStreamConfig } from '../api/event-hub.js';
 import { RollgateError, errorMessage } from '../core/errors.js';
 import { DEFAULT_RELEASE_POLICY, type ReleasePolicy } from '../core/release-limits.js';
 import { Deployments } from '../engine/deployments.js';
@@ -55,6 +56,8 @@ export interface ServerOptions {
   isolation?: IsolationChoice;
   /** Login clock, password cost and throttle policy (tests move the clock instead of waiting). */
   auth?: Pick<AuthOptions, 'now' | 'scrypt' | 'throttle'>;
+  /** Caps and bounds of the event streams (GET /v1/events): per principal, in all, replay count and age. */
+  eventStreams?: EventStreamConfig;
 }
 
 export interface RunningServer {
@@ -115,7 +118,7 @@ export async function runServer(opts: ServerOptions): Promise<RunningServer> {
   }
   const retention = new ReleaseRetention({ store, runtime, events, log, releasesDir: join(dataDir, 'releases'), keep: releasePolicy.keep });
   const pipelines = createPipelineEngine({ store, events, log, dataDir, releases, deployments, runtime, analysis, rolesOf: rolesOfRequest, isolation, ...(opts.maxParallelCommands ? { maxParallelCommands: opts.maxParallelCommands } : {}) });
-  const app = createApi({ store, deployments, releases, retention, views, events, runtime, log, version: ROLLGATE_VERSION, releaseLimits: releasePolicy, incidents, chaos, notifications, pipelines, auth, accounts, audit, secrets, loginAudit });
+  const app = createApi({ store, deployments, releases, retention, views, events, runtime, log, version: ROLLGATE_VERSION, releaseLimits: releasePolicy, incidents, chaos, notifications, pipelines, auth, accounts, audit, secrets, loginAudit, ...(opts.eventStreams ? { eventStreams: opts.eventStreams } : {}) });
 
   const host = opts.host ?? '127.0.0.1';
   const server: ServerType = await new Promise((ok, fail) => {

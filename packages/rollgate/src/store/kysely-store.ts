@@ -402,6 +402,13 @@ export class KyselyStore implements Store {
     const rows = await this.db.selectFrom('events').selectAll().where('id', '>', afterId).orderBy('id').limit(limit).execute();
     return rows.map(eventRecord);
   }
+
+  /** The newest `limit` events with id > afterId, oldest first: read newest first on the primary key, then turned. */
+  async listLatestEvents(afterId: number, limit: number): Promise<EventRecord[]> {
+    const rows = await this.db.selectFrom('events').selectAll().where('id', '>', afterId).orderBy('id', 'desc').limit(limit).execute();
+    return rows.reverse().map(eventRecord);
+  }
+
   // ---- incidents
 
   async createIncident(i: NewIncident): Promise<{ incident: IncidentRecord; created: boolean }> {

@@ -147,6 +147,8 @@ export interface Store {
   appendEvent(e: NewEvent): Promise<EventRecord>;
   /** Events with id > afterId, oldest first. */
   listEvents(afterId: number, limit?: number): Promise<EventRecord[]>;
+  /** The newest `limit` events with id > afterId, oldest first (a bounded replay's window). */
+  listLatestEvents(afterId: number, limit: number): Promise<EventRecord[]>;
 
   // incidents
   /**

@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { DeploymentRecord, DeploymentState, DeploymentStatus, ReleaseRecord } from '../core/domain.js';
+import type { DeploymentRecord, DeploymentState, DeploymentStatus, EventRecord, ReleaseRecord } from '../core/domain.js';
 import { RollgateError } from '../core/errors.js';
 import type { ChaosRecord, NewIncident } from '../core/incidents.js';
 import { StrategySpec } from '../core/spec.js';
@@ -403,6 +403,23 @@ export function storeSuite(name: string, open: () => Promise<Store>, cleanup: ()
       }
       assert.deepEqual(paged, all.map((e) => e.id));
       assert.deepEqual(await store.listEvents(cursor), []);
+    });
+
+    test('events: the latest N after an id, oldest first', async () => {
+      const type = uid('latest');
+      const mine: EventRecord[] = [];
+      for (let i = 0; i < 7; i++) mine.push(await store.appendEvent({ type, data: { i } }));
+      const ids = mine.map((e) => e.id);
+      const head = ids[ids.length - 1]!;
+      // The newest 3 of everything: the last three appended, in id order.
+      assert.deepEqual((await store.listLatestEvents(0, 3)).map((e) => e.id), ids.slice(4));
+      assert.deepEqual(await store.listLatestEvents(0, 1), [mine[6]]);
+      // Fewer than the limit after the id: all of them, oldest first.
+      assert.deepEqual((await store.listLatestEvents(ids[3]!, 100)).map((e) => e.id), ids.slice(4));
+      // The limit cuts from the old end, never the new one.
+      assert.deepEqual((await store.listLatestEvents(ids[0]!, 2)).map((e) => e.id), ids.slice(5));
+      assert.deepEqual(await store.listLatestEvents(head, 10), []);
+      assert.deepEqual((await store.listLatestEvents(ids[0]!, 6)).map((e) => e.data), [1, 2, 3, 4, 5, 6].map((i) => ({ i })));
     });
 
     function incident(app: string, env: string, extra: Partial<NewIncident> = {}): NewIncident {

@@ -11,6 +11,7 @@ import { loadRunAgent, loadRunServer } from '../runtime.js';
 import { resolve } from 'node:path';
 import { ISOLATION_KINDS, type IsolationKind } from '../../isolation/types.js';
 import { ReleaseFlags, releasePolicyOf } from '../release-flags.js';
+import { EVENT_STREAM_HELP, EventStreamFlags, eventStreamConfig } from '../event-stream-flags.js';
 
 export const DEFAULT_SERVER_PORT = 7070;
 export const DEFAULT_AGENT_PORT = 7071;
@@ -22,6 +23,7 @@ const ServerOpts = z.object({
   agentUrl: z.string().url().optional(),
   agentToken: z.string().min(1).optional(),
   json: z.boolean().optional(),
+  ...EventStreamFlags,
 }).extend(ReleaseFlags.shape);
 const AgentOpts = z.object({
   dataDir: z.string(),
@@ -42,6 +44,8 @@ export function registerDaemons(program: Command): void {
     .option('--agent-url <url>', "the agent's URL (default: from <data-dir>/agent.json)")
     .option('--agent-token <token>', "the agent's token (default: $ROLLGATE_AGENT_TOKEN, then <data-dir>/agent.token)")
     .option('--json', 'print one JSON document on stdout once running')
+    .option('--max-event-streams <n>', EVENT_STREAM_HELP.total)
+    .option('--max-event-streams-per-principal <n>', EVENT_STREAM_HELP.perPrincipal)
     .action(
       action(ServerOpts, async (opts, { out }) => {
         const dataDir = prepareDataDir(opts.dataDir);
@@ -58,6 +62,7 @@ export function registerDaemons(program: Command): void {
           releases: releasePolicyOf(opts),
           ...(opts.host ? { host: opts.host } : {}),
           ...(process.env.ROLLGATE_DATABASE_URL ? { databaseUrl: process.env.ROLLGATE_DATABASE_URL } : {}),
+          ...eventStreamConfig(opts),
         });
         printInitialAdmin(server);
         out.result({ api: server.url, dataDir, agent: agentUrl }, () => `rollgate server listening on ${server.url} (agent ${agentUrl}); Ctrl-C stops it`);

@@ -19,6 +19,7 @@ import { BIN_PATH, loadRunServer } from '../runtime.js';
 import { ReleaseFlags, releasePolicyOf } from '../release-flags.js';
 import { loadSpecFile } from '../spec-file.js';
 import { DEFAULT_SERVER_PORT } from './daemons.js';
+import { EVENT_STREAM_HELP, EventStreamFlags, eventStreamConfig } from '../event-stream-flags.js';
 
 const UpOpts = z.object({
   dataDir: z.string(),
@@ -27,6 +28,7 @@ const UpOpts = z.object({
   file: z.string(),
   keepAgent: z.boolean().optional(),
   json: z.boolean().optional(),
+  ...EventStreamFlags,
 }).extend(ReleaseFlags.shape);
 
 const AGENT_START_TIMEOUT_MS = 20_000;
@@ -43,6 +45,8 @@ export function registerUp(program: Command): void {
     .option('-f, --file <path>', 'spec to apply once running (skipped when absent)', 'rollgate.yaml')
     .option('--keep-agent', 'leave the agent (and so every instance and listener) running when this stops')
     .option('--json', 'print one JSON document on stdout once running')
+    .option('--max-event-streams <n>', EVENT_STREAM_HELP.total)
+    .option('--max-event-streams-per-principal <n>', EVENT_STREAM_HELP.perPrincipal)
     .action(
       action(UpOpts, async (opts, { out }) => {
         const dataDir = prepareDataDir(opts.dataDir);
@@ -57,6 +61,7 @@ export function registerUp(program: Command): void {
             releases: releasePolicyOf(opts),
             ...(opts.host ? { host: opts.host } : {}),
             ...(process.env.ROLLGATE_DATABASE_URL ? { databaseUrl: process.env.ROLLGATE_DATABASE_URL } : {}),
+            ...eventStreamConfig(opts),
           });
         } catch (e) {
           if (agent.child && !opts.keepAgent) await terminate(agent.pid, AGENT_STOP_GRACE_MS);
