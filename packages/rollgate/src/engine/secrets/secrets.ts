@@ -5,7 +5,7 @@
  * remembered (in memory) so platform output can be masked with `mask`.
  */
 import { RollgateError } from '../../core/errors.js';
-import { SecretMasker, MIN_MASKED_LENGTH } from '../../agent/logs.js';
+import { SecretMasker, MIN_MASKED_LENGTH } from '../../core/secret-masker.js';
 import type { SecretVersionMeta, StoredSecret } from '../../store/secrets-types.js';
 import type { Store } from '../../store/types.js';
 import { loadServiceConfig } from '../config-store.js';
@@ -169,10 +169,8 @@ export class Secrets {
   private remember(name: string, value: string): void {
     if (this.known.get(value) === name) return;
     this.known.set(value, name);
+    // Every encoded form too (JSON-escaped for a structured log line, base64, hex, URL).
     this.masker.add(name, value);
-    // As it appears inside a JSON string (a structured log line), when that differs.
-    const escaped = JSON.stringify(value).slice(1, -1);
-    if (escaped !== value) this.masker.add(name, escaped);
   }
 
   /** The app and environment exist, and the name is not the variable that carries the instance's port. */
