@@ -24,8 +24,11 @@ export function secretForms(value: string, min: number): string[] {
     const bytes = Buffer.from(whole, 'utf8');
     for (const f of base64Forms(bytes)) forms.add(f);
     const hex = bytes.toString('hex');
-    forms.add(hex);
-    forms.add(hex.toUpperCase());
+    for (const h of [hex, hex.toUpperCase()]) {
+      forms.add(h);
+      // `xxd -p` prints 60 hex digits a line.
+      for (let i = 0; h.length > HEX_WRAP && i < h.length; i += HEX_WRAP) forms.add(h.slice(i, i + HEX_WRAP));
+    }
     for (const f of urlForms(whole)) forms.add(f);
   }
   return [...forms].filter((f) => f.length >= min);
@@ -43,6 +46,7 @@ function jsonForms(text: string): string[] {
 const SKIP = [0, 2, 3] as const;
 /** Line widths base64 tools wrap at: 76 (base64(1), MIME) and 64 (PEM, openssl). */
 const WRAPS = [76, 64];
+const HEX_WRAP = 60;
 
 function base64Forms(bytes: Buffer): string[] {
   const out: string[] = [];

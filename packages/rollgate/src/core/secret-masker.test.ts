@@ -102,6 +102,20 @@ describe('SecretMasker: encoded forms', () => {
     }
   });
 
+  test('hex wrapped at 60 columns (xxd -p) is masked line by line', () => {
+    const long = 'hex-wrapped-secret-'.repeat(4);
+    const w = new SecretMasker();
+    w.add('LONG', long);
+    for (const hex of [Buffer.from(long).toString('hex'), Buffer.from(long).toString('hex').toUpperCase()]) {
+      const lines = hex.match(/.{1,60}/g)!;
+      assert.ok(lines.length > 2);
+      assert.deepEqual(
+        lines.map((l) => w.mask(l)),
+        lines.map(() => '[secret:LONG]'),
+      );
+    }
+  });
+
   test('a value read from a file with a trailing newline is masked trimmed too', () => {
     const t = new SecretMasker();
     t.add('FILE', 'from-a-file-value\n');

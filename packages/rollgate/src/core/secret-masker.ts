@@ -16,6 +16,9 @@ export const MIN_MASKED_LENGTH = 8;
  */
 export const MIN_PARTIAL_MASKED = 4;
 
+/** What a masker offers to code that only masks (stage logs, the server's log). */
+export type MaskText = (text: string, opts?: { cut?: boolean }) => string;
+
 interface Span {
   start: number;
   end: number;

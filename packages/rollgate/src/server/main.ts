@@ -74,6 +74,12 @@ export async function runServer(opts: ServerOptions): Promise<RunningServer> {
   const events = new EventBus(store);
   const secrets = new Secrets({ store, masterKey: master.key, events });
   mask = (text) => secrets.mask(text);
+  try {
+    await secrets.learnAll();
+  } catch (e) {
+    // Masking falls back to the values this process handles from now on; say so, without a value.
+    log.warn('could not read every secret at start; output is masked for the secrets used from now on', { error: errorMessage(e) });
+  }
   // What the platform does by itself (reverts, automatic incidents, expiries) goes on the trail
   // from the event bus; what people ask for is recorded by the API, with their address.
   const auditFeed = feedAuditFromEvents(events, audit, { only: (e) => e.actor === SYSTEM_ACTOR || e.actor.startsWith('pipeline:'), onError: (e, ev) => log.error('audit entry not recorded', { event: ev.type, error: errorMessage(e) }) });
@@ -85,12 +91,12 @@ export async function runServer(opts: ServerOptions): Promise<RunningServer> {
   const notifications = new Notifications(store, events, log);
   await notifications.load();
   const chaos = new Chaos({ store, events, agent: client, log });
-  const analysis = new AnalysisRunner({ sources: createMetricSources({ traffic }), log });
+  const analysis = new AnalysisRunner({ sources: createMetricSources({ traffic, command: { mask: (text) => secrets.mask(text) } }), log });
   const executor = new Executor({ store, runtime, traffic, events, log, analysis, onEnded: (dep) => incidents.onDeploymentEnded(dep).then(() => undefined) });
   const deployments = new Deployments(store, executor, events);
   const views = new Views(store, runtime, executor);
   const releases = new Releases(store, join(dataDir, 'releases'));
-  const pipelines = createPipelineEngine({ store, events, log, dataDir, releases, deployments, runtime, analysis, rolesOf: rolesOfRequest, ...(opts.maxParallelCommands ? { maxParallelCommands: opts.maxParallelCommands } : {}) });
+  const pipelines = createPipelineEngine({ store, events, log, dataDir, releases, deployments, runtime, analysis, rolesOf: rolesOfRequest, mask: (text, o) => secrets.mask(text, o), ...(opts.maxParallelCommands ? { maxParallelCommands: opts.maxParallelCommands } : {}) });
   const app = createApi({ store, deployments, releases, views, events, runtime, log, version: ROLLGATE_VERSION, maxReleaseBytes: opts.maxReleaseBytes ?? 512 * 1024 * 1024, incidents, chaos, notifications, pipelines, auth, accounts, audit, secrets });
 
   const host = opts.host ?? '127.0.0.1';

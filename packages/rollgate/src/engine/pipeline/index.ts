@@ -8,6 +8,7 @@ import type { Deployments } from '../deployments.js';
 import type { EventBus } from '../events.js';
 import type { Logger } from '../logger.js';
 import type { Releases } from '../releases.js';
+import type { MaskText } from '../../core/secret-masker.js';
 import { PipelineCatalog } from './catalog.js';
 import { DeployQueue } from './deploy-queue.js';
 import { GitPoller } from './git-poller.js';
@@ -34,6 +35,8 @@ export interface PipelineEngineDeps {
   rolesOf?: RolesOf;
   /** Commands running at once (default: number of CPUs, at least 2). */
   maxParallelCommands?: number;
+  /** Known secret values out of stage logs (the server's masker, Secrets.mask). */
+  mask?: MaskText;
 }
 
 export interface PipelineEngine {
@@ -48,7 +51,7 @@ export interface PipelineEngine {
 
 export function createPipelineEngine(d: PipelineEngineDeps): PipelineEngine {
   const catalog = new PipelineCatalog(d.store);
-  const logs = new LogHub(d.store, d.log);
+  const logs = new LogHub(d.store, d.log, d.mask);
   const workspaces = new Workspaces(join(d.dataDir, 'workspaces'));
   const queue = new DeployQueue();
   const slots = new Slots(d.maxParallelCommands ?? Math.max(2, cpus().length));
@@ -72,7 +75,7 @@ export function createPipelineEngine(d: PipelineEngineDeps): PipelineEngine {
     },
   });
   queue.onHead = (runId) => runner.wake(runId);
-  const pipelines = new Pipelines({ store: d.store, events: d.events, catalog, runner, workspaces, ...(d.rolesOf ? { rolesOf: d.rolesOf } : {}) });
+  const pipelines = new Pipelines({ store: d.store, events: d.events, catalog, runner, workspaces, ...(d.rolesOf ? { rolesOf: d.rolesOf } : {}), ...(d.mask ? { mask: d.mask } : {}) });
   const poller = new GitPoller({ store: d.store, catalog, pipelines, events: d.events, log: d.log });
   return {
     catalog,

@@ -277,6 +277,7 @@ export class PipelineRunner {
       stage: rec,
       spec: run.spec.stages[rec.index]!,
       workspace: this.d.workspaces.dir(run.id),
+      home: this.d.workspaces.home(run.id),
       now: this.now(),
       log: (text) => this.d.logs.append(run.id, rec.name, rec.attempt, 'system', [text]),
       output: (stream: LogStream, lines) => this.d.logs.append(run.id, rec.name, rec.attempt, stream, lines),

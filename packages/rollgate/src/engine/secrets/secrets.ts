@@ -161,9 +161,22 @@ export class Secrets {
     return [...this.known].map(([value, name]) => ({ name, value }));
   }
 
-  /** `text` with every known value replaced by `[secret:NAME]`. */
-  mask(text: string): string {
-    return this.masker.mask(text);
+  /** `text` with every known value, in every form, replaced by `[secret:NAME]` (see SecretMasker.mask). */
+  mask(text: string, opts?: { cut?: boolean }): string {
+    return this.masker.mask(text, opts);
+  }
+
+  /**
+   * Decrypts every current secret once, so output is masked from the start (stage logs can show
+   * what an instance printed before any instance of this process was started). Returns how many.
+   */
+  async learnAll(): Promise<number> {
+    let n = 0;
+    for (const app of await this.d.store.listApps()) {
+      const envs = new Set((await this.d.store.secrets.listSecrets(app.name)).map((s) => s.env));
+      for (const env of envs) n += Object.keys(await this.resolve(app.name, env)).length;
+    }
+    return n;
   }
 
   private remember(name: string, value: string): void {
