@@ -5,7 +5,8 @@
  *
  * Memory is linear in the total pattern length: a trie node with one child (most of them, deep
  * in a pattern) keeps it in two typed-array slots; only branching nodes get a Map. The root has
- * a dense table, since almost every character of a text without secrets is read at the root.
+ * a dense table for ASCII, since almost every character of a text without secrets is read at
+ * the root (other characters go through a Map).
  */
 
 export interface Match {
@@ -15,7 +16,11 @@ export interface Match {
   pattern: number;
 }
 
+import { SkipFilter } from './skip-filter.js';
+
 const NONE = -1;
+/** Below this mean skip (characters), the pre-filter costs more than the scan it saves. */
+const MIN_MEAN_SHIFT = 2;
 const MULTI = -2;
 
 export class MultiSearch {
@@ -23,7 +28,9 @@ export class MultiSearch {
   readonly longest: number;
   /** Shortest pattern length (0 when there are none). */
   readonly shortest: number;
-  private readonly rootNext = new Int32Array(65536);
+  /** Root transitions for ASCII (0: none); `rootWide` for the rest. */
+  private readonly rootNext = new Int32Array(128);
+  private readonly rootWide = new Map<number, number>();
   private readonly childChar: Int32Array;
   private readonly childNext: Int32Array;
   private readonly multi: Map<number, Map<number, number>>;
@@ -36,6 +43,7 @@ export class MultiSearch {
   private readonly via: Int32Array;
   private readonly depth: Int32Array;
   private readonly lengths: number[];
+  private readonly filter: SkipFilter | null;
 
   /** Empty patterns are ignored; a text given twice is reported under its first index. */
   constructor(patterns: readonly string[]) {
@@ -59,7 +67,8 @@ export class MultiSearch {
       via.push(p);
       depth.push(depth[parent]! + 1);
       if (parent === 0) {
-        this.rootNext[c] = s;
+        if (c < 128) this.rootNext[c] = s;
+        else this.rootWide.set(c, s);
         rootChildren.push(s);
       } else if (childChar[parent] === NONE) {
         childChar[parent] = c;
@@ -76,7 +85,7 @@ export class MultiSearch {
       return s;
     };
     const step = (s: number, c: number): number => {
-      if (s === 0) return this.rootNext[c]! || NONE;
+      if (s === 0) return (c < 128 ? this.rootNext[c]! : this.rootWide.get(c)) || NONE;
       const cc = childChar[s]!;
       if (cc === c) return childNext[s]!;
       if (cc === MULTI) return multi.get(s)!.get(c) ?? NONE;
@@ -93,6 +102,9 @@ export class MultiSearch {
       }
       if (term[s] === NONE) term[s] = p;
     });
+
+    const filter = nonEmpty.length ? new SkipFilter(patterns.filter((p) => p.length > 0)) : null;
+    this.filter = filter && filter.meanShift >= MIN_MEAN_SHIFT ? filter : null;
 
     const states = childChar.length;
     this.childChar = Int32Array.from(childChar);
@@ -134,6 +146,12 @@ export class MultiSearch {
     return this.longest === 0;
   }
 
+  /** False when no pattern occurs in `text` (certain, and cheap for a text without any); true: scan it. */
+  mayMatch(text: string): boolean {
+    if (this.longest === 0 || text.length < this.shortest) return false;
+    return this.filter ? this.filter.mayMatch(text) : true;
+  }
+
   /**
    * Every occurrence of every pattern (overlapping ones too), in order of their end, and the
    * length of the longest end of `text` that is the start of some pattern (`pending`), with a
@@ -142,13 +160,13 @@ export class MultiSearch {
   scan(text: string): { matches: Match[]; pending: number; pendingPattern: number } {
     const matches: Match[] = [];
     if (this.longest === 0) return { matches, pending: 0, pendingPattern: NONE };
-    const { rootNext, childChar, childNext, multi, fail, dict, term } = this;
+    const { rootNext, rootWide, childChar, childNext, multi, fail, dict, term } = this;
     let s = 0;
     for (let i = 0; i < text.length; i++) {
       const c = text.charCodeAt(i);
       for (;;) {
         if (s === 0) {
-          s = rootNext[c]!;
+          s = c < 128 ? rootNext[c]! : (rootWide.get(c) ?? 0);
           break;
         }
         const cc = childChar[s]!;

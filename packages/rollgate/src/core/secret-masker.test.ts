@@ -10,6 +10,7 @@ import fc from 'fast-check';
 import { MultiSearch } from './multi-search.js';
 import { MIN_MASKED_LENGTH, SecretMasker } from './secret-masker.js';
 import { secretForms } from './secret-forms.js';
+import { SkipFilter } from './skip-filter.js';
 
 const VALUES: Record<string, string> = {
   QUOTES: 'pa"ss\\word"\\x',
@@ -227,6 +228,21 @@ describe('MultiSearch', () => {
       }),
       { numRuns: 500 },
     );
+  });
+
+  test('the skip pre-filter never says "no" where a pattern occurs', () => {
+    const letters = fc.constantFrom('a', 'b', 'c', 'é', 'x', '"');
+    fc.assert(
+      fc.property(fc.array(fc.string({ unit: letters, minLength: 2, maxLength: 12 }), { minLength: 1, maxLength: 8 }), fc.string({ unit: letters, maxLength: 80 }), (patterns, text) => {
+        const found = patterns.some((p) => text.includes(p));
+        if (found) assert.equal(new SkipFilter(patterns).mayMatch(text), true, `missed one of ${JSON.stringify(patterns)} in ${JSON.stringify(text)}`);
+        if (found) assert.equal(new MultiSearch(patterns).mayMatch(text), true);
+      }),
+      { numRuns: 2000 },
+    );
+    // And it does rule lines out: a line of ordinary log text holds none of a secret's forms.
+    const m = new MultiSearch(secretForms('sk_live_4eC39HqLyjWDarjtT1zdp7dc', MIN_MASKED_LENGTH));
+    assert.equal(m.mayMatch('{"level":"info","msg":"handled request","path":"/api/orders/17","status":200}'), false);
   });
 
   test('pending is the longest end of the text that starts a pattern', () => {

@@ -112,7 +112,7 @@ export class SecretMasker {
   /** Merged, ordered spans of every occurrence of every form. */
   private spans(text: string, cut: boolean): Span[] {
     const search = this.searcher();
-    if (search.empty || (text.length < search.shortest && !cut)) return [];
+    if (search.empty || (!cut && !search.mayMatch(text))) return [];
     const { matches, pending, pendingPattern } = search.scan(text);
     const found: Span[] = matches.map((m) => ({ start: m.start, end: m.end, names: this.forms.get(this.patterns[m.pattern]!)! }));
     if (cut && pending >= MIN_PARTIAL_MASKED && pendingPattern >= 0) found.push({ start: text.length - pending, end: text.length, names: this.forms.get(this.patterns[pendingPattern]!)! });
