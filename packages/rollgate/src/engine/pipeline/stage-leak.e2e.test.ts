@@ -86,7 +86,7 @@ function leakSuite(name: string, database: () => TestDatabase | null) {
         pipelines: {
           leak: {
             app: 'vault',
-            stages: [{ name: 'print', run: { command: 'env; node leak.mjs secret.txt signing.txt; base64 signing.txt; base64 -w0 secret.txt; echo; if command -v xxd >/dev/null; then xxd -p signing.txt; fi', env: { GREETING: 'hello' } } }],
+            stages: [{ name: 'print', run: { command: 'env; node leak.mjs secret.txt signing.txt; base64 signing.txt; base64 -w0 secret.txt; echo; if command -v xxd >/dev/null; then xxd -p signing.txt; fi; node long-line.mjs secret.txt', env: { GREETING: 'hello' } } }],
           },
         },
       });
@@ -146,6 +146,9 @@ function leakSuite(name: string, database: () => TestDatabase | null) {
         }
       }
       assert.ok(lines.filter((l) => /^\[secret:SIGNING_KEY\].{0,2}$/.test(l)).length >= 2, 'the wrapped output of base64(1) is masked line by line');
+      // A line over the 16 KiB limit, cut 8 hex digits into the secret: what is left of it is hidden too.
+      const long = lines.find((l) => l.startsWith('zzzz'));
+      assert.ok(long?.endsWith('[secret:DB_PASSWORD]…[cut]'), `the cut line ends masked: …${long?.slice(-40)}`);
       assert.equal(leakIn(text), null, 'a secret reached the stage log');
 
       // The instance prints them too; the viewer reads its log masked.
