@@ -161,7 +161,6 @@ test('the environment: nothing of the server, the stage env over PATH, HOME and 
     assert.ok(path.includes(dirname(process.execPath)), 'the Node.js of the server is found');
     const system = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
     assert.deepEqual(path, system.includes(dirname(process.execPath)) ? system : [dirname(process.execPath), ...system], "a fixed PATH, not the server's");
-    assert.ok(path.includes('/usr/bin') && path.includes('/bin'));
     // What the stage declares wins over the base; the marker cannot be overridden.
     const s2 = spec('echo "$PATH|$HOME|$ROLLGATE_STAGE_MARKER"; node -e "process.stdout.write(String(1+1))"', { env: { PATH: `/opt/tools:${process.env.PATH ?? ''}`, HOME: '/tmp/declared', ROLLGATE_STAGE_MARKER: 'fake' }, home });
     const [line, two] = texts((await run(s2)).lines, 'stdout');
