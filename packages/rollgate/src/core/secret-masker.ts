@@ -19,6 +19,17 @@ export const MIN_PARTIAL_MASKED = 4;
 /** What a masker offers to code that only masks (stage logs, the server's log). */
 export type MaskText = (text: string, opts?: { cut?: boolean }) => string;
 
+/** `value` with every string in it (nested in arrays and objects too) masked; other values as they are. */
+export function maskStrings<T>(value: T, mask: (text: string) => string): T {
+  const walk = (v: unknown): unknown => {
+    if (typeof v === 'string') return mask(v);
+    if (Array.isArray(v)) return v.map(walk);
+    if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x)]));
+    return v;
+  };
+  return walk(value) as T;
+}
+
 interface Span {
   start: number;
   end: number;

@@ -20,7 +20,7 @@ import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { dirname } from 'node:path';
 import { commandEnv } from '../core/child-env.js';
-import type { MaskText } from '../core/secret-masker.js';
+import { maskStrings, type MaskText } from '../core/secret-masker.js';
 import { parseDuration } from '../core/duration.js';
 import { errorMessage } from '../core/errors.js';
 import { abortedMessage, deadline } from './deadline.js';
@@ -74,10 +74,8 @@ export class CommandSource implements MetricSource<CommandQuery> {
   async measure(q: CommandQuery, ctx: MeasureContext): Promise<Measurement> {
     const m = await this.measureRaw(q, ctx);
     const mask = this.opts.mask;
-    if (!mask) return m;
-    const text = (v: unknown) => (typeof v === 'string' ? mask(v) : v);
-    const raw = m.raw && typeof m.raw === 'object' ? Object.fromEntries(Object.entries(m.raw).map(([k, v]) => [k, text(v)])) : m.raw;
-    return { ...m, value: text(m.value) as Measurement['value'], error: m.error === null ? null : mask(m.error), ...(raw === undefined ? {} : { raw }) };
+    // Value, error and raw (last lines) are what the command printed: masked, as all output is.
+    return mask ? { ...maskStrings(m, mask), at: m.at } : m;
   }
 
   private async measureRaw(q: CommandQuery, ctx: MeasureContext): Promise<Measurement> {

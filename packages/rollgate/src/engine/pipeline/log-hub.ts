@@ -8,7 +8,7 @@ import type { LogStream, StageLogLine } from '../../core/pipeline.js';
 import { errorMessage } from '../../core/errors.js';
 import type { NewLogLine, Store } from '../../store/types.js';
 import type { Logger } from '../logger.js';
-import type { MaskText } from '../../core/secret-masker.js';
+import { maskStrings, type MaskText } from '../../core/secret-masker.js';
 import { CUT_SUFFIX } from './command.js';
 
 type Follower = (line: StageLogLine) => void;
@@ -35,6 +35,11 @@ export class LogHub {
     for (const text of texts) p.lines.push({ stream, text: maskLine(this.mask, text), at });
     // A short wait gathers the lines of a moment into one write (one fsync), off the stage's path.
     if (!p.writing) p.writing = new Promise((r) => setTimeout(r, COALESCE_MS)).then(() => this.drain(key, runId, stage, attempt));
+  }
+
+  /** `value` with every string in it masked like a log line (stage messages and results quote output too). */
+  masked<T>(value: T): T {
+    return maskStrings(value, this.mask);
   }
 
   /** Resolves once every line appended so far is stored. */

@@ -198,6 +198,8 @@ export class PipelineRunner {
         this.d.log.error('pipeline stage failed unexpectedly', { runId, stage: rec.name, error: errorMessage(e) });
         step = { done: true, status: 'failed', message: `internal error: ${errorMessage(e)}; see the server log, then retry the stage` };
       }
+      // A message or result may quote what a command or its artifacts printed (a gate's failing tests).
+      step = this.d.logs.masked(step);
       if (rec.deploymentId || ctx.stage.deploymentId) this.deploymentRuns.set((ctx.stage.deploymentId ?? rec.deploymentId)!, runId);
       if (step.done) {
         await this.endStage(run, ctx.stage, step, step.status, step.message);

@@ -88,6 +88,14 @@ function leakSuite(name: string, database: () => TestDatabase | null) {
             app: 'vault',
             stages: [{ name: 'print', run: { command: 'env; node leak.mjs secret.txt signing.txt; base64 signing.txt; base64 -w0 secret.txt; echo; if command -v xxd >/dev/null; then xxd -p signing.txt; fi; node long-line.mjs secret.txt', env: { GREETING: 'hello' } } }],
           },
+          // A gate's verdict quotes the failing test, and the test quotes the secret.
+          gate: {
+            app: 'vault',
+            stages: [
+              { name: 'test', run: { command: 'node junit.mjs secret.txt', artifacts: ['reports/junit.xml'] } },
+              { name: 'junit', gate: { junit: { path: 'reports/junit.xml' } } },
+            ],
+          },
         },
       });
       for (const [k, v] of Object.entries(SECRETS)) await setSecret(admin, 'vault', 'staging', k, Buffer.from(v));
@@ -150,6 +158,22 @@ function leakSuite(name: string, database: () => TestDatabase | null) {
       const long = lines.find((l) => l.startsWith('zzzz'));
       assert.ok(long?.endsWith('[secret:DB_PASSWORD]…[cut]'), `the cut line ends masked: …${long?.slice(-40)}`);
       assert.equal(leakIn(text), null, 'a secret reached the stage log');
+
+      // The gate fails, naming the failing test: its message and result reach the viewer masked.
+      const gateRun = await admin.startRun({ pipeline: 'gate' }, { archive: packDir(await checkReleaseDir(src)) });
+      const gated = await until(
+        'the gate run to end',
+        async () => {
+          const v: RunView = await viewer.run(gateRun.id);
+          return ['queued', 'running', 'waiting'].includes(v.status) ? null : v;
+        },
+        60_000,
+      );
+      const junit = gated.stages.find((st) => st.name === 'junit')!;
+      assert.equal(junit.status, 'failed', JSON.stringify(gated.stages.map((st) => `${st.name}: ${st.message}`)));
+      const seen = JSON.stringify(gated) + JSON.stringify(await viewer.runLogs(gateRun.id, { limit: 1000 }));
+      assert.match(seen, /\[secret:DB_PASSWORD\]/, 'the failing test is quoted, masked');
+      assert.equal(leakIn(seen), null, "a secret reached the gate stage's message or result");
 
       // The instance prints them too; the viewer reads its log masked.
       const release = join(work, 'release');
