@@ -91,17 +91,20 @@ describe('command metric source', { timeout: 30_000 }, () => {
     }
   });
 
-  test('what the command prints is masked: value, last lines and messages', async () => {
+  test('what a measurement quotes is masked: value, last lines and messages, of every source', async () => {
     const value = 'metric-secret-value-42';
-    const masked = new CommandSource({ mask: (t) => t.replaceAll(value, '[secret:M]').replaceAll(Buffer.from(value).toString('hex'), '[secret:M]') });
-    const run = (query: CommandQuery) => masked.measure(query, { ...ctx, signal: new AbortController().signal });
-    const text = await run(q(`echo ${value}; echo ${Buffer.from(value).toString('hex')} >&2`, { output: 'text' }));
+    const hex = Buffer.from(value).toString('hex');
+    const sources = createMetricSources({ traffic: {} as TrafficProvider, mask: (t) => t.replaceAll(value, '[secret:M]').replaceAll(hex, '[secret:M]') });
+    const signal = new AbortController().signal;
+    const run = (command: object, condition?: object) => sources.measure(AnalysisMetric.parse({ name: 'm', command, ...(condition ? { condition } : {}) }), { ...ctx, signal });
+    const text = await run({ run: `echo ${hex} >&2; echo ${value}` }, { equals: 'x' });
     assert.equal(text.value, '[secret:M]');
     assert.deepEqual([(text.raw as { stdout: string }).stdout, (text.raw as { stderr: string }).stderr], ['[secret:M]', '[secret:M]']);
-    const failed = await run(q(`echo ${value} >&2; exit 2`, { output: 'number' }));
+    const failed = await run({ run: `echo ${value} >&2; exit 2` }, { max: 1 });
     assert.ok(failed.error && !failed.error.includes(value) && failed.error.includes('[secret:M]'), String(failed.error));
-    const nan = await run(q(`echo ${value}`, { output: 'number' }));
+    const nan = await run({ run: `echo ${value}` }, { max: 1 });
     assert.ok(nan.error && !nan.error.includes(value), String(nan.error));
+    assert.ok(!JSON.stringify([text, failed, nan]).includes(value));
   });
 
   test('a hung command is killed with its whole process group at the timeout', async () => {

@@ -14,13 +14,12 @@
  * (core/child-env.ts), then ROLLGATE_APP, ROLLGATE_ENV, ROLLGATE_CANARY, ROLLGATE_STABLE (empty
  * on a first deployment), ROLLGATE_WINDOW_SECONDS, then the spec's `env`. Values are passed as
  * variables, never pasted into the command line (no shell injection). What it prints (value,
- * last lines, messages) is masked like every other output before anyone sees it.
+ * last lines, messages) is masked by createMetricSources, as every source's answer is.
  */
 import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { dirname } from 'node:path';
 import { commandEnv } from '../core/child-env.js';
-import { maskStrings, type MaskText } from '../core/secret-masker.js';
 import { parseDuration } from '../core/duration.js';
 import { errorMessage } from '../core/errors.js';
 import { abortedMessage, deadline } from './deadline.js';
@@ -60,8 +59,6 @@ export interface CommandSourceOptions {
   cwd?: string;
   /** HOME of the commands (default: the system's temporary directory, never the server's home). */
   home?: string;
-  /** Known secret values out of what the command printed (the server's masker). */
-  mask?: MaskText;
   /** Shell (default /bin/sh). */
   shell?: string;
 }
@@ -72,13 +69,6 @@ export class CommandSource implements MetricSource<CommandQuery> {
   constructor(private readonly opts: CommandSourceOptions = {}) {}
 
   async measure(q: CommandQuery, ctx: MeasureContext): Promise<Measurement> {
-    const m = await this.measureRaw(q, ctx);
-    const mask = this.opts.mask;
-    // Value, error and raw (last lines) are what the command printed: masked, as all output is.
-    return mask ? { ...maskStrings(m, mask), at: m.at } : m;
-  }
-
-  private async measureRaw(q: CommandQuery, ctx: MeasureContext): Promise<Measurement> {
     let timeoutMs: number;
     try {
       timeoutMs = parseDuration(q.timeout, 'command timeout');

@@ -91,7 +91,7 @@ export async function runServer(opts: ServerOptions): Promise<RunningServer> {
   const notifications = new Notifications(store, events, log);
   await notifications.load();
   const chaos = new Chaos({ store, events, agent: client, log });
-  const analysis = new AnalysisRunner({ sources: createMetricSources({ traffic, command: { mask: (text) => secrets.mask(text) } }), log });
+  const analysis = new AnalysisRunner({ sources: createMetricSources({ traffic, mask: (text) => secrets.mask(text) }), log });
   const executor = new Executor({ store, runtime, traffic, events, log, analysis, onEnded: (dep) => incidents.onDeploymentEnded(dep).then(() => undefined) });
   const deployments = new Deployments(store, executor, events);
   const views = new Views(store, runtime, executor);
