@@ -15,7 +15,8 @@ import { Faults } from './faults.js';
 import type { DataRouter, RouterOptions } from './router-types.js';
 import { desiredStatePath, readDesiredState, writeDesiredState, type DesiredService } from './state-file.js';
 import { Supervisor, type SupervisorOptions } from './supervisor.js';
-import { SecretMasker, type LogQuery } from './logs.js';
+import { SecretMasker } from '../core/secret-masker.js';
+import type { LogQuery } from './logs.js';
 import { detectIsolation, type IsolationChoice } from '../isolation/detect.js';
 import { isIsolated } from '../isolation/types.js';
 

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { ServiceKey } from '../core/dataplane.js';
 import type { LogLine } from '../core/dataplane-schema.js';
+import type { SecretMasker } from '../core/secret-masker.js';
 
 export type Stream = 'stdout' | 'stderr';
 
@@ -131,89 +132,6 @@ export class InstanceLog {
       this.fd = null;
     }
     return Promise.resolve();
-  }
-}
-
-/** Shortest secret value (or line of a multi-line value) that is masked; the secrets engine refuses shorter values. */
-export const MIN_MASKED_LENGTH = 8;
-
-/**
- * Replaces known secret values in text by `[secret:NAME]`. Plain substring search (no regular
- * expressions), so values with any characters work. Overlapping occurrences of different
- * values are masked as one span, `[secret:A,B]`, so no part of either shows. A
- * multi-line value is masked line by line (output is captured line by line); lines of it
- * shorter than MIN_MASKED_LENGTH are not masked (they would hide unrelated text). Values are
- * only ever added: an instance started before a rotation still holds, and may print, the old one.
- */
-export class SecretMasker {
-  /** Masked text -> the name shown in its place. */
-  private readonly segments = new Map<string, string>();
-  private longestSegment = 0;
-
-  add(name: string, value: string): void {
-    for (const seg of value.split(/\r?\n/)) {
-      if (seg.length < MIN_MASKED_LENGTH) continue;
-      this.segments.set(seg, name);
-      this.longestSegment = Math.max(this.longestSegment, seg.length);
-    }
-  }
-
-  addAll(values: Record<string, string>): void {
-    for (const [name, value] of Object.entries(values)) this.add(name, value);
-  }
-
-  get size(): number {
-    return this.segments.size;
-  }
-
-  /** Length of the longest masked text (0 when none). */
-  get longest(): number {
-    return this.longestSegment;
-  }
-
-  mask(text: string): string {
-    const spans = this.spans(text);
-    if (spans.length === 0) return text;
-    let out = '';
-    let pos = 0;
-    for (const s of spans) {
-      out += text.slice(pos, s.start) + `[secret:${[...s.names].join(',')}]`;
-      pos = s.end;
-    }
-    return out + text.slice(pos);
-  }
-
-  /**
-   * Where a line that is still growing may be cut: the text before the cut holds every secret
-   * that starts in it whole, and the rest is kept until more arrives (it may be the start of one).
-   */
-  safeCut(text: string): number {
-    if (this.longestSegment === 0) return text.length;
-    let cut = Math.max(0, text.length - (this.longestSegment - 1));
-    for (const s of this.spans(text).reverse()) if (s.start < cut && cut < s.end) cut = s.start;
-    return cut;
-  }
-
-  /** Merged, ordered spans of every occurrence of every segment. */
-  private spans(text: string): { start: number; end: number; names: Set<string> }[] {
-    if (this.segments.size === 0 || text.length < MIN_MASKED_LENGTH) return [];
-    const found: { start: number; end: number; name: string }[] = [];
-    for (const [seg, name] of this.segments) {
-      for (let i = text.indexOf(seg); i >= 0; i = text.indexOf(seg, i + 1)) found.push({ start: i, end: i + seg.length, name });
-    }
-    if (found.length === 0) return [];
-    found.sort((a, b) => a.start - b.start || b.end - a.end);
-    const merged: { start: number; end: number; names: Set<string> }[] = [];
-    for (const f of found) {
-      const last = merged[merged.length - 1];
-      if (last && f.start < last.end) {
-        last.end = Math.max(last.end, f.end);
-        last.names.add(f.name);
-      } else {
-        merged.push({ start: f.start, end: f.end, names: new Set([f.name]) });
-      }
-    }
-    return merged;
   }
 }
 

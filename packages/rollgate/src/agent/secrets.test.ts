@@ -12,11 +12,14 @@ import { PassThrough } from 'node:stream';
 import type { ServiceKey, VersionDesired } from '../core/dataplane.js';
 import { RollgateError } from '../core/errors.js';
 import { AgentClient } from './client.js';
-import { InstanceLog, SecretMasker } from './logs.js';
+import { SecretMasker } from '../core/secret-masker.js';
+import { InstanceLog } from './logs.js';
 import { runAgent, type RunningAgent } from './main.js';
 import { desiredStatePath } from './state-file.js';
 import { FAST_HEALTH, http, processAlive, tempDir, waitFor } from './testkit.js';
 import { freePort } from '../demo/fixtures.js';
+
+const lines0 = (text: string) => text.trim().split('\n').map((l) => (JSON.parse(l) as { text: string }).text);
 
 describe('SecretMasker', () => {
   test('replaces every occurrence, whatever characters the value has', () => {
@@ -49,20 +52,21 @@ describe('SecretMasker', () => {
     assert.equal(m.mask('MIIBOgIBAAJBAKj34GkxFhD9'), '[secret:PEM]');
     assert.equal(m.mask('line -----END KEY----- end'), 'line [secret:PEM] end');
     assert.equal(m.mask('ab'), 'ab');
+    const before = m.size;
     m.add('TINY', 'short');
     assert.equal(m.mask('short'), 'short');
-    assert.equal(m.size, 3);
+    assert.equal(m.size, before, 'nothing of a short value is searched for');
   });
 
   test('safeCut never cuts through a secret, and holds back what may be the start of one', () => {
     const m = new SecretMasker();
     m.add('S', 'SECRET-VALUE-123');
     const text = `${'x'.repeat(30)}SECRET-VALUE-123${'y'.repeat(5)}`;
-    // The plain cut (length - 15) falls inside the secret: cut before it instead.
-    assert.equal(m.safeCut(text), 30);
-    // Far from any secret: hold back one secret length minus one (it may be the start of one).
-    assert.equal(m.safeCut('x'.repeat(100)), 85);
-    assert.equal(m.safeCut('x'.repeat(10)), 0);
+    // The secret is whole before the end: nothing needs holding back.
+    assert.equal(m.safeCut(text), text.length);
+    // An end that may be the start of the secret is held back, nothing else.
+    assert.equal(m.safeCut(`${'x'.repeat(30)}SECRET-VAL`), 30);
+    assert.equal(m.safeCut('x'.repeat(100)), 100);
     assert.equal(new SecretMasker().safeCut('abc'), 3);
   });
 
@@ -82,6 +86,10 @@ describe('SecretMasker', () => {
       const long = 'z'.repeat(16 * 1024 + 5);
       out.write(`${long}${value.slice(0, 7)}`);
       out.write(`${value.slice(7)} tail\n`);
+      // The same with the value's base64 form across the boundary.
+      const b64 = Buffer.from(value).toString('base64');
+      out.write(`${long}${b64.slice(0, 9)}`);
+      out.write(`${b64.slice(9)} b64tail\n`);
       out.write('\n');
       out.end(`last ${value}`);
       await new Promise((r) => setImmediate(r));
@@ -89,6 +97,8 @@ describe('SecretMasker', () => {
       await log.close();
       const text = readFileSync(log.file, 'utf8');
       assert.ok(!text.includes(value), 'the value is in the log file');
+      assert.ok(!text.includes(b64.slice(0, 12)) && !text.includes(b64.slice(4, 16)), 'part of the base64 form is in the log file');
+      assert.ok(lines0(text).some((l) => /\[secret:STRIPE_KEY\].?=* b64tail$/.test(l)), 'the base64 form across the chunk boundary is masked whole');
       assert.ok(!text.includes(value.slice(0, 14)) && !text.includes(value.slice(-14)), 'part of the value is in the log file');
       const lines = text.trim().split('\n').map((l) => (JSON.parse(l) as { text: string }).text);
       assert.ok(lines.includes('key=[secret:STRIPE_KEY]'));

@@ -1,4 +1,6 @@
 /** Structured logs: one JSON object a line on stderr. Secrets never go through here. */
+import { maskStrings } from '../core/secret-masker.js';
+
 export type LogFields = Record<string, unknown>;
 
 export interface Logger {
@@ -22,12 +24,6 @@ export const silentLogger: Logger = { info() {}, warn() {}, error() {} };
 
 /** A logger that passes every message and field through `mask` first (known secret values out). */
 export function maskedLogger(inner: Logger, mask: (text: string) => string): Logger {
-  const clean = (v: unknown): unknown => {
-    if (typeof v === 'string') return mask(v);
-    if (Array.isArray(v)) return v.map(clean);
-    if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, clean(x)]));
-    return v;
-  };
-  const wrap = (f: (m: string, fields?: LogFields) => void) => (m: string, fields?: LogFields) => f(mask(m), fields ? (clean(fields) as LogFields) : undefined);
+  const wrap = (f: (m: string, fields?: LogFields) => void) => (m: string, fields?: LogFields) => f(mask(m), fields ? maskStrings(fields, mask) : undefined);
   return { info: wrap(inner.info.bind(inner)), warn: wrap(inner.warn.bind(inner)), error: wrap(inner.error.bind(inner)) };
 }

@@ -17,13 +17,16 @@ export interface NamespaceOptions {
   accounts?: OsAccounts;
 }
 
-export function bubblewrapArgs(hide: readonly string[], workDir: string, writable: boolean, cwd = workDir): string[] {
+export function bubblewrapArgs(hide: readonly string[], workDir: string, writable: boolean, cwd = workDir, home?: string): string[] {
   const roots = hiddenRoots(hide);
   // /tmp stays the host's (a checkout or a fixture may live there); the data directories hidden below may be inside it.
   const args = ['--ro-bind', '/', '/', '--bind', '/tmp', '/tmp', '--dev', '/dev', '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--proc', '/proc'];
   for (const r of roots) args.push('--perms', '0755', '--tmpfs', r);
-  for (const a of ancestorsInside(workDir, roots)) args.push('--perms', '0755', '--dir', a);
-  args.push(writable ? '--bind' : '--ro-bind', workDir, workDir, '--chdir', cwd);
+  const dirs = new Set([...ancestorsInside(workDir, roots), ...(home ? ancestorsInside(home, roots) : [])]);
+  for (const a of [...dirs].sort((x, y) => x.length - y.length)) args.push('--perms', '0755', '--dir', a);
+  args.push(writable ? '--bind' : '--ro-bind', workDir, workDir);
+  if (home) args.push('--bind', home, home);
+  args.push('--chdir', cwd);
   return args;
 }
 
@@ -42,16 +45,17 @@ export class NamespaceLaunch implements Isolation {
 
   async launch(req: LaunchRequest): Promise<Launch> {
     // Another account could not pass a closed directory on the way (a 0700 temp dir): rebuild the path in the sandbox.
-    const closed = this.o.accounts ? firstClosedAncestor(req.workDir) : null;
-    const args = bubblewrapArgs(closed ? [...this.hide, closed] : this.hide, req.workDir, req.writable, req.cwd);
+    const closed = this.o.accounts ? [req.workDir, ...(req.home ? [req.home] : [])].map(firstClosedAncestor).filter((d): d is string => d !== null) : [];
+    const args = bubblewrapArgs([...this.hide, ...closed], req.workDir, req.writable, req.cwd, req.home);
     args.push('--');
     if (this.o.accounts) {
       const account = await this.o.accounts.ensure(req.principal);
       await this.o.accounts.prepareDir(req.workDir, account, req.writable);
+      if (req.home) await this.o.accounts.prepareDir(req.home, account, true);
       args.push(...dropToAccount(account, req.command));
     } else {
       args.push('/bin/sh', '-c', req.command);
     }
-    return { file: this.o.bwrap, args, env: { HOME: '/tmp', TMPDIR: '/tmp' } };
+    return { file: this.o.bwrap, args, env: { HOME: req.home ?? '/tmp', TMPDIR: '/tmp' } };
   }
 }

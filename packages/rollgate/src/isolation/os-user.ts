@@ -19,11 +19,12 @@ export class UserLaunch implements Isolation {
   async launch(req: LaunchRequest): Promise<Launch> {
     const account = await this.o.accounts.ensure(req.principal);
     await this.o.accounts.prepareDir(req.workDir, account, req.writable);
-    for (const dir of ancestorsOf(req.workDir)) {
+    if (req.home) await this.o.accounts.prepareDir(req.home, account, true);
+    for (const dir of new Set([...ancestorsOf(req.workDir), ...(req.home ? ancestorsOf(req.home) : [])])) {
       const mode = (await stat(dir)).mode & 0o7777;
       if ((mode & 0o001) === 0) await chmod(dir, mode | 0o001);
     }
     const [file, ...args] = dropToAccount(account, req.command) as [string, ...string[]];
-    return { file, args, env: { HOME: '/tmp', TMPDIR: '/tmp' } };
+    return { file, args, env: { HOME: req.home ?? '/tmp', TMPDIR: '/tmp' } };
   }
 }

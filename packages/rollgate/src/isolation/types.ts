@@ -32,6 +32,8 @@ export interface LaunchRequest {
   writable: boolean;
   /** Where the command starts, inside `workDir` (default: `workDir`). */
   cwd?: string;
+  /** A writable HOME of its own (a run's), visible and owned like a workspace; default: /tmp. */
+  home?: string;
 }
 
 /** How to spawn: `spawn(file, args, { uid, gid, env: { ...env, ...launch.env } })`. */

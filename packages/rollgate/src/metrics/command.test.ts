@@ -71,12 +71,17 @@ describe('command metric source', { timeout: 30_000 }, () => {
       assert.equal((await measure(q('echo "$LIMIT"', { output: 'number', env: { LIMIT: '7' } }))).value, 7);
       const vars = await measure(q('echo "$ROLLGATE_APP/$ROLLGATE_ENV/$ROLLGATE_CANARY/$ROLLGATE_STABLE/$ROLLGATE_WINDOW_SECONDS"', { output: 'text' }));
       assert.equal(vars.value, 'shop/production/v2/v1/30');
-      // The platform's own ROLLGATE_* settings (database URL, tokens) are not passed on.
+      // Nothing of the server's environment is passed on: neither its ROLLGATE_* settings nor anything else.
       process.env.ROLLGATE_TEST_SECRET = 'hunter2';
+      process.env.AWS_SECRET_ACCESS_KEY = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
       try {
-        assert.equal((await measure(q('echo "${ROLLGATE_TEST_SECRET:-none}"', { output: 'text' }))).value, 'none');
+        assert.equal((await measure(q('echo "${ROLLGATE_TEST_SECRET:-none}/${AWS_SECRET_ACCESS_KEY:-none}"', { output: 'text' }))).value, 'none/none');
+        const names = await measure(q('env | cut -d= -f1 | grep -v -e "^PWD$" -e "^SHLVL$" -e "^_$" | sort | tr "\\n" " "', { output: 'text' }));
+        assert.equal(names.value, 'HOME LANG PATH ROLLGATE_APP ROLLGATE_CANARY ROLLGATE_ENV ROLLGATE_STABLE ROLLGATE_WINDOW_SECONDS');
+        assert.equal((await measure(q('echo "$HOME"', { output: 'text' }))).value, tmpdir(), "HOME is not the server's");
       } finally {
         delete process.env.ROLLGATE_TEST_SECRET;
+        delete process.env.AWS_SECRET_ACCESS_KEY;
       }
       const bad = await measure(q('true', { cwd: join(dir, 'missing') }));
       assert.equal(bad.value, null);
@@ -84,6 +89,22 @@ describe('command metric source', { timeout: 30_000 }, () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  test('what a measurement quotes is masked: value, last lines and messages, of every source', async () => {
+    const value = 'metric-secret-value-42';
+    const hex = Buffer.from(value).toString('hex');
+    const sources = createMetricSources({ traffic: {} as TrafficProvider, mask: (t) => t.replaceAll(value, '[secret:M]').replaceAll(hex, '[secret:M]') });
+    const signal = new AbortController().signal;
+    const run = (command: object, condition?: object) => sources.measure(AnalysisMetric.parse({ name: 'm', command, ...(condition ? { condition } : {}) }), { ...ctx, signal });
+    const text = await run({ run: `echo ${hex} >&2; echo ${value}` }, { equals: 'x' });
+    assert.equal(text.value, '[secret:M]');
+    assert.deepEqual([(text.raw as { stdout: string }).stdout, (text.raw as { stderr: string }).stderr], ['[secret:M]', '[secret:M]']);
+    const failed = await run({ run: `echo ${value} >&2; exit 2` }, { max: 1 });
+    assert.ok(failed.error && !failed.error.includes(value) && failed.error.includes('[secret:M]'), String(failed.error));
+    const nan = await run({ run: `echo ${value}` }, { max: 1 });
+    assert.ok(nan.error && !nan.error.includes(value), String(nan.error));
+    assert.ok(!JSON.stringify([text, failed, nan]).includes(value));
   });
 
   test('a hung command is killed with its whole process group at the timeout', async () => {

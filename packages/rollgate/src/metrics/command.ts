@@ -10,11 +10,16 @@
  * - Timeout or abort: the whole process group gets SIGKILL (a shell's children too) and the
  *   measurement is an error. A command that cannot start is an error.
  *
- * The command sees the server's environment without its ROLLGATE_* settings, then ROLLGATE_APP, ROLLGATE_ENV, ROLLGATE_CANARY,
- * ROLLGATE_STABLE (empty on a first deployment), ROLLGATE_WINDOW_SECONDS, then the spec's `env`.
- * Values are passed as variables, never pasted into the command line (no shell injection).
+ * The command sees nothing of the server's environment: a fixed PATH, HOME and LANG
+ * (core/child-env.ts), then ROLLGATE_APP, ROLLGATE_ENV, ROLLGATE_CANARY, ROLLGATE_STABLE (empty
+ * on a first deployment), ROLLGATE_WINDOW_SECONDS, then the spec's `env`. Values are passed as
+ * variables, never pasted into the command line (no shell injection). What it prints (value,
+ * last lines, messages) is masked by createMetricSources, as every source's answer is.
  */
 import { spawn } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { dirname } from 'node:path';
+import { commandEnv } from '../core/child-env.js';
 import { parseDuration } from '../core/duration.js';
 import { errorMessage } from '../core/errors.js';
 import { abortedMessage, deadline } from './deadline.js';
@@ -52,6 +57,8 @@ function killGroup(pid: number | undefined): void {
 export interface CommandSourceOptions {
   /** Working directory when the query names none (default: the process's). */
   cwd?: string;
+  /** HOME of the commands (default: the system's temporary directory, never the server's home). */
+  home?: string;
   /** Shell (default /bin/sh). */
   shell?: string;
 }
@@ -70,10 +77,8 @@ export class CommandSource implements MetricSource<CommandQuery> {
     }
     const what = `command ${JSON.stringify(q.run)}`;
     if (ctx.signal.aborted) return errorOf(abortedMessage(what, ctx.signal));
-    // The platform's own settings (database URL, tokens) are not the command's business.
-    const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('ROLLGATE_')));
-    const env: NodeJS.ProcessEnv = {
-      ...inherited,
+    // The platform's own settings (database URL, tokens, cloud keys) are not the command's business.
+    const declared: Record<string, string> = {
       ROLLGATE_APP: ctx.app,
       ROLLGATE_ENV: ctx.env,
       ROLLGATE_CANARY: ctx.canary,
@@ -81,6 +86,7 @@ export class CommandSource implements MetricSource<CommandQuery> {
       ROLLGATE_WINDOW_SECONDS: String(Math.round(ctx.windowMs / 1000)),
       ...q.env,
     };
+    const env = commandEnv(declared, { home: this.opts.home ?? tmpdir(), nodeDir: dirname(process.execPath) });
     const cwd = q.cwd ?? this.opts.cwd ?? process.cwd();
     const stdout = new Tail();
     const stderr = new Tail();

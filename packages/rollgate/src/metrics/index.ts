@@ -4,6 +4,7 @@
  */
 import type { AnalysisMetric } from '../core/spec.js';
 import { errorMessage } from '../core/errors.js';
+import { maskStrings, type MaskText } from '../core/secret-masker.js';
 import type { TrafficProvider } from '../traffic/types.js';
 import { BuiltinSource, type BuiltinSourceOptions } from './builtin.js';
 import { CommandSource, type CommandSourceOptions } from './command.js';
@@ -33,6 +34,11 @@ export interface MetricSourcesDeps {
   builtin?: BuiltinSourceOptions;
   /** `cwd` here is where commands run when the caller gives none (e.g. the release directory). */
   command?: CommandSourceOptions;
+  /**
+   * Known secret values out of every measurement (the server's masker): an answer quotes what a
+   * command printed or what an endpoint answered, and is shown as evidence.
+   */
+  mask?: MaskText;
 }
 
 /**
@@ -67,12 +73,14 @@ export function createMetricSources(deps: MetricSourcesDeps): MetricSources {
   return {
     ...sources,
     async measure(m, ctx, opts) {
+      let r: Measurement;
       try {
-        return await dispatch(m, ctx, opts?.cwd);
+        r = await dispatch(m, ctx, opts?.cwd);
       } catch (e) {
         // A source bug must still count as a failed measurement, never as a pass.
-        return errorOf(`metric "${m.name}" could not be measured: ${errorMessage(e)}`);
+        r = errorOf(`metric "${m.name}" could not be measured: ${errorMessage(e)}`);
       }
+      return deps.mask ? { ...maskStrings(r, deps.mask), at: r.at } : r;
     },
   };
 }

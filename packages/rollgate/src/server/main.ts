@@ -94,6 +94,12 @@ export async function runServer(opts: ServerOptions): Promise<RunningServer> {
   const events = new EventBus(store);
   const secrets = new Secrets({ store, masterKey: master.key, events });
   mask = (text) => secrets.mask(text);
+  try {
+    await secrets.learnAll();
+  } catch (e) {
+    // Masking falls back to the values this process handles from now on; say so, without a value.
+    log.warn('could not read every secret at start; output is masked for the secrets used from now on', { error: errorMessage(e) });
+  }
   // What the platform does by itself (reverts, automatic incidents, expiries) goes on the trail
   // from the event bus; what people ask for is recorded by the API, with their address.
   const auditFeed = feedAuditFromEvents(events, audit, { only: (e) => e.actor === SYSTEM_ACTOR || e.actor.startsWith('pipeline:'), onError: (e, ev) => log.error('audit entry not recorded', { event: ev.type, error: errorMessage(e) }) });
@@ -105,7 +111,7 @@ export async function runServer(opts: ServerOptions): Promise<RunningServer> {
   const notifications = new Notifications(store, events, log);
   await notifications.load();
   const chaos = new Chaos({ store, events, agent: client, log });
-  const analysis = new AnalysisRunner({ sources: createMetricSources({ traffic }), log });
+  const analysis = new AnalysisRunner({ sources: createMetricSources({ traffic, mask: (text) => secrets.mask(text) }), log });
   const executor = new Executor({ store, runtime, traffic, events, log, analysis, onEnded: (dep) => incidents.onDeploymentEnded(dep).then(() => undefined) });
   const deployments = new Deployments(store, executor, events);
   const views = new Views(store, runtime, executor);
@@ -117,7 +123,7 @@ export async function runServer(opts: ServerOptions): Promise<RunningServer> {
     log.info('pipeline stage commands are isolated', { isolation: isolation.summary });
   }
   const retention = new ReleaseRetention({ store, runtime, events, log, releasesDir: join(dataDir, 'releases'), keep: releasePolicy.keep });
-  const pipelines = createPipelineEngine({ store, events, log, dataDir, releases, deployments, runtime, analysis, rolesOf: rolesOfRequest, isolation, ...(opts.maxParallelCommands ? { maxParallelCommands: opts.maxParallelCommands } : {}) });
+  const pipelines = createPipelineEngine({ store, events, log, dataDir, releases, deployments, runtime, analysis, rolesOf: rolesOfRequest, isolation, mask: (text, o) => secrets.mask(text, o), ...(opts.maxParallelCommands ? { maxParallelCommands: opts.maxParallelCommands } : {}) });
   const app = createApi({ store, deployments, releases, retention, views, events, runtime, log, version: ROLLGATE_VERSION, releaseLimits: releasePolicy, incidents, chaos, notifications, pipelines, auth, accounts, audit, secrets, loginAudit, ...(opts.eventStreams ? { eventStreams: opts.eventStreams } : {}) });
 
   const host = opts.host ?? '127.0.0.1';

@@ -67,7 +67,7 @@ async function waitingRun(manual: Record<string, unknown>, then: Record<string, 
   const tick = async (now = Date.now()) => {
     const run = (await store.getRun(id))!;
     const stage = (await store.listStages(id)).find((s) => s.name === 'sign-off')!;
-    const ctx: StageContext = { run, stage, spec: spec.stages[0]!, workspace: dir, now, log() {}, output() {}, save: async () => {}, wake() {} };
+    const ctx: StageContext = { run, stage, spec: spec.stages[0]!, workspace: dir, home: join(dir, 'home'), now, log() {}, output() {}, save: async () => {}, wake() {} };
     return approval.tick(ctx);
   };
   return { id, since: Date.parse(since), tick };

@@ -4,12 +4,12 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { CUT_SUFFIX, MAX_LINE_BYTES, startCommand, stopLeftover, type CommandOutcome, type CommandSpec, type OutputLine } from './command.js';
 
 let seq = 0;
 function spec(command: string, over: Partial<CommandSpec> = {}): CommandSpec {
-  return { command, cwd: tmpdir(), env: {}, timeoutMs: 30_000, marker: `test-run/${process.pid}/${++seq}`, killGraceMs: 1000, ...over };
+  return { command, cwd: tmpdir(), env: {}, home: tmpdir(), timeoutMs: 30_000, marker: `test-run/${process.pid}/${++seq}`, killGraceMs: 1000, ...over };
 }
 
 async function run(s: CommandSpec): Promise<{ outcome: CommandOutcome; lines: OutputLine[]; calls: number; biggest: number }> {
@@ -141,20 +141,37 @@ test('a child holding the pipes after the shell exits neither hangs the end nor 
   assert.equal(await waitGone(Number(grandchild)), true, `background child ${grandchild} still runs`);
 });
 
-test('the environment: no ROLLGATE_ settings of the server, the stage env and the marker', async () => {
-  process.env.ROLLGATE_TEST_SECRET_TOKEN = 'hunter2';
+test('the environment: nothing of the server, the stage env over PATH, HOME and LANG, and the marker', async () => {
+  const server = { ROLLGATE_TEST_SECRET_TOKEN: 'hunter2-rollgate', AWS_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY', WEBHOOK_SECRET: 'whsec_server_own_value' };
+  Object.assign(process.env, server);
+  const home = await mkdtemp(join(tmpdir(), 'rollgate-home-'));
   try {
-    const s = spec('env', { env: { FOO: 'bar baz', ROLLGATE_APP: 'web' } });
+    const s = spec('env', { env: { FOO: 'bar baz', ROLLGATE_APP: 'web' }, home });
     const { lines } = await run(s);
     const env = texts(lines, 'stdout');
-    assert.ok(!env.some((l) => l.startsWith('ROLLGATE_TEST_SECRET_TOKEN=')), 'server variable leaked');
-    assert.ok(!env.some((l) => l.includes('hunter2')));
+    const names = env.map((l) => l.slice(0, l.indexOf('='))).filter((n) => n !== 'PWD' && n !== 'SHLVL' && n !== '_' && n !== 'OLDPWD');
+    assert.deepEqual(names.sort(), ['FOO', 'HOME', 'LANG', 'PATH', 'ROLLGATE_APP', 'ROLLGATE_STAGE_MARKER'], `only the declared and base variables: ${env.join(' | ')}`);
+    for (const v of Object.values(server)) assert.ok(!env.some((l) => l.includes(v)), 'a server variable leaked');
     assert.ok(env.includes('FOO=bar baz'));
     assert.ok(env.includes('ROLLGATE_APP=web'));
+    assert.ok(env.includes(`HOME=${home}`), 'HOME is the one given, not the server\'s');
+    assert.ok(env.includes('LANG=C.UTF-8'));
     assert.ok(env.includes(`ROLLGATE_STAGE_MARKER=${s.marker}`));
-    assert.ok(env.some((l) => l.startsWith('PATH=')), 'the rest of the environment is passed');
+    const path = env.find((l) => l.startsWith('PATH='))!.slice(5).split(':');
+    assert.ok(path.includes(dirname(process.execPath)), 'the Node.js of the server is found');
+    const system = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
+    assert.deepEqual(path, system.includes(dirname(process.execPath)) ? system : [dirname(process.execPath), ...system], "a fixed PATH, not the server's");
+    // What the stage declares wins over the base; the marker cannot be overridden.
+    const s2 = spec('echo "$PATH|$HOME|$ROLLGATE_STAGE_MARKER"; node -e "process.stdout.write(String(1+1))"', { env: { PATH: `/opt/tools:${process.env.PATH ?? ''}`, HOME: '/tmp/declared', ROLLGATE_STAGE_MARKER: 'fake' }, home });
+    const [line, two] = texts((await run(s2)).lines, 'stdout');
+    const [p2, h2, m2] = line!.split('|');
+    assert.ok(p2!.startsWith('/opt/tools:'), 'a declared PATH is used');
+    assert.equal(h2, '/tmp/declared', 'a declared HOME is used');
+    assert.equal(m2, s2.marker, 'the marker is the platform\'s');
+    assert.equal(two, '2', 'node is found on the base PATH');
   } finally {
-    delete process.env.ROLLGATE_TEST_SECRET_TOKEN;
+    for (const k of Object.keys(server)) delete process.env[k];
+    await rm(home, { recursive: true, force: true });
   }
 });
 

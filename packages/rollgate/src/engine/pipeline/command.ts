@@ -9,16 +9,20 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { readFile, readdir } from 'node:fs/promises';
-import { isAbsolute } from 'node:path';
+import { dirname, isAbsolute } from 'node:path';
 import type { Readable } from 'node:stream';
 import { errorMessage } from '../../core/errors.js';
 import type { Launch } from '../../isolation/types.js';
+import { commandEnv } from '../../core/child-env.js';
 
 export interface CommandSpec {
   command: string;
   /** Absolute working directory. */
   cwd: string;
+  /** What the stage declares: with PATH, HOME and LANG, the command's whole environment. */
   env: Record<string, string>;
+  /** Absolute HOME of the command (the run's own directory). */
+  home: string;
   timeoutMs: number;
   /** Unique per attempt, e.g. "<runId>/<stage>/<attempt>". */
   marker: string;
@@ -154,9 +158,8 @@ function cwdProblem(cwd: string): string | null {
 }
 
 function childEnv(spec: CommandSpec): NodeJS.ProcessEnv {
-  // The server's own settings (database URL, tokens, keys) are not the command's business.
-  const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('ROLLGATE_')));
-  return { ...inherited, ...spec.env, [MARKER_VAR]: spec.marker };
+  // Nothing of the server's environment (database URL, tokens, cloud keys): see core/child-env.ts.
+  return commandEnv(spec.env, { home: spec.home, nodeDir: dirname(process.execPath) }, { [MARKER_VAR]: spec.marker });
 }
 
 function signalGroup(pgid: number, signal: NodeJS.Signals): void {

@@ -9,6 +9,7 @@ import type { Deployments } from '../deployments.js';
 import type { EventBus } from '../events.js';
 import type { Logger } from '../logger.js';
 import type { Releases } from '../releases.js';
+import type { MaskText } from '../../core/secret-masker.js';
 import { PipelineCatalog } from './catalog.js';
 import { DeployQueue } from './deploy-queue.js';
 import { GitPoller } from './git-poller.js';
@@ -37,6 +38,8 @@ export interface PipelineEngineDeps {
   maxParallelCommands?: number;
   /** How stage commands are kept from the platform's files (default: not at all). */
   isolation?: Isolation;
+  /** Known secret values out of stage logs (the server's masker, Secrets.mask). */
+  mask?: MaskText;
 }
 
 export interface PipelineEngine {
@@ -51,7 +54,7 @@ export interface PipelineEngine {
 
 export function createPipelineEngine(d: PipelineEngineDeps): PipelineEngine {
   const catalog = new PipelineCatalog(d.store);
-  const logs = new LogHub(d.store, d.log);
+  const logs = new LogHub(d.store, d.log, d.mask);
   const workspaces = new Workspaces(join(d.dataDir, 'workspaces'));
   const queue = new DeployQueue();
   const slots = new Slots(d.maxParallelCommands ?? Math.max(2, cpus().length));
@@ -75,7 +78,7 @@ export function createPipelineEngine(d: PipelineEngineDeps): PipelineEngine {
     },
   });
   queue.onHead = (runId) => runner.wake(runId);
-  const pipelines = new Pipelines({ store: d.store, events: d.events, catalog, runner, workspaces, ...(d.rolesOf ? { rolesOf: d.rolesOf } : {}) });
+  const pipelines = new Pipelines({ store: d.store, events: d.events, catalog, runner, workspaces, ...(d.rolesOf ? { rolesOf: d.rolesOf } : {}), ...(d.mask ? { mask: d.mask } : {}) });
   const poller = new GitPoller({ store: d.store, catalog, pipelines, events: d.events, log: d.log });
   return {
     catalog,

@@ -1,12 +1,15 @@
 /**
  * Stage logs: every line is written to the store (so `rollgate logs --stage` works after the
  * run, and after a restart), then handed to live followers with its id, so a follower that
- * replays from the store and then listens misses nothing and sees nothing twice.
+ * replays from the store and then listens misses nothing and sees nothing twice. Every line is
+ * masked first (known secret values, in every encoding), as instance logs are.
  */
 import type { LogStream, StageLogLine } from '../../core/pipeline.js';
 import { errorMessage } from '../../core/errors.js';
 import type { NewLogLine, Store } from '../../store/types.js';
 import type { Logger } from '../logger.js';
+import { maskStrings, type MaskText } from '../../core/secret-masker.js';
+import { CUT_SUFFIX } from './command.js';
 
 type Follower = (line: StageLogLine) => void;
 
@@ -21,6 +24,7 @@ export class LogHub {
   constructor(
     private readonly store: Store,
     private readonly log: Logger,
+    private readonly mask: MaskText = (text) => text,
   ) {}
 
   append(runId: string, stage: string, attempt: number, stream: LogStream, texts: string[], at = new Date().toISOString()): void {
@@ -28,9 +32,14 @@ export class LogHub {
     const key = `${runId}\u0000${stage}\u0000${attempt}`;
     let p = this.pending.get(key);
     if (!p) this.pending.set(key, (p = { lines: [], writing: null }));
-    for (const text of texts) p.lines.push({ stream, text, at });
+    for (const text of texts) p.lines.push({ stream, text: maskLine(this.mask, text), at });
     // A short wait gathers the lines of a moment into one write (one fsync), off the stage's path.
     if (!p.writing) p.writing = new Promise((r) => setTimeout(r, COALESCE_MS)).then(() => this.drain(key, runId, stage, attempt));
+  }
+
+  /** `value` with every string in it masked like a log line (stage messages and results quote output too). */
+  masked<T>(value: T): T {
+    return maskStrings(value, this.mask);
   }
 
   /** Resolves once every line appended so far is stored. */
@@ -73,4 +82,10 @@ export class LogHub {
       else this.pending.delete(key);
     }
   }
+}
+
+/** A line the command cut at the length limit may end in the start of a secret: that goes too. */
+export function maskLine(mask: MaskText, text: string): string {
+  if (text.endsWith(CUT_SUFFIX)) return mask(text.slice(0, -CUT_SUFFIX.length), { cut: true }) + CUT_SUFFIX;
+  return mask(text);
 }

@@ -15,6 +15,8 @@ import type { EventBus } from '../events.js';
 import type { PipelineCatalog } from './catalog.js';
 import type { PipelineRunner } from './runner.js';
 import type { Workspaces } from './workspace.js';
+import type { MaskText } from '../../core/secret-masker.js';
+import { maskLine } from './log-hub.js';
 
 export type StartSource = { kind: 'archive'; body: Readable; limits: ArchiveLimits; commitSha?: string | undefined; commitTime?: string | undefined } | { kind: 'git'; ref?: string | undefined };
 
@@ -47,6 +49,8 @@ export class Pipelines {
       runner: PipelineRunner;
       workspaces: Workspaces;
       rolesOf?: RolesOf;
+      /** Masks lines again as they are read: values learned after a line was written, lines of older versions. */
+      mask?: MaskText;
     },
   ) {}
 
@@ -85,8 +89,10 @@ export class Pipelines {
     return this.d.store.listRuns(filter);
   }
 
-  logs(id: string, filter: { stage?: string | undefined; afterId?: number | undefined; limit?: number | undefined }): Promise<StageLogLine[]> {
-    return this.d.store.listStageLogs(id, filter);
+  async logs(id: string, filter: { stage?: string | undefined; afterId?: number | undefined; limit?: number | undefined }): Promise<StageLogLine[]> {
+    const lines = await this.d.store.listStageLogs(id, filter);
+    const mask = this.d.mask;
+    return mask ? lines.map((l) => ({ ...l, text: maskLine(mask, l.text) })) : lines;
   }
 
   approve(id: string, actor: string, opts: { stage?: string | undefined; reason?: string | undefined }): Promise<RunView> {

@@ -198,6 +198,8 @@ export class PipelineRunner {
         this.d.log.error('pipeline stage failed unexpectedly', { runId, stage: rec.name, error: errorMessage(e) });
         step = { done: true, status: 'failed', message: `internal error: ${errorMessage(e)}; see the server log, then retry the stage` };
       }
+      // A message or result may quote what a command or its artifacts printed (a gate's failing tests).
+      step = this.d.logs.masked(step);
       if (rec.deploymentId || ctx.stage.deploymentId) this.deploymentRuns.set((ctx.stage.deploymentId ?? rec.deploymentId)!, runId);
       if (step.done) {
         await this.endStage(run, ctx.stage, step, step.status, step.message);
@@ -277,6 +279,7 @@ export class PipelineRunner {
       stage: rec,
       spec: run.spec.stages[rec.index]!,
       workspace: this.d.workspaces.dir(run.id),
+      home: this.d.workspaces.home(run.id),
       now: this.now(),
       log: (text) => this.d.logs.append(run.id, rec.name, rec.attempt, 'system', [text]),
       output: (stream: LogStream, lines) => this.d.logs.append(run.id, rec.name, rec.attempt, stream, lines),

@@ -4,7 +4,7 @@
  * on restart by that marker, stops it, and either runs it again (retrySafe) or reports it
  * interrupted: never twice at once.
  */
-import { realpath, stat } from 'node:fs/promises';
+import { mkdir, realpath, stat } from 'node:fs/promises';
 import { resolve, sep } from 'node:path';
 import { errorMessage } from '../../core/errors.js';
 import { formatDuration, parseDuration } from '../../core/duration.js';
@@ -99,10 +99,11 @@ export class RunStage implements StageHandler {
       if (!released) (released = true), this.slots.release();
     };
     try {
+      await mkdir(ctx.home, { recursive: true, mode: 0o700 });
       // The marker in the command's environment finds it again after a crash, even before its pid is written.
       const cwd = resolve(ctx.workspace, spec.cwd);
-      const launch = await this.isolation.launch({ principal: { app: ctx.run.app, scope: 'pipeline' }, command: spec.command, workDir: ctx.workspace, writable: true, cwd });
-      const handle = startCommand({ command: spec.command, cwd, env: spec.env, timeoutMs: parseDuration(spec.timeout), marker: key, launch }, (lines) => {
+      const launch = await this.isolation.launch({ principal: { app: ctx.run.app, scope: 'pipeline' }, command: spec.command, workDir: ctx.workspace, writable: true, cwd, home: ctx.home });
+      const handle = startCommand({ command: spec.command, cwd, env: spec.env, home: ctx.home, timeoutMs: parseDuration(spec.timeout), marker: key, launch }, (lines) => {
         // Batches arrive in order; keep each stream's lines together per batch.
         let i = 0;
         while (i < lines.length) {

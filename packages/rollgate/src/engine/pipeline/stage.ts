@@ -14,6 +14,8 @@ export interface StageContext {
   spec: StageSpec;
   /** The run's workspace directory (absolute). */
   workspace: string;
+  /** HOME of the run's commands (absolute; created by the stage that needs it). */
+  home: string;
   now: number;
   /** Writes a line to the stage's log (stored, streamed live). */
   log(text: string): void;

@@ -6,18 +6,22 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Workspaces } from './workspace.js';
 
-test('prune removes the workspaces the callback does not keep, and leaves other names alone', async () => {
+test('prune removes the workspaces (and their HOMEs) the callback does not keep, and leaves other names alone', async () => {
   const root = await mkdtemp(join(tmpdir(), 'rollgate-ws-'));
   try {
     const ws = new Workspaces(root);
     const [keep, drop] = [randomUUID(), randomUUID()];
     for (const id of [keep, drop]) await mkdir(ws.dir(id), { recursive: true });
+    for (const id of [keep, drop]) await mkdir(ws.home(id), { recursive: true });
     await mkdir(join(root, 'not-a-run'));
+    await mkdir(join(root, 'not-a-run.home'));
     assert.equal(await ws.prune(async (id) => id === keep), 1);
-    assert.deepEqual((await readdir(root)).sort(), [keep, 'not-a-run'].sort());
+    assert.deepEqual((await readdir(root)).sort(), [keep, `${keep}.home`, 'not-a-run', 'not-a-run.home'].sort());
     assert.equal(await ws.exists(keep), true);
     assert.equal(await ws.exists(drop), false);
     assert.throws(() => ws.dir('../etc'), /not a run id/);
+    await ws.remove(keep);
+    assert.deepEqual((await readdir(root)).sort(), ['not-a-run', 'not-a-run.home'], 'a removed run takes its HOME along');
   } finally {
     await rm(root, { recursive: true, force: true });
   }

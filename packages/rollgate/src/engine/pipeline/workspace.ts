@@ -2,6 +2,8 @@
  * Run workspaces: one directory per run under the data dir, holding the source (uploaded or
  * checked out from git) and whatever the stages build in it. Kept after a failed run so a
  * stage can be retried; removed once a run succeeds (its release is a copy of its own).
+ * Beside each, `<run>.home`: the HOME of the run's commands (caches, tool settings), outside the
+ * workspace so that nothing a tool keeps there is taken for the project's files.
  */
 import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -11,6 +13,7 @@ import type { ArchiveLimits } from '../../core/release-limits.js';
 import { checkoutInto, type Commit } from './git-source.js';
 
 const RUN_ID_RE = /^[0-9a-f-]{36}$/;
+const HOME_SUFFIX = '.home';
 
 export class Workspaces {
   constructor(readonly root: string) {}
@@ -18,6 +21,11 @@ export class Workspaces {
   dir(runId: string): string {
     if (!RUN_ID_RE.test(runId)) throw new Error(`not a run id: ${runId}`);
     return join(this.root, runId);
+  }
+
+  /** HOME of the run's commands: its own, never the server's. */
+  home(runId: string): string {
+    return `${this.dir(runId)}${HOME_SUFFIX}`;
   }
 
   async fromArchive(runId: string, body: Readable, limits: ArchiveLimits): Promise<string> {
@@ -48,6 +56,7 @@ export class Workspaces {
 
   async remove(runId: string): Promise<void> {
     await rm(this.dir(runId), { recursive: true, force: true });
+    await rm(this.home(runId), { recursive: true, force: true });
   }
 
   /** Removes workspaces of runs that are not in `keep` (ended long ago, or unknown). */
@@ -55,10 +64,12 @@ export class Workspaces {
     let n = 0;
     const names = await readdir(this.root).catch(() => [] as string[]);
     for (const name of names) {
-      if (!RUN_ID_RE.test(name)) continue;
-      if (await keep(name)) continue;
+      const home = name.endsWith(HOME_SUFFIX);
+      const runId = home ? name.slice(0, -HOME_SUFFIX.length) : name;
+      if (!RUN_ID_RE.test(runId)) continue;
+      if (await keep(runId)) continue;
       await rm(join(this.root, name), { recursive: true, force: true });
-      n++;
+      if (!home) n++;
     }
     return n;
   }

@@ -5,7 +5,7 @@
  * remembered (in memory) so platform output can be masked with `mask`.
  */
 import { RollgateError } from '../../core/errors.js';
-import { SecretMasker, MIN_MASKED_LENGTH } from '../../agent/logs.js';
+import { SecretMasker, MIN_MASKED_LENGTH } from '../../core/secret-masker.js';
 import type { SecretVersionMeta, StoredSecret } from '../../store/secrets-types.js';
 import type { Store } from '../../store/types.js';
 import { loadServiceConfig } from '../config-store.js';
@@ -161,18 +161,29 @@ export class Secrets {
     return [...this.known].map(([value, name]) => ({ name, value }));
   }
 
-  /** `text` with every known value replaced by `[secret:NAME]`. */
-  mask(text: string): string {
-    return this.masker.mask(text);
+  /** `text` with every known value, in every form, replaced by `[secret:NAME]` (see SecretMasker.mask). */
+  mask(text: string, opts?: { cut?: boolean }): string {
+    return this.masker.mask(text, opts);
+  }
+
+  /**
+   * Decrypts every current secret once, so output is masked from the start (stage logs can show
+   * what an instance printed before any instance of this process was started). Returns how many.
+   */
+  async learnAll(): Promise<number> {
+    let n = 0;
+    for (const app of await this.d.store.listApps()) {
+      const envs = new Set((await this.d.store.secrets.listSecrets(app.name)).map((s) => s.env));
+      for (const env of envs) n += Object.keys(await this.resolve(app.name, env)).length;
+    }
+    return n;
   }
 
   private remember(name: string, value: string): void {
     if (this.known.get(value) === name) return;
     this.known.set(value, name);
+    // Every encoded form too (JSON-escaped for a structured log line, base64, hex, URL).
     this.masker.add(name, value);
-    // As it appears inside a JSON string (a structured log line), when that differs.
-    const escaped = JSON.stringify(value).slice(1, -1);
-    if (escaped !== value) this.masker.add(name, escaped);
   }
 
   /** The app and environment exist, and the name is not the variable that carries the instance's port. */
