@@ -142,9 +142,11 @@ test('an isolated instance and stage command read nothing of the platform; with 
     return ['succeeded', 'failed'].includes(v.status) ? v : null;
   }, 60_000);
   assert.equal(ended.status, 'succeeded', ended.message);
-  const { lines } = await client.runLogs(run.id, { stage: 'steal', limit: 5000 });
-  const stage = lines.map((l) => l.text);
-  assert.ok(stage.some((l) => l.startsWith('ATTACK-DONE')), stage.join('\n'));
+  // Lines are stored a moment after the run ends.
+  const stage = await until('the stage output', async () => {
+    const texts = (await client.runLogs(run.id, { stage: 'steal', limit: 5000 })).lines.map((l) => l.text);
+    return texts.some((l) => l.startsWith('ATTACK-DONE')) ? texts : null;
+  }, 20_000);
   const stolen = stage.filter((l) => l.startsWith('READ ') || (l.startsWith('LIST ') && /master\.key|api\.token|rollgate\.db/.test(l)));
   assert.deepEqual(stolen, [], `the isolated stage command read: ${stolen.join('\n')}`);
 

@@ -137,6 +137,8 @@ function leakSuite(name: string, database: () => TestDatabase | null) {
       const envLines = lines.filter((l) => /^[A-Za-z_][A-Za-z0-9_]*=/.test(l));
       const names = new Set(envLines.map((l) => l.slice(0, l.indexOf('='))));
       for (const n of ['PWD', 'SHLVL', '_', 'OLDPWD']) names.delete(n);
+      // An isolated command also gets TMPDIR (the sandbox's /tmp).
+      names.delete('TMPDIR');
       assert.deepEqual([...names].sort(), ['GREETING', 'HOME', 'LANG', 'PATH', 'ROLLGATE_STAGE_MARKER'], `the stage's environment: ${envLines.join(' | ')}`);
       for (const [k, v] of Object.entries(SERVER_ENV)) {
         assert.ok(!text.includes(k) && !text.includes(v), `the server's ${k} reached the stage log`);
