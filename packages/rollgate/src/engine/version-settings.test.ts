@@ -8,7 +8,7 @@
  * Real agent process, real server, real instances and traffic.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -39,8 +39,7 @@ before(async () => {
   dataDir = join(work, '.rollgate');
   platform = new SplitPlatform(dataDir);
   await platform.startAgent();
-  const info = JSON.parse(await readFile(join(dataDir, 'agent.json'), 'utf8')) as { url: string };
-  agent = { url: info.url, token: (await readFile(join(dataDir, 'agent.token'), 'utf8')).trim() };
+  agent = await platform.agentConnection();
   await start();
   listen = await freePort();
 });

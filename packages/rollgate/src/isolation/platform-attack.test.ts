@@ -7,7 +7,7 @@
  * which shows the attack is real and the test can fail.
  */
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -17,7 +17,7 @@ import { checkReleaseDir, packDir } from '../cli/pack.js';
 import { freePort } from '../demo/fixtures.js';
 import { waitForDeployment } from '../demo/platform.js';
 import { runServer, type RunningServer } from '../server/main.js';
-import { SplitPlatform, until } from '../test/split-platform.js';
+import { SplitPlatform, filesUnder, until } from '../test/split-platform.js';
 import { availableIsolation } from './detect.js';
 
 const VICTIM_SECRET = `victim-db-password-${Math.random().toString(36).slice(2)}`;
@@ -61,15 +61,6 @@ async function deploy(appName: string, env: string, dir: string, version: string
   assert.equal(end.status, 'succeeded', `${appName} to ${env}: ${end.message}`);
 }
 
-async function filesUnder(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const e of await readdir(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) out.push(...(await filesUnder(p)));
-    else if (e.isFile()) out.push(p);
-  }
-  return out;
-}
 
 const attackLines = async (path: string) => {
   return until('the attack output', async () => {
@@ -84,9 +75,8 @@ before(async () => {
   dataDir = join(work, '.rollgate');
   platform = new SplitPlatform(dataDir);
   await platform.startAgent();
-  const agent = JSON.parse(await readFile(join(dataDir, 'agent.json'), 'utf8')) as { url: string };
-  const agentToken = (await readFile(join(dataDir, 'agent.token'), 'utf8')).trim();
-  server = await runServer({ dataDir, port: await freePort(), agent: { url: agent.url, token: agentToken }, log: { info() {}, warn() {}, error() {} } as never });
+  const agent = await platform.agentConnection();
+  server = await runServer({ dataDir, port: await freePort(), agent, log: { info() {}, warn() {}, error() {} } as never });
   client = new ApiClient(server.url, server.token!);
 });
 
@@ -121,7 +111,7 @@ test('an isolated instance and stage command read nothing of the platform; with 
   // Everything the platform keeps, and the environments of its processes and of the victim's instance.
   const [status] = await client.status({ app: 'victim', env: 'production' });
   const victimPid = status!.versions[0]!.instances[0]!.pid!;
-  const agentPid = (JSON.parse(await readFile(join(dataDir, 'agent.json'), 'utf8')) as { pid: number }).pid;
+  const agentPid = (await platform.agentConnection()).pid;
   const files = await filesUnder(dataDir);
   assert.ok(files.some((f) => f.endsWith('master.key')) && files.some((f) => f.endsWith('api.token')) && files.some((f) => relative(dataDir, f).startsWith('releases/victim/')), 'the data directory holds keys, tokens and the victim release');
   const targets = [...files, `/proc/${process.pid}/environ`, `/proc/${agentPid}/environ`, `/proc/${victimPid}/environ`];

@@ -3,7 +3,7 @@
  * dir: so a test can SIGKILL the server alone and start a new one, as an operator would see it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ApiClient } from '../cli/client.js';
 import { ROLLGATE_BIN } from '../demo/fixtures.js';
@@ -63,9 +63,26 @@ export class SplitPlatform {
     await new Promise((r) => s.once('exit', r));
   }
 
+  /** Where the agent started by `startAgent` listens, with its token (for an in-process `runServer`). */
+  async agentConnection(): Promise<{ url: string; token: string; pid: number }> {
+    const info = JSON.parse(await readFile(join(this.dataDir, 'agent.json'), 'utf8')) as { url: string; pid: number };
+    return { url: info.url, pid: info.pid, token: (await readFile(join(this.dataDir, 'agent.token'), 'utf8')).trim() };
+  }
+
   async stopAll(): Promise<void> {
     const live = this.procs.filter((p) => p.exitCode === null && p.signalCode === null);
     for (const p of live) p.kill('SIGTERM');
     await Promise.all(live.map((p) => new Promise((r) => p.once('exit', r))));
   }
+}
+
+/** Every regular file below `dir` (what an attack or a leak scan must cover). */
+export async function filesUnder(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) out.push(...(await filesUnder(p)));
+    else if (e.isFile()) out.push(p);
+  }
+  return out;
 }

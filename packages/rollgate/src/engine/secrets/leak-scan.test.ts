@@ -8,7 +8,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -21,7 +21,7 @@ import { waitForDeployment } from '../../demo/platform.js';
 import { jsonLogger } from '../logger.js';
 import { runServer, type RunningServer } from '../../server/main.js';
 import { withPostgres, type TestDatabase } from '../../test/pg.js';
-import { SplitPlatform, until } from '../../test/split-platform.js';
+import { SplitPlatform, filesUnder, until } from '../../test/split-platform.js';
 
 const DB_PASSWORD = 'pa55-word-Ω-never-logged-1';
 const API_TOKEN = 'tok$en.(with)*regex+chars?2';
@@ -43,16 +43,6 @@ async function release(dir: string, version: string, crash: boolean): Promise<st
   await writeFile(join(d, 'package.json'), JSON.stringify({ type: 'module' }));
   await writeFile(join(d, 'crash.env'), crash ? '1' : '0');
   return d;
-}
-
-async function filesUnder(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const e of await readdir(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) out.push(...(await filesUnder(p)));
-    else if (e.isFile()) out.push(p);
-  }
-  return out;
 }
 
 function leakSuite(name: string, database: () => TestDatabase | null) {
