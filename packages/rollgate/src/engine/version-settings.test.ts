@@ -53,7 +53,7 @@ after(async () => {
 const spec = (healthPath: string, greeting: string) =>
   client.applySpec({
     apps: { web: { run: 'node server.js', replicas: 2, drainTimeout: '1s', env: { GREETING: greeting }, healthCheck: { path: healthPath, interval: '100ms', timeout: '1s', startTimeout: '3s' } } },
-    environments: { staging: { listen, analysis: false, progressDeadline: '30s', strategy: { rolling: { maxSurge: 1, maxUnavailable: 0, analysis: false } } } },
+    environments: { production: { listen, analysis: false, progressDeadline: '30s', strategy: { rolling: { maxSurge: 1, maxUnavailable: 0, analysis: false } } } },
   });
 
 async function release(version: string): Promise<void> {
@@ -62,12 +62,12 @@ async function release(version: string): Promise<void> {
 }
 
 async function deploy(version: string) {
-  const d = await client.deploy({ app: 'web', env: 'staging', version });
+  const d = await client.deploy({ app: 'web', env: 'production', version });
   return waitForDeployment(client, d.id, 60_000);
 }
 
 async function instancesOf(version: string) {
-  const [s] = await client.status({ app: 'web', env: 'staging' });
+  const [s] = await client.status({ app: 'web', env: 'production' });
   return s?.versions.find((v) => v.version === version)?.instances ?? [];
 }
 
@@ -114,8 +114,13 @@ test('a wrong health check in the next version never reaches the version that se
   const after1 = await instancesOf('v1');
   assert.deepEqual(after1.map((i) => i.pid).sort(), pids, 'the same v1 processes serve: none was restarted or stopped');
   assert.ok(after1.every((i) => i.state === 'ready' && i.restarts === 0), JSON.stringify(after1));
-  const [s] = await client.status({ app: 'web', env: 'staging' });
+  const [s] = await client.status({ app: 'web', env: 'production' });
   assert.equal(s!.currentVersion, 'v1');
+  // The failure is on record: an incident, and a failed change in the delivery metrics.
+  const incidents = await client.incidents({ app: 'web', env: 'production', status: 'open' });
+  assert.ok(incidents.some((i) => i.deploymentId === end.id), `an incident names the failed deployment: ${JSON.stringify(incidents)}`);
+  const dora = await client.dora({ app: 'web', env: 'production', since: '1d' });
+  assert.equal(dora.changeFailureRate.failed, 1, JSON.stringify(dora.changeFailureRate));
 
   // A new server adopts what runs: v1 still with the settings it was deployed with.
   await server.stop();
@@ -131,7 +136,7 @@ test('a wrong health check in the next version never reaches the version that se
   assert.equal((await deploy('v3')).status, 'succeeded');
   // Rolling back returns v1 with the health check it ran with, whatever the spec says now.
   await spec('/no-such-path', 'four');
-  const rb = await client.rollback({ app: 'web', env: 'staging' });
+  const rb = await client.rollback({ app: 'web', env: 'production' });
   assert.equal((await waitForDeployment(client, rb.id, 60_000)).status, 'succeeded', 'v1 comes back healthy with its own /healthz');
   const back = await instancesOf('v1');
   assert.equal(back.filter((i) => i.state === 'ready').length, 2, JSON.stringify(back));
