@@ -10,7 +10,7 @@ import type { DeployRequest, RollbackRequest } from '../api/contract.js';
 import type { Store } from '../store/types.js';
 import { loadServiceConfig } from './config-store.js';
 import { versionSettings } from './service-config.js';
-import { settingsServed } from './version-settings.js';
+import { changedSettings, settingsServed } from './version-settings.js';
 import type { EventBus } from './events.js';
 import type { Executor } from './executor.js';
 
@@ -60,7 +60,13 @@ export class Deployments {
     const previous = svc?.currentReleaseId ? await this.store.getRelease(svc.currentReleaseId) : null;
     if (previous?.id === release.id) {
       const active = await this.store.getActiveDeployment(req.app, req.env);
-      if (!active) throw new RollgateError('conflict', `${req.app} ${release.version} already serves ${req.env}; deploy a new version, or roll back with rollgate rollback`);
+      if (!active) {
+        // Settings ride with a version: changed settings reach what serves only with a new one.
+        const served = await settingsServed(this.store, req.app, req.env, release.id);
+        const changed = served ? changedSettings(served, versionSettings(cfg)) : [];
+        const hint = changed.length > 0 ? `; its settings in the spec changed (${changed.join(', ')}), and settings roll out with a release: deploy them as a new version (the same files under a new --version) so they are judged and can be rolled back` : '; deploy a new version, or roll back with rollgate rollback';
+        throw new RollgateError('conflict', `${req.app} ${release.version} already serves ${req.env}${hint}`);
+      }
     }
     let strategy: StrategySpec = resolveStrategy(cfg.appSpec, req.env, cfg.envSpec);
     if (req.strategy) {

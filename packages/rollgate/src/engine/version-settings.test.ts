@@ -141,4 +141,6 @@ test('a wrong health check in the next version never reaches the version that se
   const back = await instancesOf('v1');
   assert.equal(back.filter((i) => i.state === 'ready').length, 2, JSON.stringify(back));
   assert.ok(back.every((i) => i.restarts === 0 && i.state !== 'failed'), JSON.stringify(back));
+  // The same release again with other settings: refused, saying which settings changed and how they roll out.
+  await assert.rejects(client.deploy({ app: 'web', env: 'production', version: 'v1' }), /v1 already serves production; its settings in the spec changed \(configuration, healthCheck\).*new version/);
 });

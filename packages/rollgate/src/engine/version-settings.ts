@@ -5,6 +5,7 @@
  */
 import type { VersionSettings } from '../core/domain.js';
 import type { Store } from '../store/types.js';
+import { canonicalJson } from '../core/canonical-json.js';
 
 /** How far back to look for the deployment that made a release serve (older ones fall back to the spec). */
 const LOOKBACK = 200;
@@ -20,4 +21,18 @@ export async function settingsServed(store: Store, app: string, env: string, rel
     if ((d.status === 'progressing' || d.status === 'paused' || d.status === 'pending') && d.releaseId === releaseId && s) return s.candidate;
   }
   return null;
+}
+
+const SETTING_NAMES: Record<keyof VersionSettings, string> = {
+  command: 'run',
+  portEnv: 'portEnv',
+  env: 'configuration',
+  health: 'healthCheck',
+  drainTimeoutMs: 'drainTimeout',
+  isolation: 'isolation',
+};
+
+/** Which settings differ, by their names in rollgate.yaml. */
+export function changedSettings(a: VersionSettings, b: VersionSettings): string[] {
+  return (Object.keys(SETTING_NAMES) as (keyof VersionSettings)[]).filter((k) => canonicalJson(a[k] ?? null) !== canonicalJson(b[k] ?? null)).map((k) => SETTING_NAMES[k]);
 }
