@@ -18,6 +18,8 @@ import {
   type BuiltinConfig,
   type BuiltinState,
   type Condition,
+  type InstanceSample,
+  type InstancesSnapshot,
   type MetricVerdict,
   type ThresholdState,
 } from '../core/analysis/index.js';
@@ -87,7 +89,7 @@ export class AnalysisRunner implements AnalysisEvaluator {
     const metrics: MetricVerdict[] = [];
 
     // Built-in router metrics: sequential tests over counts since each group began.
-    const snap = { canary: canaryM, stable: stableM === null ? null : stableM };
+    const snap = { canary: canaryM, stable: stableM === null ? null : stableM, instances: instancesSnapshot(observed, dep.version, stableM === null ? null : dep.previousVersion) };
     for (const g of run.groups) {
       if (now - run.startedAt < run.startDelayMs + g.afterMs) {
         metrics.push(...g.waiting);
@@ -150,8 +152,12 @@ export class AnalysisRunner implements AnalysisEvaluator {
       groups.push(group({ errorRate: { name: errorM.name, alpha, maxRate: errorM.builtin!.max ?? 0.05 }, latency: [], countRetries: true }, 0, [errorM.name]));
     }
     if (latencyM.length > 0) {
-      const cfg: BuiltinConfig = { errorRate: null, latency: latencyM.map((m) => ({ name: m.name, alpha, quantile: m.builtin!.quantile, tolerance: m.builtin!.tolerance, maxMs: m.builtin!.max ?? null })), countRetries: true };
-      groups.push(group(cfg, parseDuration(phase.spec.latencyWarmup), latencyM.map((m) => m.name)));
+      const warmupMs = parseDuration(phase.spec.latencyWarmup);
+      const cfg: BuiltinConfig = { errorRate: null, latency: latencyM.map((m) => ({ name: m.name, alpha, quantile: m.builtin!.quantile, tolerance: m.builtin!.tolerance, maxMs: m.builtin!.max ?? null })), countRetries: true, latencyWarmupMs: warmupMs };
+      // Warm-up is per instance (the judge leaves out what each instance answered in its first
+      // latencyWarmup after it became ready, whatever step sent it traffic). The phase also
+      // waits latencyWarmup before judging latency, so no rollout passes on a moment's evidence.
+      groups.push(group(cfg, warmupMs, latencyM.map((m) => m.name)));
     }
     const run: Run = {
       phase: phase.name,
@@ -269,6 +275,22 @@ function crashVerdict(version: string, observed: ServiceObserved | null, run: Ru
     stable: null,
     details: { restarts, restartsAtStart: run.restartsAtStart ?? 0, crashed: crashed.length },
   };
+}
+
+/** Each side's instances with their own latency and readiness, from the agent's report (null: not reported). */
+function instancesSnapshot(observed: ServiceObserved | null, canary: string, stable: string | null): InstancesSnapshot | undefined {
+  const lat = observed?.instanceLatency;
+  if (!observed || !lat) return undefined;
+  const of = (version: string | null): InstanceSample[] => {
+    const v = version === null ? undefined : observed.versions.find((x) => x.version === version);
+    const out: InstanceSample[] = [];
+    for (const i of v?.instances ?? []) {
+      const latency = lat[i.id];
+      if (latency) out.push({ id: i.id, readyAtMs: i.readyAt === null ? null : Date.parse(i.readyAt), latency });
+    }
+    return out;
+  };
+  return { atMs: Date.parse(observed.observedAt), canary: of(canary), stable: of(stable) };
 }
 
 function toSnapshot(m: MetricVerdict): MetricSnapshot {
