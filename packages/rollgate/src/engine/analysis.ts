@@ -25,6 +25,7 @@ import {
 } from '../core/analysis/index.js';
 import type { MetricSources } from '../metrics/index.js';
 import type { AnalysisEvaluator, AnalysisPhase, AnalysisResult } from './analysis-types.js';
+import { idleDecision } from './analysis-idle.js';
 import type { Logger } from './logger.js';
 
 /** With no metrics written: error rate and p99 latency against stable, and a traffic floor. */
@@ -53,6 +54,8 @@ interface Run {
   canaryRequestsAtStart: number | null;
   baselineAt: number;
   restartsAtStart: number | null;
+  /** The new version's request counter at the first look (the idle rule counts from it). */
+  trafficBaseline: number | null;
   external: External[];
   onInconclusive: 'pause' | 'fail';
   abort: AbortController;
@@ -120,6 +123,19 @@ export class AnalysisRunner implements AnalysisEvaluator {
 
     const complete = run.durationMs !== null && now - run.startedAt >= run.durationMs;
     const v = combine(metrics, { complete });
+    run.trafficBaseline ??= canaryM?.requests ?? 0;
+    const idle = idleDecision({
+      elapsedMs: now - run.startedAt,
+      canaryRequests: Math.max(0, (canaryM?.requests ?? 0) - run.trafficBaseline),
+      version: dep.version,
+      production: phase.production ?? true,
+      noTrafficAfter: phase.spec.noTrafficAfter,
+      verdict: v.verdict,
+      metrics,
+      trafficMetrics: new Set([...run.groups.flatMap((g) => g.waiting.map((w) => w.metric)), ...(run.floor ? [run.floor.name] : [])]),
+    });
+    if (idle.kind === 'proceed') return { snapshot: snapshot('not_judged', idle.reason, metrics), hold: null, passed: true };
+    if (idle.kind === 'wait') return { snapshot: snapshot('running', idle.reason, metrics), hold: null, passed: false };
     if (v.verdict === 'fail') return { snapshot: snapshot('fail', v.reason, metrics), hold: null, passed: false };
     if (v.verdict === 'inconclusive' && v.final) {
       if (run.onInconclusive === 'fail') return { snapshot: snapshot('fail', `inconclusive and onInconclusive is fail: ${v.reason}`, metrics), hold: null, passed: false };
@@ -169,6 +185,7 @@ export class AnalysisRunner implements AnalysisEvaluator {
       canaryRequestsAtStart: null,
       baselineAt: now,
       restartsAtStart: null,
+      trafficBaseline: null,
       external: [],
       onInconclusive: metrics.some((m) => m.onInconclusive === 'fail') ? 'fail' : 'pause',
       abort: new AbortController(),

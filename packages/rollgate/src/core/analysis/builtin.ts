@@ -12,7 +12,7 @@ import { versionIncrement } from './counters.js';
 import { judgeErrorRate, newErrorRateState, resolveErrorRateConfig, type ErrorRateConfig, type ErrorRateState } from './error-rate.js';
 import { judgeLatency, newLatencyState, resolveLatencyConfig, type LatencyConfig, type LatencyState } from './latency.js';
 import type { MetricVerdict } from './types.js';
-import { warmIncrement, type InstancesSnapshot, type WarmIncrement } from './warmup.js';
+import { WARMUP_REQUESTS, warmIncrement, type InstancesSnapshot, type WarmIncrement } from './warmup.js';
 
 export interface BuiltinConfig {
   /** Null: no error-rate metric. */
@@ -108,5 +108,5 @@ function withWarmup(v: MetricVerdict, warm: { canary: WarmIncrement; stable: War
   const warming = warm.canary.warming + (warm.stable?.warming ?? 0);
   const details = { ...v.details, warmupExcludedCanary: excluded.canary, warmupExcludedStable: excluded.stable, instancesWarming: warming };
   if (v.verdict !== 'inconclusive' || warming === 0) return { ...v, details };
-  return { ...v, details, reason: `${v.reason}; ${warming} instance${warming === 1 ? '' : 's'} still warming up (latency of an instance counts from latencyWarmup after it became ready)` };
+  return { ...v, details, reason: `${v.reason}; ${warming} instance${warming === 1 ? '' : 's'} still warming up (latency of an instance counts from latencyWarmup after it became ready and its first ${WARMUP_REQUESTS} requests)` };
 }

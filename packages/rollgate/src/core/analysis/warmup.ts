@@ -5,10 +5,12 @@
  * replacement, a restart), what it answered before it had been ready for `warmupMs` is left
  * out of the latency test, on both sides: a restarted stable instance warms up too.
  *
- * The rule uses times only (never latency values), so leaving samples out keeps the test's
- * guarantee. An instance's increment between two looks counts only when the instance had
- * been ready for `warmupMs` already at the earlier look, under the same readiness (a restart
- * in between makes a new `readyAt`), and its counters did not go down (router restarted).
+ * The rule uses times and counts only (never latency values), so leaving samples out keeps the
+ * test's guarantee. An instance's increment between two looks counts only when, at the earlier
+ * look, the instance had been ready for `warmupMs` and had answered WARMUP_REQUESTS requests
+ * already (the JIT optimises by calls, not by time: a canary at 10% of a quiet service gets few
+ * in its first seconds), under the same readiness (a restart in between makes a new `readyAt`),
+ * and its counters did not go down (router restarted).
  * Error rate is not affected: it is judged from the first request.
  */
 import type { LatencyHistogram } from '../dataplane.js';
@@ -40,6 +42,9 @@ export interface WarmIncrement {
   warming: number;
 }
 
+/** Requests an instance answers before its latency counts (on top of the time). */
+export const WARMUP_REQUESTS = 50;
+
 export function isWarm(readyAtMs: number | null, atMs: number, warmupMs: number): boolean {
   return readyAtMs !== null && readyAtMs + warmupMs <= atMs;
 }
@@ -51,7 +56,7 @@ export function warmIncrement(prev: { atMs: number; instances: readonly Instance
   let warming = 0;
   const before = new Map(prev.instances.map((i) => [i.id, i]));
   for (const inst of cur.instances) {
-    if (!isWarm(inst.readyAtMs, cur.atMs, warmupMs)) warming++;
+    if (!isWarm(inst.readyAtMs, cur.atMs, warmupMs) || inst.latency.count < WARMUP_REQUESTS) warming++;
     const now = bucketsOf(inst.latency);
     const p = before.get(inst.id);
     const then = p ? bucketsOf(p.latency) : null;
@@ -61,7 +66,7 @@ export function warmIncrement(prev: { atMs: number; instances: readonly Instance
       excluded += total(now.counts);
       continue;
     }
-    if (p.readyAtMs !== inst.readyAtMs || !isWarm(p.readyAtMs, prev.atMs, warmupMs)) {
+    if (p.readyAtMs !== inst.readyAtMs || !isWarm(p.readyAtMs, prev.atMs, warmupMs) || p.latency.count < WARMUP_REQUESTS) {
       excluded += total(diff);
       continue;
     }
