@@ -38,6 +38,9 @@ function loadBehavior() {
     crashAfter: num('CRASH_AFTER', file.crashAfter),
     healthy: env.HEALTHY === undefined || env.HEALTHY === '' ? file.healthy !== false : env.HEALTHY !== '0' && env.HEALTHY !== 'false',
     startDelayMs: num('START_DELAY_MS', file.startDelayMs),
+    // A cold start (lazy initialisation): this much extra latency for coldForMs from the first request.
+    coldLatencyMs: num('COLD_LATENCY_MS', file.coldLatencyMs),
+    coldForMs: num('COLD_FOR_MS', file.coldForMs),
     // Test hook: an app that ignores SIGTERM (to exercise SIGKILL after the drain timeout).
     ignoreSigterm: flag('IGNORE_SIGTERM', file.ignoreSigterm),
   };
@@ -53,6 +56,7 @@ if (b.crashOnStart) {
 }
 
 let served = 0;
+let firstRequestAt = null;
 let shuttingDown = false;
 const sockets = new Set(); // upgraded WebSocket sockets, closed on shutdown
 
@@ -77,7 +81,9 @@ async function handle(req, res) {
     process.stderr.write(`Error: demo-app ${b.version} crashing after ${b.crashAfter} requests (crashAfter)\n`);
     process.exit(1);
   }
-  const delay = b.latencyMs + (b.latencyJitterMs > 0 ? -Math.log(1 - Math.random()) * b.latencyJitterMs : 0);
+  firstRequestAt ??= Date.now();
+  const cold = b.coldLatencyMs > 0 && Date.now() - firstRequestAt < b.coldForMs ? b.coldLatencyMs : 0;
+  const delay = cold + b.latencyMs + (b.latencyJitterMs > 0 ? -Math.log(1 - Math.random()) * b.latencyJitterMs : 0);
   if (delay > 0) await sleep(delay);
   if (url.pathname === '/echo' && req.method === 'POST') {
     res.writeHead(200, { 'content-type': req.headers['content-type'] ?? 'application/octet-stream', 'x-app-version': b.version });

@@ -214,6 +214,7 @@ export class Agent {
       versions,
       routes: svc.routes,
       metrics: this.router.metrics(svc.env, svc.app),
+      instanceLatency: this.router.instanceLatency(versions.flatMap((v) => v.instances.map((i) => i.id))),
       observedAt: new Date().toISOString(),
       awaitingSecrets: awaiting,
       isolation: svc.versions.length > 0 && svc.versions.every((v) => v.isolation === 'none') ? 'none' : this.supervisor.isolation.kind,

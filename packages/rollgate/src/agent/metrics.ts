@@ -11,10 +11,43 @@
  *   elsewhere (a crashing canary shows up here even when users saw no error).
  * Requests abandoned by the client before an answer are not counted.
  */
-import type { VersionMetrics } from '../core/dataplane.js';
+import type { LatencyHistogram, VersionMetrics } from '../core/dataplane.js';
 
 /** Latency bucket upper bounds (ms); the histogram has one more bucket for +Inf. */
 export const LATENCY_BOUNDS_MS: readonly number[] = Object.freeze([1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000]);
+
+/**
+ * Latency of one instance (backend) alone, beside its version's counters: the judge leaves out
+ * what an instance answered in its first moments after it became ready (see core/analysis/warmup.ts).
+ */
+export class InstanceLatency {
+  sumMs = 0;
+  count = 0;
+  readonly buckets = new Float64Array(LATENCY_BOUNDS_MS.length + 1);
+
+  observe(ms: number): void {
+    this.count++;
+    this.sumMs += ms;
+    const b = LATENCY_BOUNDS_MS;
+    let i = 0;
+    while (i < b.length && ms > (b[i] as number)) i++;
+    this.buckets[i]!++;
+  }
+
+  snapshot(): LatencyHistogram {
+    return { boundsMs: [...LATENCY_BOUNDS_MS], counts: cumulative(this.buckets), sumMs: this.sumMs, count: this.count };
+  }
+}
+
+function cumulative(buckets: Float64Array): number[] {
+  const counts: number[] = [];
+  let acc = 0;
+  for (let i = 0; i < buckets.length; i++) {
+    acc += buckets[i] as number;
+    counts.push(acc);
+  }
+  return counts;
+}
 
 export class VersionCounters {
   requests = 0;
@@ -49,12 +82,7 @@ export class VersionCounters {
     const byClass: Record<string, number> = { '2xx': this.c2, '3xx': this.c3, '4xx': this.c4, '5xx': this.c5 };
     // Only WebSocket upgrades (101) land here; keep the usual four classes uncluttered otherwise.
     if (this.c1 > 0) byClass['1xx'] = this.c1;
-    const counts: number[] = [];
-    let acc = 0;
-    for (let i = 0; i < this.buckets.length; i++) {
-      acc += this.buckets[i] as number;
-      counts.push(acc);
-    }
+    const counts = cumulative(this.buckets);
     return {
       requests: this.requests,
       byClass,

@@ -4,6 +4,7 @@
  * requests in progress keep counting correctly across table swaps.
  */
 import type { OutlierSubject } from './outlier.js';
+import { InstanceLatency } from './metrics.js';
 import { UpstreamPool, type Clock } from './router-pool.js';
 
 export class BackendState implements OutlierSubject {
@@ -15,6 +16,8 @@ export class BackendState implements OutlierSubject {
   lastEjectionEnd = 0;
   readmitTimer: NodeJS.Timeout | null = null;
   readonly pool: UpstreamPool;
+  /** This instance's own latency (monotonic while the backend is known). */
+  readonly latency = new InstanceLatency();
 
   constructor(
     readonly id: string,

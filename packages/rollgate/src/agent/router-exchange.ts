@@ -8,6 +8,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { CompiledService, PickTarget, VersionSlot } from './balancer.js';
+import type { VersionCounters } from './metrics.js';
 import type { OutlierDetector } from './outlier.js';
 import type { BackendState } from './router-backend.js';
 import type { ResponseHead } from './router-http1.js';
@@ -255,7 +256,7 @@ export class Exchange implements UpstreamSink, PickTarget {
       // latin1 maps bytes 1:1, so any body survives the round trip.
       this.res.end(last.toString('latin1'), 'latin1');
     } else this.res.end(Buffer.from(last));
-    (this.slot as VersionSlot).counters.observe(this.status, performance.now() - this.start);
+    this.account((this.slot as VersionSlot).counters, this.status);
   }
 
   onUpstreamError(kind: UpstreamFailure, message: string, responded: boolean): void {
@@ -289,7 +290,7 @@ export class Exchange implements UpstreamSink, PickTarget {
       // The response had started: all we can do is cut it so the client sees it is incomplete.
       c.cutShort++;
       this.res.destroy();
-      c.observe(this.status, performance.now() - this.start);
+      this.account(c, this.status);
       return;
     }
     const status = kind === 'timeout' ? 504 : 502;
@@ -302,7 +303,14 @@ export class Exchange implements UpstreamSink, PickTarget {
       `instance ${b.id} of ${this.svc.app} version ${b.version} ${what}; check its logs with \`rollgate logs ${this.svc.app} --env ${this.svc.env}\``,
       ['x-rollgate-version', (this.slot as VersionSlot).name],
     );
-    c.observe(status, performance.now() - this.start);
+    this.account(c, status);
+  }
+
+  /** One answer, counted under its version and under the instance that gave it. */
+  private account(c: VersionCounters, status: number): void {
+    const ms = performance.now() - this.start;
+    c.observe(status, ms);
+    this.backend?.latency.observe(ms);
   }
 
   /** True once the exchange ended (answered, failed, or the client went away). */

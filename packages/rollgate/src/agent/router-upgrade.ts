@@ -112,7 +112,9 @@ export class UpgradeTunnel implements PickTarget {
     this.counted = true;
     const status = d.length >= 12 ? Number(d.toString('latin1', 9, 12)) : 0;
     const slot = this.slot as VersionSlot;
-    slot.counters.observe(Number.isInteger(status) && status >= 100 ? status : 502, performance.now() - this.start);
+    const ms = performance.now() - this.start;
+    slot.counters.observe(Number.isInteger(status) && status >= 100 ? status : 502, ms);
+    (this.backend as BackendState).latency.observe(ms);
     if (status >= 500) this.ctx.detector.onFailure(this.backend as BackendState, this.svc, `HTTP ${status}`);
     else this.ctx.detector.onSuccess(this.backend as BackendState);
   }

@@ -9,7 +9,7 @@ import http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import { RollgateError } from '../core/errors.js';
-import { STICKY_COOKIE, type VersionMetrics } from '../core/dataplane.js';
+import { STICKY_COOKIE, type LatencyHistogram, type VersionMetrics } from '../core/dataplane.js';
 import type { Backend, DataRouter, FaultSource, RouterOptions, ServiceTable } from './router-types.js';
 import { CompiledService, type VersionSlot } from './balancer.js';
 import { MetricsRegistry, serviceKey } from './metrics.js';
@@ -266,6 +266,16 @@ export class Router implements DataRouter, ExchangeContext {
 
   metrics(env: string, app: string): Record<string, VersionMetrics> {
     return this.metricsReg.snapshot(env, app);
+  }
+
+  /** Each listed backend's own latency histogram (backends the router does not know are left out). */
+  instanceLatency(ids: Iterable<string>): Record<string, LatencyHistogram> {
+    const out: Record<string, LatencyHistogram> = {};
+    for (const id of ids) {
+      const b = this.backends.get(id);
+      if (b) out[id] = b.latency.snapshot();
+    }
+    return out;
   }
 
   renderPrometheus(): string {

@@ -7,7 +7,10 @@
  *   errors:  the canary fails 10% of its requests;
  *   latency: the canary adds 200 ms to every request;
  *   crash:   canary instances crash after serving a few requests;
- *   healthy: canary identical to stable (0.5% errors and latency noise on both), >= 100 trials.
+ *   healthy: canary identical to stable (0.5% errors and latency noise on both), >= 100 trials;
+ *   healthy, promote --full: the same, but each trial is promoted with `promote --full` as soon as
+ *     the canary gets traffic, which scales the canary up while it is judged; its instances are
+ *     slow for their first second (a cold start), as real processes are.
  * detectSeconds = canary weight set > 0 -> canary weight back to 0, from the platform's own event
  * stream. failedRequests = failures users saw in that window. Writes bench/results/rollback.json.
  */
@@ -24,10 +27,13 @@ import { LoadGenerator } from '../loadgen/loadgen.js';
 
 const RATE = Number(process.env.ROLLBACK_RATE ?? 1000);
 const TRIALS = Number(process.env.ROLLBACK_TRIALS ?? 100);
+const FULL_TRIALS = Number(process.env.ROLLBACK_FULL_TRIALS ?? 40);
 const HEALTHY_ENVS = 4;
 const HEALTHY_PAUSE = process.env.ROLLBACK_HEALTHY_PAUSE ?? '8s';
 const STABLE: Omit<Behavior, 'version'> = { latencyMs: 2, latencyJitterMs: 3 };
 const NOISY: Omit<Behavior, 'version'> = { latencyMs: 2, latencyJitterMs: 3, failRate: 0.005 };
+/** NOISY with a cold start: +30 ms for 1 s from an instance's first request. */
+const COLD: Omit<Behavior, 'version'> = { ...NOISY, coldLatencyMs: 30, coldForMs: 1000 };
 
 function spec(prod: number, healthyPorts: number[]): string {
   const healthyEnvs = healthyPorts
@@ -107,6 +113,7 @@ async function main(): Promise<void> {
   const loads: LoadGenerator[] = [];
   const scenarios: Record<string, { detectSeconds: number | null; failedRequests: number; outcome: string; reason: string; canaryRequests: number }> = {};
   let healthy = { trials: 0, falseRollbacks: 0, outcomes: {} as Record<string, number>, falseRollbackReasons: [] as string[] };
+  let healthyFull = { trials: 0, falseRollbacks: 0, outcomes: {} as Record<string, number>, falseRollbackReasons: [] as string[] };
   const watch = new WeightWatch(client, 0);
   try {
     await client.applySpec(parseYaml(specText));
@@ -173,6 +180,28 @@ async function main(): Promise<void> {
     const trials = Object.values(outcomes).reduce((a, b) => a + b, 0);
     healthy = { trials, falseRollbacks: trials - (outcomes.succeeded ?? 0), outcomes, falseRollbackReasons: reasons };
     process.stdout.write(`healthy  ${trials} trials, ${healthy.falseRollbacks} false rollbacks ${JSON.stringify(outcomes)}\n`);
+
+    // The promote --full path: the canary is scaled up (fresh, cold instances) while it is judged.
+    const fullOutcomes: Record<string, number> = {};
+    const fullReasons: string[] = [];
+    const perEnvFull = Math.ceil(FULL_TRIALS / HEALTHY_ENVS);
+    await Promise.all(
+      Array.from({ length: HEALTHY_ENVS }, async (_, e) => {
+        for (let t = 1; t <= perEnvFull; t++) {
+          const version = `h${e}-full-${t}`;
+          await upload({ version, ...COLD });
+          const d = await client.deploy({ app: 'demo', env: `h${e}`, version });
+          await untilCanaryServes(client, `h${e}`, version);
+          await client.act(d.id, 'promote', { full: true });
+          const end = await waitForDeployment(client, d.id, 120_000);
+          fullOutcomes[end.status] = (fullOutcomes[end.status] ?? 0) + 1;
+          if (end.status !== 'succeeded') fullReasons.push(`${version}: ${end.status}: ${end.message}`);
+        }
+      }),
+    );
+    const fullTrials = Object.values(fullOutcomes).reduce((a, b) => a + b, 0);
+    healthyFull = { trials: fullTrials, falseRollbacks: fullTrials - (fullOutcomes.succeeded ?? 0), outcomes: fullOutcomes, falseRollbackReasons: fullReasons };
+    process.stdout.write(`healthy, promote --full  ${fullTrials} trials, ${healthyFull.falseRollbacks} false rollbacks ${JSON.stringify(fullOutcomes)}\n`);
   } finally {
     for (const l of loads) await l.stop();
     await watch.close();
@@ -194,6 +223,13 @@ async function main(): Promise<void> {
       crash: pick(scenarios.crash),
     },
     healthy: { trials: healthy.trials, falseRollbacks: healthy.falseRollbacks, outcomes: healthy.outcomes, falseRollbackReasons: healthy.falseRollbackReasons },
+    healthyPromoteFull: {
+      trials: healthyFull.trials,
+      falseRollbacks: healthyFull.falseRollbacks,
+      outcomes: healthyFull.outcomes,
+      falseRollbackReasons: healthyFull.falseRollbackReasons,
+      coldStart: { coldLatencyMs: COLD.coldLatencyMs, coldForMs: COLD.coldForMs },
+    },
     reference: {
       flaggerDefaultSeconds: flaggerInterval * flaggerThreshold,
       flaggerPerScenarioSeconds: { errors: flaggerInterval * flaggerThreshold, latency: null, crash: flaggerInterval * flaggerThreshold },
@@ -211,6 +247,15 @@ async function main(): Promise<void> {
 
 function pick(s: { detectSeconds: number | null; failedRequests: number; outcome: string; reason: string; canaryRequests: number } | undefined) {
   return { detectSeconds: s?.detectSeconds ?? null, failedRequests: s?.failedRequests ?? 0, outcome: s?.outcome ?? 'missing', canaryRequests: s?.canaryRequests ?? 0, reason: s?.reason ?? '' };
+}
+
+/** Waits until the canary has a weight above 0 (it serves traffic), so promote --full scales it up while judged. */
+async function untilCanaryServes(client: ApiClient, env: string, version: string): Promise<void> {
+  for (let i = 0; i < 600; i++) {
+    const [st] = await client.status({ app: 'demo', env });
+    if ((st?.routes?.weights[version] ?? 0) > 0) return;
+    await sleep(50);
+  }
 }
 
 function sleep(ms: number): Promise<void> {

@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { analysisLines, formatDuration, formatInstances, formatWeights, statusTable, table, weightBar } from './format.js';
+import { analysisLines, formatDuration, formatInstances, formatWeights, statusTable, table, trafficShare, weightBar } from './format.js';
 import { parseSse } from './sse.js';
 import { LineSet } from './commands/info.js';
 import { listenerUrl } from './daemon.js';
@@ -47,6 +47,18 @@ describe('formatting', () => {
     assert.equal(out.length, 3);
     assert.match(out[1]!, /^shop\s+production\s+v1\s+v1 80% · v2 20%\s+v1 2\/2 ready\s+-\s+user\+namespace$/);
     assert.match(out[2]!, /^shop\s+staging\s.*NONE \(can read the platform's files\)$/);
+  });
+
+  test('balance: instances shows instances in rotation, not percentages; a not-judged analysis says so', () => {
+    const versions = [
+      { version: 'v1', ready: 2 },
+      { version: 'v2', ready: 1 },
+    ];
+    assert.equal(formatWeights({ v1: 1, v2: 1 }, { balance: 'instances', versions }), 'v1 2 inst · v2 1 inst');
+    assert.equal(formatWeights({ v1: 80, v2: 20 }, { balance: 'weights', versions }), 'v1 80% · v2 20%');
+    assert.equal(trafficShare({ balance: 'instances', weights: { v2: 1 } }, { version: 'v2', ready: 1 }), '1 inst in rotation');
+    const [head] = analysisLines({ phase: 'background', verdict: 'not_judged', reason: 'not judged: no traffic to v2 in 2m 00s', startedAt: '', at: '', metrics: [] });
+    assert.equal(head, 'analysis (background): not judged — not judged: no traffic to v2 in 2m 00s');
   });
 
   test('listener URLs', () => {

@@ -51,12 +51,26 @@ export function formatTime(iso: string | null): string {
   return d.toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
 }
 
-/** "v1 80% · v2 20%"; versions with weight 0 left out unless nothing else serves. */
-export function formatWeights(weights: Record<string, number> | null | undefined): string {
+/**
+ * "v1 80% · v2 20%"; versions with weight 0 left out unless nothing else serves. With
+ * `balance: instances` (rolling) traffic follows instances, so it shows them: "v1 2 inst · v2 1 inst".
+ */
+export function formatWeights(weights: Record<string, number> | null | undefined, by?: { balance: 'weights' | 'instances'; versions: readonly Pick<VersionStatus, 'version' | 'ready'>[] }): string {
   const entries = Object.entries(weights ?? {});
   if (entries.length === 0) return '-';
+  if (by?.balance === 'instances') return entries.map(([v]) => `${v} ${instancesOf(v, by.versions)} inst`).join(' · ');
   const shown = entries.filter(([, w]) => w > 0);
   return (shown.length > 0 ? shown : entries).map(([v, w]) => `${v} ${w}%`).join(' · ');
+}
+
+function instancesOf(version: string, versions: readonly Pick<VersionStatus, 'version' | 'ready'>[]): number {
+  return versions.find((x) => x.version === version)?.ready ?? 0;
+}
+
+/** One version's share of traffic for the live view: a weight bar, or its instances with `balance: instances`. */
+export function trafficShare(routes: { balance: 'weights' | 'instances'; weights: Record<string, number> } | null | undefined, v: Pick<VersionStatus, 'version' | 'ready'> & { weight?: number }): string {
+  if (routes?.balance === 'instances') return Object.hasOwn(routes.weights, v.version) ? `${v.ready} inst in rotation` : 'not in rotation';
+  return weightBar(routes?.weights[v.version] ?? v.weight ?? 0);
 }
 
 /** A fixed-width bar: `[██████░░░░] 60%`. */
@@ -82,7 +96,7 @@ export function describeDeployment(d: { status: string; step?: string | null; me
 /** One row per app × environment (the compact `rollgate status` table). */
 export function statusTable(services: ServiceStatus[]): string {
   const rows = services.map((s) => {
-    const weights = s.routes ? formatWeights(s.routes.weights) : '-';
+    const weights = s.routes ? formatWeights(s.routes.weights, { balance: s.routes.balance, versions: s.versions }) : '-';
     const instances = s.versions.length === 0 ? '-' : s.versions.map((v) => `${v.version} ${formatInstances(v)}${v.failed ? ' (failed)' : ''}`).join('; ');
     const dep = s.activeDeployment ? `${s.activeDeployment.version} ${describeDeployment(s.activeDeployment)}` : '-';
     return [s.app, s.env, s.currentVersion ?? '-', weights, instances, dep, s.isolation === 'none' ? 'NONE (can read the platform\'s files)' : (s.isolation ?? '-')];
@@ -94,7 +108,7 @@ export function statusTable(services: ServiceStatus[]): string {
 export function analysisLines(a: AnalysisSnapshot | null | undefined): string[] {
   if (!a) return [];
   const num = (v: number | null) => (v === null ? '-' : Math.abs(v) < 1 && v !== 0 ? v.toFixed(4) : v.toFixed(1));
-  const lines = [`analysis (${a.phase}): ${a.verdict} — ${oneLine(a.reason)}`];
+  const lines = [`analysis (${a.phase}): ${a.verdict === 'not_judged' ? 'not judged' : a.verdict} — ${oneLine(a.reason)}`];
   for (const m of a.metrics) lines.push(`  ${m.verdict === 'pass' ? '✓' : m.verdict === 'fail' ? '✗' : '…'} ${oneLine(m.name).padEnd(16)} canary ${num(m.canary).padStart(8)}  stable ${num(m.stable).padStart(8)}  ${oneLine(m.reason)}`);
   return lines;
 }

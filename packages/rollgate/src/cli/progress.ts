@@ -4,7 +4,7 @@
  */
 import type { DeploymentEventRecord } from '../core/domain.js';
 import type { DeploymentView, ServiceStatus } from '../api/contract.js';
-import { deploymentDuration, formatInstances, formatTime, outcome, weightBar, analysisLines } from './format.js';
+import { deploymentDuration, formatInstances, formatTime, outcome, trafficShare, analysisLines } from './format.js';
 import { oneLine } from './terminal-text.js';
 
 const ESC = '\x1b[';
@@ -56,8 +56,7 @@ export function renderLive(view: DeploymentView, status: ServiceStatus | null, n
     if (versions.length > 0) lines.push('traffic:');
     const width = Math.max(...versions.map((v) => v.version.length));
     for (const v of versions) {
-      const w = weights[v.version] ?? v.weight;
-      lines.push(`  ${v.version.padEnd(width)} ${weightBar(w)}  ${formatInstances(v)}`);
+      lines.push(`  ${v.version.padEnd(width)} ${trafficShare(status.routes, v)}  ${formatInstances(v)}`);
       const marks = v.instances.map((i) => `${STATE_MARK[i.state] ?? '?'} ${i.id} ${i.state}${i.restarts > 0 ? ` (${i.restarts} restarts)` : ''}`);
       if (marks.length > 0) lines.push(`  ${' '.repeat(width)} ${marks.join('  ')}`);
     }

@@ -148,13 +148,15 @@ export const VersionObservedSchema = z.object({
   failureReason: z.string().nullable(),
 });
 
+const LatencyHistogramSchema = z.object({ boundsMs: z.array(z.number()), counts: z.array(z.number()), sumMs: z.number(), count: z.number() });
+
 export const VersionMetricsSchema = z.object({
   requests: z.number(),
   byClass: z.record(z.string(), z.number()),
   upstreamErrors: z.number(),
   cutShort: z.number().default(0),
   retries: z.number(),
-  latency: z.object({ boundsMs: z.array(z.number()), counts: z.array(z.number()), sumMs: z.number(), count: z.number() }),
+  latency: LatencyHistogramSchema,
 });
 
 /** Routes as reported back (already validated by the agent when set, so no sum check here). */
@@ -173,6 +175,7 @@ export const ServiceObservedSchema = z.object({
   versions: z.array(VersionObservedSchema),
   routes: RouteSpecObservedSchema.nullable(),
   metrics: z.record(z.string(), VersionMetricsSchema),
+  instanceLatency: z.record(z.string(), LatencyHistogramSchema).optional(),
   observedAt: z.string(),
   awaitingSecrets: z.array(z.string()).optional(),
   isolation: z.string().optional(),

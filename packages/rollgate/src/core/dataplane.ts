@@ -155,6 +155,11 @@ export interface ServiceObserved extends ServiceKey {
   routes: RouteSpec | null;
   /** Per-version request counters since the agent started (monotonic). */
   metrics: Record<string, VersionMetrics>;
+  /**
+   * Each instance's own latency histogram (monotonic while the router knows the instance), by
+   * instance id: latency is judged without what an instance answered while it warmed up.
+   */
+  instanceLatency?: Record<string, LatencyHistogram> | undefined;
   /** Time the agent produced this report. */
   observedAt: string;
   /**

@@ -115,7 +115,8 @@ export interface RevertIntent {
   keepCandidate: boolean;
 }
 
-export type AnalysisVerdict = 'running' | 'pass' | 'fail' | 'inconclusive';
+/** `not_judged`: too little traffic to judge within `noTrafficAfter` outside production; the rollout went on. */
+export type AnalysisVerdict = 'running' | 'pass' | 'fail' | 'inconclusive' | 'not_judged';
 
 export interface MetricSnapshot {
   name: string;

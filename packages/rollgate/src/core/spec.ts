@@ -118,8 +118,14 @@ export const AnalysisSpec = z
   .object({
     metrics: z.array(AnalysisMetric).min(1).optional().describe('Default: error rate and p99 latency against stable, and a request-rate floor'),
     startDelay: Duration.default('0s').describe('Wait this long after the new version gets traffic before judging'),
-    latencyWarmup: Duration.default('2s').describe('Fresh instances are slower on their first requests (JIT, caches): latency is judged from this long after the start'),
+    latencyWarmup: Duration.default('2s').describe('Fresh instances are slower on their first requests (JIT, caches): what each instance answers in its first latencyWarmup after it became ready (and its first 50 requests) is not judged on latency, whatever step sent it traffic'),
     alpha: z.number().gt(0).lt(0.5).default(0.002).describe('False-alarm probability per metric over the whole rollout'),
+    noTrafficAfter: z
+      .union([Duration, z.literal('never')])
+      .optional()
+      .describe(
+        "An idle environment: when the new version has had too little traffic to judge (fewer than 50 requests) this long after the analysis began, the step proceeds, recorded as 'not judged: no traffic'. Default 2m outside production; in production the rollout holds (paused, saying why in `rollgate status`) unless this is set; `never` always holds",
+      ),
   })
   .strict();
 export type AnalysisSpec = z.infer<typeof AnalysisSpec>;

@@ -24,6 +24,9 @@ export interface Behavior {
   crashAfter?: number;
   healthy?: boolean;
   startDelayMs?: number;
+  /** A cold start: extra latency for coldForMs from the first request. */
+  coldLatencyMs?: number;
+  coldForMs?: number;
 }
 
 /** Writes a release directory of the demo app under `baseDir/<version>` and returns its path. */

@@ -11,6 +11,8 @@ export interface AnalysisPhase {
   metrics?: AnalysisMetric[] | undefined;
   /** Whether the stable version serves traffic to compare with (canary, rolling). */
   compareToStable: boolean;
+  /** A production environment: with no traffic the rollout holds rather than proceeding (see AnalysisSpec.noTrafficAfter). Unset counts as production. */
+  production?: boolean | undefined;
 }
 
 export interface AnalysisResult {

@@ -76,6 +76,10 @@ before(async () => {
   await release({ version: 'slow', latencyMs: 202 });
   await release({ version: 'crashy', latencyMs: 2, crashAfter: 30 });
   await release({ version: 'v2', latencyMs: 2 });
+  // Healthy, but each fresh instance is slow for 1 s from its first request (within latencyWarmup,
+  // 2s from readiness), and slow to start, so later instances join while the analysis judges.
+  await release({ version: 'cold', latencyMs: 2, coldLatencyMs: 100, coldForMs: 1000, startDelayMs: 1500 });
+  await release({ version: 'cold2', latencyMs: 2, coldLatencyMs: 100, coldForMs: 1000, startDelayMs: 1500 });
   const first = await client.deploy({ app: 'demo', env: 'production', version: 'v1' });
   assert.equal((await waitForDeployment(client, first.id)).status, 'succeeded');
   const qaFirst = await client.deploy({ app: 'demo', env: 'qa', version: 'v1' });
@@ -145,6 +149,26 @@ describe('automated analysis against a real router', () => {
     assert.equal(done.status, 'succeeded', done.message);
     assert.notEqual(done.state.analysis?.verdict, 'fail');
     assert.ok((done.state.analysis?.metrics.length ?? 0) >= 2, 'the verdict carries the metrics behind it');
+  });
+
+  // Issue 10, defect 3: latency warm-up is per instance, whatever step sent the instance traffic.
+  test('rolling: instances that start during the analysis are not judged on their cold start', async () => {
+    const d = await client.deploy({ app: 'demo', env: 'production', version: 'cold', strategy: 'rolling' });
+    const done = await waitForDeployment(client, d.id, 60_000);
+    assert.equal(done.status, 'succeeded', done.message);
+  });
+
+  test('promote --full: the canary scaled up while judged is not judged on its new instances cold start', async () => {
+    const d = await client.deploy({ app: 'demo', env: 'production', version: 'cold2' });
+    for (let i = 0; i < 300; i++) {
+      const [st] = await client.status({ app: 'demo', env: 'production' });
+      if ((st?.routes?.weights.cold2 ?? 0) > 0) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await client.act(d.id, 'promote', { full: true });
+    const done = await waitForDeployment(client, d.id, 60_000);
+    assert.equal(done.status, 'succeeded', done.message);
+    assert.ok(done.state.promoteFull, 'it went through promote --full');
   });
 
   test('an external metric that cannot be measured fails the analysis after its error limit', async () => {

@@ -18,11 +18,14 @@ import {
   type BuiltinConfig,
   type BuiltinState,
   type Condition,
+  type InstanceSample,
+  type InstancesSnapshot,
   type MetricVerdict,
   type ThresholdState,
 } from '../core/analysis/index.js';
 import type { MetricSources } from '../metrics/index.js';
 import type { AnalysisEvaluator, AnalysisPhase, AnalysisResult } from './analysis-types.js';
+import { idleDecision } from './analysis-idle.js';
 import type { Logger } from './logger.js';
 
 /** With no metrics written: error rate and p99 latency against stable, and a traffic floor. */
@@ -51,6 +54,8 @@ interface Run {
   canaryRequestsAtStart: number | null;
   baselineAt: number;
   restartsAtStart: number | null;
+  /** The new version's request counter at the first look (the idle rule counts from it). */
+  trafficBaseline: number | null;
   external: External[];
   onInconclusive: 'pause' | 'fail';
   abort: AbortController;
@@ -87,7 +92,7 @@ export class AnalysisRunner implements AnalysisEvaluator {
     const metrics: MetricVerdict[] = [];
 
     // Built-in router metrics: sequential tests over counts since each group began.
-    const snap = { canary: canaryM, stable: stableM === null ? null : stableM };
+    const snap = { canary: canaryM, stable: stableM === null ? null : stableM, instances: instancesSnapshot(observed, dep.version, stableM === null ? null : dep.previousVersion) };
     for (const g of run.groups) {
       if (now - run.startedAt < run.startDelayMs + g.afterMs) {
         metrics.push(...g.waiting);
@@ -118,6 +123,19 @@ export class AnalysisRunner implements AnalysisEvaluator {
 
     const complete = run.durationMs !== null && now - run.startedAt >= run.durationMs;
     const v = combine(metrics, { complete });
+    run.trafficBaseline ??= canaryM?.requests ?? 0;
+    const idle = idleDecision({
+      elapsedMs: now - run.startedAt,
+      canaryRequests: Math.max(0, (canaryM?.requests ?? 0) - run.trafficBaseline),
+      version: dep.version,
+      production: phase.production ?? true,
+      noTrafficAfter: phase.spec.noTrafficAfter,
+      verdict: v.verdict,
+      metrics,
+      trafficMetrics: new Set([...run.groups.flatMap((g) => g.waiting.map((w) => w.metric)), ...(run.floor ? [run.floor.name] : [])]),
+    });
+    if (idle.kind === 'proceed') return { snapshot: snapshot('not_judged', idle.reason, metrics), hold: null, passed: true };
+    if (idle.kind === 'wait') return { snapshot: snapshot('running', idle.reason, metrics), hold: null, passed: false };
     if (v.verdict === 'fail') return { snapshot: snapshot('fail', v.reason, metrics), hold: null, passed: false };
     if (v.verdict === 'inconclusive' && v.final) {
       if (run.onInconclusive === 'fail') return { snapshot: snapshot('fail', `inconclusive and onInconclusive is fail: ${v.reason}`, metrics), hold: null, passed: false };
@@ -150,8 +168,12 @@ export class AnalysisRunner implements AnalysisEvaluator {
       groups.push(group({ errorRate: { name: errorM.name, alpha, maxRate: errorM.builtin!.max ?? 0.05 }, latency: [], countRetries: true }, 0, [errorM.name]));
     }
     if (latencyM.length > 0) {
-      const cfg: BuiltinConfig = { errorRate: null, latency: latencyM.map((m) => ({ name: m.name, alpha, quantile: m.builtin!.quantile, tolerance: m.builtin!.tolerance, maxMs: m.builtin!.max ?? null })), countRetries: true };
-      groups.push(group(cfg, parseDuration(phase.spec.latencyWarmup), latencyM.map((m) => m.name)));
+      const warmupMs = parseDuration(phase.spec.latencyWarmup);
+      const cfg: BuiltinConfig = { errorRate: null, latency: latencyM.map((m) => ({ name: m.name, alpha, quantile: m.builtin!.quantile, tolerance: m.builtin!.tolerance, maxMs: m.builtin!.max ?? null })), countRetries: true, latencyWarmupMs: warmupMs };
+      // Warm-up is per instance (the judge leaves out what each instance answered in its first
+      // latencyWarmup after it became ready, whatever step sent it traffic). The phase also
+      // waits latencyWarmup before judging latency, so no rollout passes on a moment's evidence.
+      groups.push(group(cfg, warmupMs, latencyM.map((m) => m.name)));
     }
     const run: Run = {
       phase: phase.name,
@@ -163,6 +185,7 @@ export class AnalysisRunner implements AnalysisEvaluator {
       canaryRequestsAtStart: null,
       baselineAt: now,
       restartsAtStart: null,
+      trafficBaseline: null,
       external: [],
       onInconclusive: metrics.some((m) => m.onInconclusive === 'fail') ? 'fail' : 'pause',
       abort: new AbortController(),
@@ -269,6 +292,22 @@ function crashVerdict(version: string, observed: ServiceObserved | null, run: Ru
     stable: null,
     details: { restarts, restartsAtStart: run.restartsAtStart ?? 0, crashed: crashed.length },
   };
+}
+
+/** Each side's instances with their own latency and readiness, from the agent's report (null: not reported). */
+function instancesSnapshot(observed: ServiceObserved | null, canary: string, stable: string | null): InstancesSnapshot | undefined {
+  const lat = observed?.instanceLatency;
+  if (!observed || !lat) return undefined;
+  const of = (version: string | null): InstanceSample[] => {
+    const v = version === null ? undefined : observed.versions.find((x) => x.version === version);
+    const out: InstanceSample[] = [];
+    for (const i of v?.instances ?? []) {
+      const latency = lat[i.id];
+      if (latency) out.push({ id: i.id, readyAtMs: i.readyAt === null ? null : Date.parse(i.readyAt), latency });
+    }
+    return out;
+  };
+  return { atMs: Date.parse(observed.observedAt), canary: of(canary), stable: of(stable) };
 }
 
 function toSnapshot(m: MetricVerdict): MetricSnapshot {

@@ -7,7 +7,7 @@
  */
 import type { RouteSpec, ServiceKey, ServiceObserved } from '../core/dataplane.js';
 import { isActiveStatus, type DeploymentRecord, type DeploymentState, type DeploymentStatus, type ReleaseRecord, type RevertIntent, type VersionSettings } from '../core/domain.js';
-import type { StrategySpec } from '../core/spec.js';
+import { isProduction, type StrategySpec } from '../core/spec.js';
 import { analysisPhase, type AnalysisEvaluator, type AnalysisResult } from './analysis-types.js';
 import { formatDuration, parseDuration } from '../core/duration.js';
 import { errorMessage, isRollgateError } from '../core/errors.js';
@@ -198,7 +198,8 @@ export class Executor {
     let analysisHold: string | null = null;
     let analysisPending = false;
     if (!state.revert && !state.skipAnalysis && this.d.analysis && dep.kind === 'deploy') {
-      const phase = analysisPhase(dep.strategy, state, dep.previousVersion !== null);
+      const found = analysisPhase(dep.strategy, state, dep.previousVersion !== null);
+      const phase = found && { ...found, production: isProduction(dep.env, cfg.envSpec) };
       let r: AnalysisResult | null = null;
       try {
         r = phase ? await this.d.analysis.evaluate(dep, phase, observed, now) : null;

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { AppName, EnvName, Version } from '../../api/contract.js';
-import type { LogLine } from '../../api/contract.js';
+import type { LogLine, ServiceStatus } from '../../api/contract.js';
 import { ClientOpts, IntString, action, clientFor, clientOptions, parseArg } from '../command.js';
 import type { ApiClient } from '../client.js';
 import { UsageError } from '../exit.js';
@@ -41,8 +41,7 @@ export function registerInfo(program: Command): void {
         if (services.length === 0) return 'nothing deployed yet; deploy with `rollgate deploy APP --env ENV --path DIR`';
         const problems = services.filter((s) => s.dataPlaneError).map((s) => `warning: ${s.app}/${s.env}: data plane not reachable (${oneLine(s.dataPlaneError)}); shown from the store`);
         for (const s of services.filter((x) => x.isolation === 'none')) problems.push(`warning: ${s.app}/${s.env}: instances are not isolated and can read the platform's data directory (keys, tokens, database); install bubblewrap or run the platform as root, or keep isolation: none only where you trust the code`);
-        const analyses = services.flatMap((s) => (s.activeDeployment?.state.analysis ? [`${s.app}/${s.env}:`, ...analysisLines(s.activeDeployment.state.analysis)] : []));
-        return [statusTable(services), ...analyses, ...problems].join('\n');
+        return [statusTable(services), ...deploymentDetails(services), ...problems].join('\n');
       });
     }),
   );
@@ -213,4 +212,13 @@ async function stageLogs(client: ApiClient, out: Output, o: { app: string | unde
 
 export function stageLogLine(l: StageLogLine, withStage: boolean): string {
   return `${formatTime(l.at).slice(11)}${withStage ? ` ${oneLine(l.stage)}` : ''}${l.stream === 'stderr' ? ' !' : l.stream === 'system' ? ' #' : ''} ${oneLine(l.text)}`;
+}
+
+/** Below the table, each deployment in progress in full: what it waits for and the analysis behind it (never cut off). */
+function deploymentDetails(services: ServiceStatus[]): string[] {
+  return services.flatMap((s) => {
+    const d = s.activeDeployment;
+    if (!d) return [];
+    return [`${oneLine(s.app)}/${oneLine(s.env)}: ${oneLine(d.version)} ${outcome(d.status)}${d.message ? ` — ${oneLine(d.message)}` : ''}`, ...analysisLines(d.state.analysis)];
+  });
 }

@@ -14,4 +14,5 @@ export * from './latency.js';
 export * from './threshold.js';
 export * from './combine.js';
 export * from './counters.js';
+export * from './warmup.js';
 export * from './builtin.js';
