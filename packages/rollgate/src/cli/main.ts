@@ -24,6 +24,7 @@ import { registerReleases } from './commands/releases.js';
 import { releaseFlags } from './release-flags.js';
 import { registerSpecCommands } from './commands/spec.js';
 import { registerUp } from './commands/up.js';
+import { registerDown } from './commands/down.js';
 
 export function buildProgram(): Command {
   const program = new Command('rollgate')
@@ -34,6 +35,7 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   registerUp(program);
+  registerDown(program);
   registerDaemons(program);
   registerSpecCommands(program);
   registerDeploy(program);
