@@ -25,6 +25,7 @@ import { releaseFlags } from './release-flags.js';
 import { registerSpecCommands } from './commands/spec.js';
 import { registerUp } from './commands/up.js';
 import { registerDown } from './commands/down.js';
+import { registerInit } from './commands/init.js';
 
 export function buildProgram(): Command {
   const program = new Command('rollgate')
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
     .exitOverride();
   registerUp(program);
   registerDown(program);
+  registerInit(program);
   registerDaemons(program);
   registerSpecCommands(program);
   registerDeploy(program);
