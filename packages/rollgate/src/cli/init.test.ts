@@ -1,7 +1,7 @@
 /** `rollgate init` through the real binary: detection, a valid commented spec, no overwrite, .gitignore. */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseSpec } from '../core/spec-load.js';
@@ -55,4 +55,18 @@ test('init in a bare directory writes defaults that say they are guesses', async
   assert.match(text, /guessed: no start script/);
   const spec = parseSpec(text);
   assert.equal(Object.values(spec.apps)[0]!.portEnv, 'PORT');
+});
+
+test('init finds a plain PORT variable and a /healthz route in a subdirectory', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'rollgate-init-sub-'));
+  dirs.push(dir);
+  mkdirSync(join(dir, 'app'));
+  writeFileSync(join(dir, 'app', 'server.js'), "const port = Number(process.env.PORT ?? 3000);\nif (url.pathname === '/healthz') ok();\n");
+  const r = await rollgate(dir, ['init']);
+  assert.equal(r.code, 0, r.stderr);
+  const spec = parseSpec(readFileSync(join(dir, 'rollgate.yaml'), 'utf8'));
+  const app = Object.values(spec.apps)[0]!;
+  assert.equal(app.portEnv, 'PORT');
+  assert.equal(app.healthCheck.path, '/healthz');
+  assert.match(r.stdout, /\$PORT\s+\(used in app\/server\.js\)/);
 });

@@ -75,8 +75,7 @@ export function detectProject(dir: string): Detected {
     }
     const rel = file.slice(dir.length + 1);
     if (!portEnv) {
-      const m = /process\.env(?:\.([A-Z_][A-Z0-9_]*PORT[A-Z0-9_]*)|\[\s*['"]([A-Z_][A-Z0-9_]*PORT[A-Z0-9_]*)['"]\s*\])/.exec(text);
-      const name = m?.[1] ?? m?.[2];
+      const name = [...text.matchAll(/process\.env(?:\.([A-Za-z_]\w*)|\[\s*['"]([A-Za-z_]\w*)['"]\s*\])/g)].map((m) => m[1] ?? m[2] ?? '').find((n) => /PORT/.test(n));
       if (name) portEnv = { name, from: rel };
     }
     if (!healthPath) {
