@@ -74,6 +74,10 @@ describe('rollgate up at start', { timeout: 300_000, concurrency: 1 }, () => {
     assert.equal(doc.error.code, 'port_in_use');
     assert.deepEqual(doc.error.details.ports.map((p) => p.port).sort(), [apiPort, stagingPort].sort());
     assert.match(doc.error.message, new RegExp(`port ${apiPort} .*\\(the API, --port\\) is taken by process ${apiHolder}`));
+    const detached = await rollgate(dir, ['up', '--detach', '--port', String(apiPort)]);
+    assert.equal(detached.code, 2, `up --detach refuses the same way: ${detached.stderr}`);
+    assert.match(detached.stderr, new RegExp(`port ${stagingPort} .* is taken by process ${holder}`));
+    assert.equal(existsSync(join(dir, '.rollgate', 'agent.json')), false, 'no agent was started');
   });
 
   test('the first admin password outlives a failed and a crashed first start, until that admin logs in', async () => {

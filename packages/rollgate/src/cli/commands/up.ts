@@ -65,6 +65,9 @@ export function registerUp(program: Command): void {
         guardStdio();
         const dataDir = prepareDataDir(opts.dataDir);
         refuseIfRunning(dataDir, opts.dataDir);
+        // Before a detached start too, so a taken port is this command's own error.
+        const existing = await findLiveAgent(dataDir);
+        await checkListeners(await neededListeners(dataDir, opts), existing ? [existing.pid] : []);
         if (opts.detach) return runDetached(dataDir, opts.dataDir, out);
         // Listen for a stop from now on: one that comes while starting stops right after the start.
         let agent: UpAgent | null = null;
@@ -82,8 +85,6 @@ export function registerUp(program: Command): void {
         };
         const stop = waitForSignal(stopAgentNow);
 
-        const existing = await findLiveAgent(dataDir);
-        await checkListeners(await neededListeners(dataDir, opts), existing ? [existing.pid] : []);
         agent = await ensureAgent(dataDir, out, existing);
         let server;
         try {
