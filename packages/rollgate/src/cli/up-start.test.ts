@@ -131,8 +131,14 @@ describe('rollgate up at start', { timeout: 300_000, concurrency: 1 }, () => {
 
   test('the data directory keeps itself out of git', async () => {
     const dir = projectDir(spec(await freePort()));
-    const r = await rollgate(dir, ['down']);
-    assert.equal(r.code, 0, r.stderr);
+    const none = await rollgate(dir, ['down']);
+    assert.equal(none.code, 0, none.stderr);
+    assert.match(none.stdout, /nothing runs .*no such data directory/);
+    assert.equal(existsSync(join(dir, '.rollgate')), false, '`down` creates no data directory');
+    const apiPort = await freePort();
+    await holdPort(apiPort);
+    const r = await rollgate(dir, ['up', '--port', String(apiPort)]);
+    assert.equal(r.code, 2, r.stderr);
     assert.equal(readFileSync(join(dir, '.rollgate', '.gitignore'), 'utf8').split('\n').filter((l) => l && !l.startsWith('#')).join(), '*');
   });
 });

@@ -4,6 +4,8 @@
  * process (which stops its server and agent in order), then any server and agent left, and
  * waits until every instance the agent ran is gone.
  */
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { AgentClient } from '../../agent/client.js';
@@ -44,6 +46,10 @@ export function registerDown(program: Command): void {
     .option('--json', 'print one JSON document on stdout')
     .action(
       action(DownOpts, async (opts, { out }) => {
+        if (!existsSync(opts.dataDir)) {
+          out.result({ dataDir: resolve(opts.dataDir), stopped: [], instances: 0, instancesLeft: [] }, () => `nothing runs for ${opts.dataDir} (no such data directory)`);
+          return;
+        }
         const dataDir = prepareDataDir(opts.dataDir);
         const instancePids = await instancesOf(dataDir);
         const stopped: Stopped[] = [];
