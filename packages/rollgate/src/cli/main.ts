@@ -24,6 +24,8 @@ import { registerReleases } from './commands/releases.js';
 import { releaseFlags } from './release-flags.js';
 import { registerSpecCommands } from './commands/spec.js';
 import { registerUp } from './commands/up.js';
+import { registerDown } from './commands/down.js';
+import { registerInit } from './commands/init.js';
 
 export function buildProgram(): Command {
   const program = new Command('rollgate')
@@ -34,6 +36,8 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   registerUp(program);
+  registerDown(program);
+  registerInit(program);
   registerDaemons(program);
   registerSpecCommands(program);
   registerDeploy(program);

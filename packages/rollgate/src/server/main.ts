@@ -28,6 +28,7 @@ import { createPipelineEngine } from '../engine/pipeline/index.js';
 import { rolesOfRequest } from '../api/authz.js';
 import { Accounts, Auth, LoginAudit, bootstrapAdmin, type AuthOptions } from '../engine/auth/index.js';
 import { AuditTrail, deriveAuditKey } from '../engine/audit.js';
+import { removeInitialAdminFile } from '../engine/auth/initial-admin-file.js';
 import { feedAuditFromEvents, SYSTEM_ACTOR } from '../engine/audit-hooks.js';
 import { loadMasterKey } from '../engine/secrets/master-key.js';
 import { Secrets } from '../engine/secrets/secrets.js';
@@ -66,6 +67,8 @@ export interface RunningServer {
   token: string | null;
   /** Set on the very first start only: print these once, to the terminal, never to a log. */
   initialAdmin?: { user: string; password: string; token: string | null } | undefined;
+  /** `<dataDir>/initial-admin.txt` while the first admin has not logged in (it holds the password). */
+  initialAdminFile: string | null;
   stop(): Promise<void>;
 }
 
@@ -80,7 +83,16 @@ export async function runServer(opts: ServerOptions): Promise<RunningServer> {
   const master = loadMasterKey({ dataDir });
   const store = await openStore({ url: opts.databaseUrl, dataDir });
   const boot = await bootstrapAdmin(store, dataDir, opts.token ? { token: opts.token } : {});
-  const auth = new Auth(store, opts.auth ?? {});
+  const auth = new Auth(store, {
+    ...opts.auth,
+    onPasswordLogin: (u) => {
+      try {
+        if (removeInitialAdminFile(dataDir, u.name)) log.info('the first admin logged in: its one-time password file was deleted', { user: u.name });
+      } catch (e) {
+        log.warn('could not delete the first admin\'s password file', { error: errorMessage(e) });
+      }
+    },
+  });
   const accounts = new Accounts(store, auth);
   const audit = new AuditTrail(store, deriveAuditKey(master.key));
   // Failed logins reach the trail aggregated; closed windows are summarised by the next failed
@@ -156,6 +168,7 @@ export async function runServer(opts: ServerOptions): Promise<RunningServer> {
     url,
     token: boot.token,
     initialAdmin: boot.created && boot.password ? { user: boot.user, password: boot.password, token: boot.token } : undefined,
+    initialAdminFile: boot.passwordFile,
     async stop() {
       if (stopped) return;
       stopped = true;

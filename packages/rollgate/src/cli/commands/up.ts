@@ -1,25 +1,36 @@
 /**
  * `rollgate up`: a local agent (its own process, so traffic survives this one) plus the server
  * in this process; applies ./rollgate.yaml and prints where everything is.
+ *
+ * What it started it stops: on SIGINT, SIGTERM, SIGHUP, and when its output is gone (a closed
+ * terminal, `| tee log` whose tee left), it stops the server, then the agent, which drains and
+ * stops every instance. An agent it found already running for the data directory (left by
+ * `--keep-agent`, or by an `up` that was killed) was not started by it: it is left running, and
+ * `rollgate down` stops it. `--detach` runs the same in the background (commands/up-detach.ts).
  */
 import { printInitialAdmin } from '../initial-admin.js';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { z } from 'zod';
 import { RollgateError, errorMessage } from '../../core/errors.js';
+import { listenAddress } from '../../core/spec.js';
+import { desiredStatePath, readDesiredState } from '../../agent/state-file.js';
 import { ApiClient } from '../client.js';
 import { IntString, action } from '../command.js';
 import { findLiveAgent, type LiveAgent } from '../agent-file.js';
-import { listenerUrl, prepareDataDir, terminate, waitForSignal } from '../daemon.js';
+import { guardStdio, listenerUrl, prepareDataDir, terminate, waitForSignal, type StopReason } from '../daemon.js';
 import type { Output } from '../output.js';
+import { checkListeners, type NeededListener } from '../port-check.js';
+import { dataDirFlag, liveServer, liveUp, removeUpFile, tail, upLogPath, writeUpFile } from '../platform-file.js';
 import { BIN_PATH, loadRunServer } from '../runtime.js';
 import { ReleaseFlags, releasePolicyOf } from '../release-flags.js';
 import { loadSpecFile } from '../spec-file.js';
 import { DEFAULT_SERVER_PORT } from './daemons.js';
 import { EVENT_STREAM_HELP, EventStreamFlags, eventStreamConfig } from '../event-stream-flags.js';
+import { runDetached } from './up-detach.js';
 
 const UpOpts = z.object({
   dataDir: z.string(),
@@ -27,6 +38,8 @@ const UpOpts = z.object({
   host: z.string().optional(),
   file: z.string(),
   keepAgent: z.boolean().optional(),
+  detach: z.boolean().optional(),
+  background: z.boolean().optional(),
   json: z.boolean().optional(),
   ...EventStreamFlags,
 }).extend(ReleaseFlags.shape);
@@ -34,6 +47,7 @@ const UpOpts = z.object({
 const AGENT_START_TIMEOUT_MS = 20_000;
 /** The agent drains its instances on SIGTERM; give it that long before SIGKILL. */
 const AGENT_STOP_GRACE_MS = 60_000;
+
 
 export function registerUp(program: Command): void {
   program
@@ -44,13 +58,38 @@ export function registerUp(program: Command): void {
     .option('--host <host>', 'API address to listen on (default: loopback)')
     .option('-f, --file <path>', 'spec to apply once running (skipped when absent)', 'rollgate.yaml')
     .option('--keep-agent', 'leave the agent (and so every instance and listener) running when this stops')
+    .option('--detach', 'run in the background: print where its log is and return; `rollgate down` stops it')
+    .addOption(new Option('--background', 'set by --detach on the process it starts').hideHelp())
     .option('--json', 'print one JSON document on stdout once running')
     .option('--max-event-streams <n>', EVENT_STREAM_HELP.total)
     .option('--max-event-streams-per-principal <n>', EVENT_STREAM_HELP.perPrincipal)
+    .addHelpText('after', '\nStops what it started (server, agent, instances) on Ctrl-C, SIGTERM, SIGHUP, or when its output pipe closes.\nAn agent that was already running for the data directory is adopted and left running; `rollgate down` stops it.')
     .action(
       action(UpOpts, async (opts, { out }) => {
+        guardStdio();
         const dataDir = prepareDataDir(opts.dataDir);
-        const agent = await ensureAgent(dataDir, out);
+        refuseIfRunning(dataDir, opts.dataDir);
+        // Before a detached start too, so a taken port is this command's own error.
+        const existing = await findLiveAgent(dataDir);
+        await checkListeners(await neededListeners(dataDir, opts), existing ? [existing.pid] : []);
+        if (opts.detach) return runDetached(dataDir, opts.dataDir, out);
+        // Listen for a stop from now on: one that comes while starting stops right after the start.
+        let agent: UpAgent | null = null;
+        let agentSignalled = false;
+        const stopAgentNow = () => {
+          if (agent?.child && !opts.keepAgent && !agentSignalled) {
+            agentSignalled = true;
+            try {
+              process.kill(agent.pid, 'SIGTERM'); // it drains and stops its instances on its own
+            } catch {
+              // already gone
+            }
+          }
+          removeUpFile(dataDir, process.pid);
+        };
+        const stop = waitForSignal(stopAgentNow);
+
+        agent = await ensureAgent(dataDir, out, existing);
         let server;
         try {
           const runServer = await loadRunServer();
@@ -67,47 +106,100 @@ export function registerUp(program: Command): void {
           if (agent.child && !opts.keepAgent) await terminate(agent.pid, AGENT_STOP_GRACE_MS);
           throw e;
         }
-        printInitialAdmin(server);
+        printInitialAdmin(server, { withPassword: !opts.background });
         const client = new ApiClient(server.url, server.token);
         const applied = await applyIfPresent(client, opts.file, out);
         const envs = await client.environments().catch(() => []);
         const tokenFile = join(dataDir, 'api.token');
         const shownToken = relative(process.cwd(), tokenFile) || tokenFile;
-        out.result(
-          {
-            api: server.url,
-            tokenFile,
-            dataDir,
-            agent: { url: agent.url, pid: agent.pid, adopted: agent.child === null },
-            spec: applied,
-            environments: envs.map((e) => ({ name: e.name, url: listenerUrl(e.listen) })),
-          },
-          () => {
-            const width = Math.max(5, ...envs.map((e) => e.name.length)) + 1;
-            const lines = [
-              `rollgate is up`,
-              `  ${'API:'.padEnd(width + 1)} ${server.url}   (token in ${shownToken})`,
-              `  ${'agent:'.padEnd(width + 1)} ${agent.url}   (pid ${agent.pid}${agent.child ? '' : ', adopted'})`,
-              ...envs.map((e) => `  ${(e.name + ':').padEnd(width + 1)} ${listenerUrl(e.listen)}`),
-            ];
-            if (envs.length === 0) lines.push('  no environments yet: write a rollgate.yaml and run `rollgate apply`');
-            lines.push('Ctrl-C stops the server and the agent' + (opts.keepAgent ? ' (the agent is kept: --keep-agent)' : ''));
-            return lines.join('\n');
-          },
-        );
-        await waitForSignal();
-        out.info('stopping the server…');
+        const log = opts.background ? upLogPath(dataDir) : null;
+        writeUpFile(dataDir, { pid: process.pid, api: server.url, agentPid: agent.pid, agentStarted: agent.child !== null, keepAgent: opts.keepAgent === true, log, startedAt: new Date().toISOString() });
+        const doc = {
+          api: server.url,
+          pid: process.pid,
+          tokenFile,
+          dataDir,
+          log,
+          agent: { url: agent.url, pid: agent.pid, adopted: agent.child === null },
+          spec: applied,
+          environments: envs.map((e) => ({ name: e.name, url: listenerUrl(e.listen) })),
+          initialAdminFile: server.initialAdminFile,
+          firstStart: server.initialAdmin !== undefined,
+        };
+        const a = agent;
+        out.result(doc, () => {
+          const width = Math.max(5, ...envs.map((e) => e.name.length)) + 1;
+          const lines = [
+            `rollgate is up (pid ${process.pid}, data in ${dataDir})`,
+            `  ${'API:'.padEnd(width + 1)} ${server.url}   (token in ${shownToken})`,
+            `  ${'agent:'.padEnd(width + 1)} ${a.url}   (pid ${a.pid}${a.child ? '' : ', adopted: it was running before and is left running'})`,
+            ...envs.map((e) => `  ${(e.name + ':').padEnd(width + 1)} ${listenerUrl(e.listen)}`),
+          ];
+          if (envs.length === 0) lines.push('  no environments yet: write a rollgate.yaml (`rollgate init`) and run `rollgate apply`');
+          const what = opts.keepAgent ? 'the server (the agent is kept: --keep-agent)' : a.child ? 'the server, the agent and its instances' : 'the server';
+          lines.push(opts.background ? `\`rollgate down${dataDirFlag(opts.dataDir)}\` stops ${what}` : `Ctrl-C stops ${what}`);
+          return lines.join('\n');
+        });
+        // A detached start waits for this: the platform is up.
+        if (process.send) {
+          process.send({ type: 'up', doc });
+          process.disconnect?.();
+        }
+
+        const why = await stop;
+        out.info(`${reasonText(why)}: stopping the server…`);
         try {
           await server.stop();
         } finally {
-          if (!opts.keepAgent) {
+          if (agent.child && !opts.keepAgent) {
             out.info(`stopping the agent (pid ${agent.pid}; instances drain first)…`);
+            agentSignalled = true;
             await terminate(agent.pid, AGENT_STOP_GRACE_MS);
+          } else if (!agent.child) {
+            out.info(`the agent (pid ${agent.pid}) was running before this \`up\` and keeps running; \`rollgate down${dataDirFlag(opts.dataDir)}\` stops it`);
           }
+          removeUpFile(dataDir, process.pid);
         }
         out.info('stopped');
       }),
     );
+}
+
+function reasonText(why: StopReason): string {
+  return why === 'output closed' ? 'output closed (the terminal or pipe reading it is gone)' : why;
+}
+
+/** A second `up` on a data directory in use says where the first one runs. */
+function refuseIfRunning(dataDir: string, shown: string): void {
+  const up = liveUp(dataDir);
+  if (up) {
+    throw new RollgateError(
+      'conflict',
+      `rollgate is already running for ${dataDir}: API ${up.api}, pid ${up.pid}${up.log ? `, log ${up.log}` : ''}; stop it with \`rollgate down${dataDirFlag(shown)}\` (or Ctrl-C where it runs), or use another --data-dir`,
+      { api: up.api, pid: up.pid, dataDir },
+    );
+  }
+  const server = liveServer(dataDir);
+  if (server) {
+    throw new RollgateError('conflict', `a rollgate server (pid ${server.pid}) already serves ${dataDir} at ${server.url}; stop it (\`rollgate down${dataDirFlag(shown)}\`), or use another --data-dir`, { api: server.url, pid: server.pid, dataDir });
+  }
+}
+
+/** The API port, each environment's listener in the spec, and those the agent will reopen from its saved state. */
+async function neededListeners(dataDir: string, opts: { port: number; host?: string | undefined; file: string }): Promise<NeededListener[]> {
+  const needed: NeededListener[] = [{ host: opts.host ?? '127.0.0.1', port: opts.port, what: 'the API, --port' }];
+  if (existsSync(opts.file)) {
+    try {
+      const loaded = await loadSpecFile(opts.file);
+      for (const [name, env] of Object.entries(loaded.spec.environments)) needed.push({ ...listenAddress(env), what: `environment ${name}, listen in ${loaded.name}` });
+    } catch {
+      // A bad spec is reported when it is applied; the platform still starts.
+    }
+  }
+  for (const svc of readDesiredState(desiredStatePath(dataDir))) {
+    needed.push({ host: svc.listenHost, port: svc.listenPort, what: `environment ${svc.env}, reopened by the agent from ${dataDir}` });
+  }
+  return needed;
 }
 
 interface UpAgent extends LiveAgent {
@@ -115,10 +207,9 @@ interface UpAgent extends LiveAgent {
   child: ChildProcess | null;
 }
 
-async function ensureAgent(dataDir: string, out: Output): Promise<UpAgent> {
-  const live = await findLiveAgent(dataDir);
+async function ensureAgent(dataDir: string, out: Output, live: LiveAgent | null): Promise<UpAgent> {
   if (live) {
-    out.info(`adopting the agent already running for ${dataDir} (pid ${live.pid})`);
+    out.info(`adopting the agent already running for ${dataDir} (pid ${live.pid}); it is left running when this stops`);
     return { ...live, child: null };
   }
   const logFile = join(dataDir, 'agent.log');
@@ -156,12 +247,3 @@ async function applyIfPresent(client: ApiClient, file: string, out: Output): Pro
     return { file, error: errorMessage(e) };
   }
 }
-
-function tail(file: string, lines: number): string {
-  try {
-    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
-  } catch {
-    return '(no log)';
-  }
-}
-

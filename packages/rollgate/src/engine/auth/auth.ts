@@ -24,6 +24,8 @@ export interface AuthOptions {
   /** Last use of a token / session is written at most this often (default 60 s). */
   touchIntervalMs?: number;
   throttle?: Partial<ThrottlePolicy>;
+  /** Called after each successful password login (the server deletes the first admin's password file). */
+  onPasswordLogin?: (user: UserRecord) => void;
 }
 
 /** What each refused credential is told (tests match these). */
@@ -66,6 +68,7 @@ export class Auth {
   /** Token id -> when this process last recorded its use: most requests then write nothing. */
   private readonly touched = new Map<string, number>();
   private lastMaintenance = 0;
+  private readonly onPasswordLogin: ((user: UserRecord) => void) | undefined;
 
   constructor(
     readonly store: Store,
@@ -76,6 +79,7 @@ export class Auth {
     this.sessionIdleMs = opts.sessionIdleMs ?? 2 * 3_600_000;
     this.sessionMaxMs = opts.sessionMaxMs ?? 12 * 3_600_000;
     this.touchMs = opts.touchIntervalMs ?? 60_000;
+    this.onPasswordLogin = opts.onPasswordLogin;
     this.roles = new RoleBook(store);
     this.throttle = new LoginThrottle(store, { ...DEFAULT_THROTTLE, ...opts.throttle });
   }
@@ -189,6 +193,7 @@ export class Auth {
       address: client.address?.slice(0, 64) ?? null,
       userAgent: client.userAgent?.slice(0, 200) ?? null,
     });
+    this.onPasswordLogin?.(user);
     return { ok: true, principal: await this.sessionPrincipal(user, s), sessionId, csrfToken, expiresAt };
   }
 

@@ -14,6 +14,7 @@ import type { ApiTokenRecord, UserRecord } from '../../store/auth-types.js';
 import type { Store } from '../../store/types.js';
 import { DEFAULT_SCRYPT, generatePassword, hashPassword, type ScryptParams } from './passwords.js';
 import { generateToken, isWellFormedToken, newTokenId, tokenHashHex } from './tokens.js';
+import { readInitialAdminFile, writeInitialAdminFile } from './initial-admin-file.js';
 
 export const LEGACY_TOKEN_SETTING = 'api_token_sha256';
 export const ADMIN_USER = 'admin';
@@ -37,6 +38,8 @@ export interface BootstrapResult {
   tokenFile: string;
   /** The token of an older data directory was imported. */
   imported: boolean;
+  /** `<dataDir>/initial-admin.txt` while the first admin has not logged in yet (it holds the password), else null. */
+  passwordFile: string | null;
 }
 
 async function writeTokenFile(file: string, token: string): Promise<void> {
@@ -76,12 +79,16 @@ export async function bootstrapAdmin(store: Store, dataDir: string, opts: Bootst
       // Another server sharing the database created it first: carry on as a later start.
       if (!(e instanceof RollgateError && e.code === 'conflict')) throw e;
     }
-    if (admin) return firstStart(store, admin, password, tokenFile, opts, now);
+    if (admin) {
+      // Before anything else can fail: the password must outlive a start that fails now.
+      const passwordFile = writeInitialAdminFile(dataDir, admin.name, password);
+      return { ...(await firstStart(store, admin, password, tokenFile, opts, now)), passwordFile };
+    }
   }
-  return laterStart(store, tokenFile, opts, now);
+  return { ...(await laterStart(store, tokenFile, opts, now)), passwordFile: readInitialAdminFile(dataDir)?.file ?? null };
 }
 
-async function firstStart(store: Store, admin: UserRecord, password: string, tokenFile: string, opts: BootstrapOptions, now: () => Date): Promise<BootstrapResult> {
+async function firstStart(store: Store, admin: UserRecord, password: string, tokenFile: string, opts: BootstrapOptions, now: () => Date): Promise<Omit<BootstrapResult, 'passwordFile'>> {
   const add = (hash: string, name: string) =>
     store.auth.createToken({ id: newTokenId(), userId: admin.id, name, hash, roles: null, expiresAt: null, createdBy: BY, at: now().toISOString() });
   let token: string | null = null;
@@ -104,7 +111,7 @@ async function firstStart(store: Store, admin: UserRecord, password: string, tok
   return { created: true, user: admin.name, password, token, tokenFile, imported };
 }
 
-async function laterStart(store: Store, tokenFile: string, opts: BootstrapOptions, now: () => Date): Promise<BootstrapResult> {
+async function laterStart(store: Store, tokenFile: string, opts: BootstrapOptions, now: () => Date): Promise<Omit<BootstrapResult, 'passwordFile'>> {
   if (opts.token !== undefined) {
     const hash = tokenHashHex(opts.token);
     if (!(await store.auth.getTokenByHash(hash))) {

@@ -1,0 +1,118 @@
+/** Helpers for tests that run the real `rollgate` binary as a user would. */
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ROLLGATE_BIN } from '../demo/fixtures.js';
+
+export interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Client env: nothing inherited that would point the CLI elsewhere. */
+export function cleanEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  for (const k of Object.keys(env)) if (k.startsWith('ROLLGATE_')) delete env[k];
+  return env;
+}
+
+export function rollgate(cwd: string, args: string[], timeoutMs = 120_000): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [ROLLGATE_BIN, ...args], { cwd, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`rollgate ${args.join(' ')} did not finish within ${timeoutMs}ms\nstdout: ${stdout}\nstderr: ${stderr}`));
+    }, timeoutMs);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** A long-running `rollgate …` (up) whose output is collected as it comes. */
+export interface Daemon {
+  child: ChildProcess;
+  out: () => string;
+  err: () => string;
+}
+
+export function startRollgate(cwd: string, args: string[], stdio: StdioOptions = ['ignore', 'pipe', 'pipe']): Daemon {
+  const child = spawn(process.execPath, [ROLLGATE_BIN, ...args], { cwd, env: cleanEnv(), stdio });
+  let out = '';
+  let err = '';
+  child.stdout?.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr?.on('data', (c: Buffer) => (err += c.toString()));
+  return { child, out: () => out, err: () => err };
+}
+
+export async function until<T>(what: string, fn: () => Promise<T | null | undefined | false> | T | null | undefined | false, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown = null;
+  while (Date.now() < deadline) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (e) {
+      last = e;
+    }
+    await sleep(150);
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+}
+
+/** Whether a process exists (a zombie counts as gone: it runs nothing and holds no port). */
+export function procAlive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return !/^\d+ \(.*\) Z/.test(stat);
+  } catch {
+    return false;
+  }
+}
+
+export function portFree(port: number, host = '127.0.0.1'): Promise<boolean> {
+  return new Promise((res) => {
+    const s = createServer();
+    s.once('error', () => res(false));
+    s.listen({ port, host, exclusive: true }, () => s.close(() => res(true)));
+  });
+}
+
+export function readJsonFile<T>(file: string): T | null {
+  try {
+    return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as T) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The pids of every instance the agent of `dataDir` runs (asked through its API with its token). */
+export async function instancePids(dataDir: string): Promise<number[]> {
+  const info = readJsonFile<{ url: string }>(join(dataDir, 'agent.json'));
+  if (!info) return [];
+  const token = readFileSync(join(dataDir, 'agent.token'), 'utf8').trim();
+  const res = await fetch(`${info.url}/v1/services`, { headers: { authorization: `Bearer ${token}` } });
+  const services = (await res.json()) as { versions: { instances: { pid: number | null }[] }[] }[];
+  return services.flatMap((s) => s.versions.flatMap((v) => v.instances.map((i) => i.pid))).filter((p): p is number => p !== null);
+}
+
+/** Last resort after a test: nothing it started may outlive it. */
+export async function killAll(pids: Iterable<number>): Promise<void> {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+  await sleep(100);
+}
