@@ -91,8 +91,8 @@ export class InstanceLog {
     }
   }
 
-  /** The last lines of output, stderr preferred, for a failure message. */
-  lastLines(n = 5): string[] {
+  /** The last lines of output, stderr preferred, for a failure message (enough to reach above a stack trace). */
+  lastLines(n = KEEP_IN_MEMORY): string[] {
     const err = this.recent.filter((l) => l.stream === 'stderr').map((l) => l.text.trim()).filter(Boolean);
     const src = err.length > 0 ? err : this.recent.map((l) => l.text.trim()).filter(Boolean);
     return src.slice(-n);

@@ -22,10 +22,24 @@ export interface FollowHooks {
   onUnreachable?(message: string): void;
 }
 
-export async function followDeployment(client: ApiClient, id: string, hooks: FollowHooks, opts: { pollMs?: number } = {}): Promise<DeploymentView> {
+export interface FollowOptions {
+  pollMs?: number;
+  /** Stop following (Ctrl-C): resolves with the last view seen; the rollout itself goes on. */
+  signal?: AbortSignal | undefined;
+  /** Stop once this holds (default: the deployment is no longer active). */
+  done?: ((view: DeploymentView) => boolean) | undefined;
+}
+
+export async function followDeployment(client: ApiClient, id: string, hooks: FollowHooks, opts: FollowOptions = {}): Promise<DeploymentView> {
   const pollMs = opts.pollMs ?? POLL_MS;
+  const done = opts.done ?? ((v: DeploymentView) => !isActiveStatus(v.status));
   const stop = new AbortController();
   const wake = new Waker();
+  const detach = () => {
+    stop.abort();
+    wake.wake();
+  };
+  opts.signal?.addEventListener('abort', detach, { once: true });
   let streaming = false;
   const scope: { app?: string; env?: string } = {};
 
@@ -44,8 +58,10 @@ export async function followDeployment(client: ApiClient, id: string, hooks: Fol
   })();
 
   let unreachableSince: number | null = null;
+  let latest: DeploymentView | null = null;
   try {
     for (;;) {
+      if (opts.signal?.aborted && latest) return latest;
       let view: DeploymentView;
       try {
         view = await client.deployment(id);
@@ -62,11 +78,13 @@ export async function followDeployment(client: ApiClient, id: string, hooks: Fol
       }
       scope.app = view.app;
       scope.env = view.env;
+      latest = view;
       await hooks.onView(view);
-      if (!isActiveStatus(view.status)) return view;
+      if (done(view) || opts.signal?.aborted) return view;
       await wake.wait(streaming ? SAFETY_REFRESH_MS : pollMs);
     }
   } finally {
+    opts.signal?.removeEventListener('abort', detach);
     stop.abort();
     await listen;
   }

@@ -2,13 +2,15 @@
 import type { DeploymentView, ServiceStatus } from '../api/contract.js';
 import type { ApiClient } from './client.js';
 import { OperationFailed } from './exit.js';
-import { followDeployment } from './follow.js';
+import { followDeployment, type FollowOptions } from './follow.js';
 import { deploymentDuration, outcome } from './format.js';
 import { oneLine } from './terminal-text.js';
+import { withoutTook } from './line-text.js';
 import type { Output } from './output.js';
 import { EventLines, LiveBlock, renderLive } from './progress.js';
 
-export async function waitForDeployment(client: ApiClient, started: DeploymentView, out: Output): Promise<DeploymentView> {
+/** Follows to the end (or until `opts.done`, or until `opts.signal` detaches) and returns the last view. */
+export async function waitForDeployment(client: ApiClient, started: DeploymentView, out: Output, opts: Pick<FollowOptions, 'signal' | 'done'> = {}): Promise<DeploymentView> {
   const tty = !out.json && process.stdout.isTTY === true;
   let final: DeploymentView;
   if (tty) {
@@ -29,7 +31,7 @@ export async function waitForDeployment(client: ApiClient, started: DeploymentVi
           }
           draw();
         },
-      });
+      }, opts);
     } finally {
       clearInterval(ticker);
       block.done();
@@ -43,14 +45,14 @@ export async function waitForDeployment(client: ApiClient, started: DeploymentVi
         if (!warned) out.warn(`${msg}; retrying`);
         warned = true;
       },
-    });
+    }, opts);
   }
   return final;
 }
 
-/** The one-line summary printed when a followed deployment ends. */
+/** The one-line summary printed when a followed deployment ends (one duration: the message's own "(took …)" is left out). */
 export function endLine(d: DeploymentView): string {
-  return `deployment ${oneLine(d.id)} ${outcome(d.status)} after ${deploymentDuration(d)}: ${oneLine(d.message || `${d.app} ${d.version} in ${d.env}`)}`;
+  return `deployment ${oneLine(d.id)} ${outcome(d.status)} after ${deploymentDuration(d)}: ${oneLine(withoutTook(d.message) || `${d.app} ${d.version} in ${d.env}`)}`;
 }
 
 /** Exit 0 only when it succeeded; anything else is an operation failure (exit 1). */

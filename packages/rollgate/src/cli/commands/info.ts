@@ -10,10 +10,13 @@ import { UsageError } from '../exit.js';
 import type { Output } from '../output.js';
 import type { StageLogLine } from '../../core/pipeline.js';
 import { resolveRun } from './pipeline.js';
+import { showDeployment } from './deployment.js';
+import { watchDeployment } from './watch.js';
+import { findDeploymentId } from '../deployment-ref.js';
 import { analysisLines, deploymentDuration, formatTime, outcome, statusTable, table } from '../format.js';
 import { oneLine } from '../terminal-text.js';
 
-const StatusOpts = ClientOpts.extend({ env: EnvName.optional() });
+const StatusOpts = ClientOpts.extend({ env: EnvName.optional(), watch: z.boolean().optional() });
 const HistoryOpts = ClientOpts.extend({ env: EnvName.optional(), limit: IntString(1, 1000).default(20) });
 const LogsOpts = ClientOpts.extend({
   env: EnvName.optional(),
@@ -33,9 +36,11 @@ export function registerInfo(program: Command): void {
       .command('status')
       .description('per app and environment: current version, traffic weights, instance health, the deployment in progress')
       .argument('[app]', 'only this app')
-      .option('-e, --env <env>', 'only this environment'),
+      .option('-e, --env <env>', 'only this environment')
+      .option('-w, --watch', 'follow the deployment in progress live (as `rollgate watch`); Ctrl-C stops watching'),
   ).action(
     action(StatusOpts, async (opts, { out }, appArg: string | undefined) => {
+      if (opts.watch) return watchDeployment(clientFor(opts), out, { app: optionalApp(appArg), env: opts.env });
       const services = await clientFor(opts).status({ app: optionalApp(appArg), env: opts.env });
       out.result(services, () => {
         if (services.length === 0) return 'nothing deployed yet; deploy with `rollgate deploy APP --env ENV --path DIR`';
@@ -65,12 +70,14 @@ export function registerInfo(program: Command): void {
   clientOptions(
     program
       .command('history')
-      .description('past and current deployments, newest first: version, strategy, outcome, duration, who')
-      .argument('[app]', 'only this app')
+      .description('past and current deployments, newest first: version, strategy, outcome, duration, who; `history ID` shows one in full')
+      .argument('[app]', 'only this app, or a deployment id (or its start) to show that deployment as `rollgate deployment show`')
       .option('-e, --env <env>', 'only this environment')
       .option('-n, --limit <n>', 'how many', '20'),
   ).action(
     action(HistoryOpts, async (opts, { out }, appArg: string | undefined) => {
+      const id = appArg === undefined ? null : await findDeploymentId(clientFor(opts), appArg);
+      if (id !== null) return showDeployment(clientFor(opts), out, id);
       const list = await clientFor(opts).deployments({ app: optionalApp(appArg), env: opts.env, limit: opts.limit });
       out.result(list, () => {
         if (list.length === 0) return 'no deployments yet';
