@@ -121,6 +121,15 @@ export class ApiClient {
     return this.call('GET', '/v1/logs', { query: q });
   }
 
+  /** The tail, then 'live', then new lines (SSE) until `signal` aborts or the server ends the stream. */
+  async *followLogs(q: { app: string; env: string; version?: string | undefined; instance?: string | undefined; tail?: number | undefined }, signal: AbortSignal): AsyncGenerator<LogLine | 'live'> {
+    for await (const msg of this.sse(this.url('/v1/logs/stream', q), signal)) {
+      if (msg.event === 'end') return;
+      if (msg.event === 'live') yield 'live';
+      if (msg.event === 'line' && msg.data !== '') yield JSON.parse(msg.data) as LogLine;
+    }
+  }
+
   // pipelines
   startRun(target: { pipeline: string } | { app: string }, opts: { archive?: AsyncIterable<Uint8Array> | undefined; ref?: string | undefined; version?: string | undefined; commitSha?: string | undefined; commitTime?: string | undefined }): Promise<RunView> {
     const path = 'pipeline' in target ? `/v1/pipelines/${encodeURIComponent(target.pipeline)}/runs` : `/v1/apps/${encodeURIComponent(target.app)}/runs`;
