@@ -72,7 +72,8 @@ export function actionRows(view: DeploymentView, audit: AuditEntry[] | null): Ac
   } else {
     for (const ev of view.timeline) {
       if (!USER_KINDS.has(ev.kind)) continue;
-      const m = / by (\S+?)(?::|$| \()/.exec(ev.message);
+      // Actors look like `user:ann`: a colon ends the name only when a space follows (`failed by user:ann: why`).
+      const m = / by (\S+?)(?=: |$| \()/.exec(ev.message);
       rows.push({ at: ev.at, actor: m?.[1] ?? (ev.kind === 'created' ? view.requestedBy : '?'), action: ev.kind, detail: ev.message, from: 'timeline' });
     }
   }
