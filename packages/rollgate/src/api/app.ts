@@ -252,7 +252,9 @@ export function createApi(d: ApiDeps): Hono<ApiEnv> {
   });
 
   app.get('/v1/events', (c) => {
-    const after = Number(c.req.header('last-event-id') ?? c.req.query('after') ?? 0);
+    // `after=latest`: only what happens from now on (a CLI following one rollout needs no history).
+    const latestOnly = c.req.header('last-event-id') === undefined && c.req.query('after') === 'latest';
+    const after = latestOnly ? 0 : Number(c.req.header('last-event-id') ?? c.req.query('after') ?? 0);
     if (!Number.isInteger(after) || after < 0) throw new RollgateError('invalid_input', 'after / Last-Event-ID must be a non-negative event id');
     return streamSSE(c, async (stream) => {
       // Subscribe first and buffer, then replay from the store, so nothing falls in between.
@@ -271,6 +273,7 @@ export function createApi(d: ApiDeps): Hono<ApiEnv> {
       stream.onAbort(unsubscribe);
       try {
         for (;;) {
+          if (latestOnly) break;
           const page = await d.store.listEvents(last, 500);
           for (const e of page) await send(e);
           if (page.length < 500) break;

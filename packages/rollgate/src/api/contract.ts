@@ -30,7 +30,7 @@
  *   GET  /v1/notifications/deliveries?channel=&outcome=&limit= -> delivery attempts, newest first
  *   POST /v1/notifications/deliveries/:id/resend     -> { deliveryId } (202)
  *   GET  /v1/dora?app=&env=&since=90d              -> DORA metrics with 2024 tiers (dora/load.ts DoraResult)
- *   GET  /v1/events?after=                           -> text/event-stream of EventRecord (id = event id; Last-Event-ID resumes)
+ *   GET  /v1/events?after=                           -> text/event-stream of EventRecord (id = event id; Last-Event-ID resumes; after=latest: new ones only)
  */
 import { z } from 'zod';
 import { NAME_RE, VERSION_RE } from '../core/spec.js';

@@ -186,8 +186,8 @@ export class ApiClient {
   }
 
   /** The platform event stream (SSE). Ends when `signal` aborts or the server closes it. */
-  async *events(opts: { after?: number | undefined; signal: AbortSignal }): AsyncGenerator<EventRecord> {
-    for await (const msg of this.sse(this.url('/v1/events', { after: opts.after }), opts.signal)) {
+  async *events(opts: { after?: number | 'latest' | undefined; signal: AbortSignal; onOpen?: () => void }): AsyncGenerator<EventRecord> {
+    for await (const msg of this.sse(this.url('/v1/events', { after: opts.after }), opts.signal, opts.onOpen)) {
       if (msg.data === '') continue;
       let ev: unknown;
       try {
@@ -208,7 +208,7 @@ export class ApiClient {
   }
 
   /** Messages of a text/event-stream until it ends or `signal` aborts. */
-  private async *sse(url: string, signal: AbortSignal): AsyncGenerator<SseMessage> {
+  private async *sse(url: string, signal: AbortSignal, onOpen?: () => void): AsyncGenerator<SseMessage> {
     let res;
     try {
       res = await request(url, {
@@ -222,6 +222,7 @@ export class ApiClient {
       throw this.unreachable(e);
     }
     if (res.statusCode >= 400) throw await this.errorFrom(res.statusCode, await res.body.text());
+    onOpen?.();
     try {
       yield* parseSse(res.body);
     } finally {

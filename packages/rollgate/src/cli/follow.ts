@@ -1,6 +1,6 @@
 /**
- * Follows a deployment until it is no longer active. Woken by the SSE event stream, with
- * polling every 500ms when the stream is not available. Survives a server restart for a while
+ * Follows a deployment until it is no longer active. Woken by the SSE event stream (new events
+ * only), with polling every 500ms only when the stream is not available. Survives a server restart for a while
  * (the rollout goes on in the data plane; the server resumes it when it is back).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -46,7 +46,8 @@ export async function followDeployment(client: ApiClient, id: string, hooks: Fol
   // Background: listen to the event stream and wake the loop on anything about this deployment.
   const listen = (async () => {
     try {
-      for await (const ev of client.events({ signal: stop.signal })) {
+      // Only what happens from now on; the loop fetches the deployment itself once the stream is open.
+      for await (const ev of client.events({ after: 'latest', signal: stop.signal, onOpen: () => ((streaming = true), wake.wake()) })) {
         streaming = true;
         if (ev.deploymentId === id || (scope.app !== undefined && ev.app === scope.app && ev.env === scope.env)) wake.wake();
       }

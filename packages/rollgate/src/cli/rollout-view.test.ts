@@ -215,6 +215,20 @@ describe('following and steering a rollout', { timeout: 240_000 }, () => {
     assert.doesNotMatch(fr.stdout, /demo-app v1 listening/, '--grep filters the followed lines too');
   });
 
+  test('watchers follow the event stream from now on (after=latest): no replay of the history', async () => {
+    const res = await request(`${p.url}/v1/events?after=latest`, { headers: { authorization: `Bearer ${p.token}` } });
+    assert.equal(res.statusCode, 200);
+    await release('v9');
+    let text = '';
+    for await (const chunk of res.body) {
+      text += chunk.toString();
+      if (/^data: /m.test(text)) break;
+    }
+    res.body.destroy();
+    const first = JSON.parse(/^data: (.*)$/m.exec(text)![1]!) as { type: string; data: { version?: string } };
+    assert.deepEqual([first.type, first.data.version], ['release.created', 'v9'], 'the first event is the new one, not event 1');
+  });
+
   test('a forgotten --env names the environments', async () => {
     const r = await cli(['promote', 'web']);
     expectCode(r, 2, 'promote without --env');
