@@ -55,10 +55,14 @@ function expectCode(r: Run, code: number, what: string): void {
 }
 
 /** A release of the demo app whose entry prints a numbered tick every 100ms (or crashes first). */
-async function release(version: string, entry?: string): Promise<string> {
+async function releaseDir(version: string): Promise<string> {
   const dir = await makeDemoRelease(join(work, 'rel'), { version });
-  writeFileSync(join(dir, 'main.js'), entry ?? `let n = 0;\nsetInterval(() => console.log('tick ' + n++ + ' of ${version}'), 100);\nawait import('./server.js');\n`);
-  return (await p.client.uploadRelease('web', packDir(await checkReleaseDir(dir)), { version })).id;
+  writeFileSync(join(dir, 'main.js'), `let n = 0;\nsetInterval(() => console.log('tick ' + n++ + ' of ${version}'), 100);\nawait import('./server.js');\n`);
+  return dir;
+}
+
+async function release(version: string): Promise<string> {
+  return (await p.client.uploadRelease('web', packDir(await checkReleaseDir(await releaseDir(version))), { version })).id;
 }
 
 async function deployment(id: string): Promise<DeploymentView> {
@@ -106,9 +110,17 @@ describe('following and steering a rollout', { timeout: 240_000 }, () => {
   let depId: string;
 
   test('watch picks the rollout in progress; Ctrl-C leaves it running (exit 0); watching again works; --wait on promote, pause, resume, abort', async () => {
-    const v2 = await release('v2');
-    depId = (await p.client.deploy({ app: 'web', env: 'staging', releaseId: v2 })).id;
-    await until('the canary to hold at its first pause', async () => (await deployment(depId)).status === 'paused', 60_000);
+    // deploy --wait, left with Ctrl-C at the pause: exit 0, and the rollout goes on.
+    const d = start(['deploy', 'web', '--env', 'staging', '--path', await releaseDir('v2'), '--version', 'v2', '--wait']);
+    const held = await until('the canary to hold at its first pause', async () => {
+      const [last] = await p.client.deployments({ app: 'web', env: 'staging', limit: 1 });
+      return last && last.version === 'v2' && last.status === 'paused' ? last : null;
+    }, 60_000);
+    depId = held.id;
+    d.child.kill('SIGINT');
+    const dr = await d.done;
+    expectCode(dr, 0, 'deploy --wait after Ctrl-C');
+    assert.match(dr.stdout, /stopped waiting: deployment .* goes on \(paused/);
 
     // Without an id: the only deployment in progress.
     const w1 = start(['watch']);

@@ -6,6 +6,8 @@ import { followDeployment, type FollowOptions } from './follow.js';
 import { deploymentDuration, outcome } from './format.js';
 import { oneLine } from './terminal-text.js';
 import { withoutTook } from './line-text.js';
+import { onInterrupt } from './interrupt.js';
+import { isActiveStatus } from '../core/domain.js';
 import type { Output } from './output.js';
 import { EventLines, LiveBlock, renderLive } from './progress.js';
 
@@ -59,4 +61,23 @@ export function endLine(d: DeploymentView): string {
 export function requireSucceeded(d: DeploymentView, result: Record<string, unknown>): void {
   if (d.status === 'succeeded') return;
   throw new OperationFailed(`deployment_${d.status}`, endLine(d), result);
+}
+
+/**
+ * Follows to the end like waitForDeployment, but Ctrl-C stops following instead of killing the
+ * command: `detached` is then true and the rollout goes on (`rollgate watch` comes back to it).
+ */
+export async function waitOrDetach(client: ApiClient, started: DeploymentView, out: Output): Promise<{ final: DeploymentView; detached: boolean }> {
+  const interrupt = onInterrupt();
+  try {
+    const final = await waitForDeployment(client, started, out, { signal: interrupt.signal });
+    return { final, detached: interrupt.signal.aborted && isActiveStatus(final.status) };
+  } finally {
+    interrupt.release();
+  }
+}
+
+/** What is printed when the user stopped following a rollout that goes on. */
+export function detachedLine(d: DeploymentView): string {
+  return `stopped waiting: deployment ${oneLine(d.id)} goes on (${oneLine(outcome(d.status))}${d.step ? `: ${oneLine(d.step)}` : ''}); follow it again with \`rollgate watch ${oneLine(d.id.slice(0, 8))}\``;
 }

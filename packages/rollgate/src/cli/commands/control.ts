@@ -7,7 +7,7 @@ import { RollgateError } from '../../core/errors.js';
 import type { ApiClient, DeploymentAction } from '../client.js';
 import { ClientOpts, action, clientFor, clientOptions, parseArg } from '../command.js';
 import { describeDeployment } from '../format.js';
-import { endLine, requireSucceeded, waitForDeployment } from '../watch.js';
+import { detachedLine, endLine, requireSucceeded, waitForDeployment, waitOrDetach } from '../watch.js';
 import { actionGoal } from '../action-wait.js';
 import { OperationFailed } from '../exit.js';
 import { onInterrupt } from '../interrupt.js';
@@ -96,7 +96,8 @@ export function registerControl(program: Command): void {
         out.result(started, () => `retry ${started.id} started: ${app} ${started.version} to ${opts.env}`);
         return;
       }
-      const final = await waitForDeployment(client, started, out);
+      const { final, detached } = await waitOrDetach(client, started, out);
+      if (detached) return out.result(final, () => detachedLine(final));
       requireSucceeded(final, { deployment: final });
       out.result(final, () => endLine(final));
     }),
@@ -120,7 +121,8 @@ export function registerControl(program: Command): void {
         return;
       }
       out.info(`rollback ${started.id}: ${app} in ${opts.env} back to ${started.version}`);
-      const final = await waitForDeployment(client, started, out);
+      const { final, detached } = await waitOrDetach(client, started, out);
+      if (detached) return out.result(final, () => detachedLine(final));
       requireSucceeded(final, { deployment: final });
       out.result(final, () => endLine(final));
     }),
