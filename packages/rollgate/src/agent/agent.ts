@@ -233,6 +233,10 @@ export class Agent {
     return this.supervisor.logs(key, q);
   }
 
+  followLogs(key: ServiceKey, q: Omit<LogQuery, 'tail'>, onLine: (line: LogLine) => void): () => void {
+    return this.supervisor.followLogs(key, q, onLine);
+  }
+
   /** Instance state changes, as they happen. Returns the unsubscribe function. */
   subscribe(fn: (e: AgentEvent) => void): () => void {
     this.subscribers.add(fn);

@@ -139,6 +139,30 @@ export function createAgentApi(agent: Agent, opts: ApiOptions): AgentApi {
     return c.json({ lines: await agent.logs(key, q.data) });
   });
 
+  // New log lines as they are written (`rollgate logs -f`), until the caller goes away.
+  app.get('/v1/services/:env/:app/logs/stream', (c) => {
+    const key = serviceKey(c);
+    const q = LogsQuerySchema.omit({ tail: true }).safeParse(c.req.query());
+    if (!q.success) throw new RollgateError('invalid_input', `invalid query: ${describeIssues(q.error, 'query')}`);
+    return streamSSE(c, async (stream) => {
+      let close!: () => void;
+      const closed = new Promise<void>((r) => (close = r));
+      let chain: Promise<void> = Promise.resolve();
+      const push = (f: () => Promise<void>) => {
+        chain = chain.then(f).catch(() => close());
+      };
+      const unfollow = agent.followLogs(key, q.data, (l) => push(() => stream.writeSSE({ event: 'line', data: JSON.stringify(l) })));
+      const beat = setInterval(() => push(() => stream.write(': ping\n\n').then(() => undefined)), heartbeatMs);
+      streams.add(close);
+      stream.onAbort(() => close());
+      push(() => stream.writeSSE({ event: 'hello', data: '{}' }));
+      await closed;
+      clearInterval(beat);
+      unfollow();
+      streams.delete(close);
+    });
+  });
+
   // Chaos: faults the router injects (time-limited), and instance kills.
   app.get('/v1/services/:env/:app/faults', (c) => c.json({ faults: agent.listFaults(serviceKey(c)) }));
   app.put('/v1/services/:env/:app/faults/:version', async (c) => {

@@ -109,6 +109,40 @@ export class AgentClient {
     return (await this.call('GET', `${servicePath(key)}/logs${qs}`, LogsBody)).lines;
   }
 
+  /**
+   * New log lines of a service as the agent writes them, until `signal` aborts or the agent
+   * closes the stream (then it resolves; the caller decides whether to follow again).
+   * `onOpen` is called once the agent listens, so nothing written after it is missed.
+   */
+  async followLogs(key: ServiceKey, q: { version?: string | undefined; instance?: string | undefined }, onLine: (l: LogLine) => void, opts: { signal: AbortSignal; onOpen?: () => void }): Promise<void> {
+    const params = new URLSearchParams();
+    if (q.version !== undefined) params.set('version', q.version);
+    if (q.instance !== undefined) params.set('instance', q.instance);
+    const qs = params.size > 0 ? `?${params}` : '';
+    let res: Response;
+    try {
+      res = await fetch(`${this.url}${servicePath(key)}/logs/stream${qs}`, { headers: this.headers(), signal: opts.signal });
+    } catch (e) {
+      if (opts.signal.aborted) return;
+      throw this.asError(e);
+    }
+    if (!res.ok || !res.body) throw await this.errorFrom(res);
+    try {
+      await readSse(res.body, (event, data) => {
+        if (event === 'hello') return opts.onOpen?.();
+        if (event !== 'line') return;
+        try {
+          const parsed = LogLineSchema.safeParse(JSON.parse(data));
+          if (parsed.success) onLine(parsed.data);
+        } catch {
+          // not a line
+        }
+      });
+    } catch (e) {
+      if (!opts.signal.aborted) throw this.asError(e);
+    }
+  }
+
   /** Chaos: the router fails `errorRate` of the version's requests and delays each by `latencyMs`, for `durationMs`. */
   setFault(key: ServiceKey, version: string, fault: PutFaultBody): Promise<FaultObserved> {
     return this.call('PUT', `${servicePath(key)}/faults/${encodeURIComponent(version)}`, FaultObservedSchema, fault);

@@ -57,11 +57,23 @@ interface Proc {
 const ADDR_IN_USE = /EADDRINUSE|address already in use/i;
 const ERRORISH = /error|exception|fatal|cannot|can't|failed|denied|not found|EADDRINUSE|refused|panic/i;
 
-/** A one-line quote of the output that most likely explains a failure. */
+/** The line a thrown error starts with (`Error: DATABASE_URL is not set`), not a stack frame under it. */
+const ERROR_LINE = /Error|error:|Exception|fatal/;
+/** A line that starts as an error message does, before the source line a runtime may echo above it (`throw new Error(…)`). */
+const ERROR_START = /^\s*(?:Uncaught\s+)?(?:[\w.$]*(?:Error|Exception)\b|(?:error|fatal|panic)\b)/i;
+const STACK_FRAME = /^\s*at\s|^\s*\^+\s*$/;
+
+/**
+ * A one-line quote of the output that most likely explains a failure: the first line of the
+ * last ones that reads like an error (a stack trace's own message comes before its frames),
+ * plus the last line; else the last error-ish line; else the last three lines.
+ */
 export function quoteOutput(lines: string[]): string {
   if (lines.length === 0) return '(no output)';
-  const hit = [...lines].reverse().find((l) => ERRORISH.test(l));
-  const text = hit ?? lines.slice(-3).join(' | ');
+  const last = lines[lines.length - 1]!;
+  const first = lines.find((l) => ERROR_START.test(l)) ?? lines.find((l) => ERROR_LINE.test(l) && !STACK_FRAME.test(l));
+  const hit = first ?? [...lines].reverse().find((l) => ERRORISH.test(l));
+  const text = first !== undefined && first !== last ? `${first} | ${last}` : (hit ?? lines.slice(-3).join(' | '));
   return text.length > 400 ? `${text.slice(0, 400)}…` : text;
 }
 

@@ -33,7 +33,7 @@ export class InstanceLog {
   readonly file: string;
 
   constructor(
-    dir: string,
+    private readonly dir: string,
     readonly instance: string,
     readonly version: string,
     private readonly masker: SecretMasker | null = null,
@@ -82,8 +82,10 @@ export class InstanceLog {
       this.recent.push({ stream, text });
       if (this.recent.length > KEEP_IN_MEMORY) this.recent.shift();
     }
-    const line = JSON.stringify({ at: new Date().toISOString(), stream, text, version: this.version }) + '\n';
+    const at = new Date().toISOString();
+    const line = JSON.stringify({ at, stream, text, version: this.version }) + '\n';
     if (this.closed) return;
+    logTaps.emit(this.dir, { at, instance: this.instance, version: this.version, stream, text });
     try {
       if (this.fd === null || this.bytes > ROTATE_BYTES) this.reopen();
       this.bytes += writeSync(this.fd!, line);
@@ -92,8 +94,8 @@ export class InstanceLog {
     }
   }
 
-  /** The last lines of output, stderr preferred, for a failure message. */
-  lastLines(n = 5): string[] {
+  /** The last lines of output, stderr preferred, for a failure message (enough to reach above a stack trace). */
+  lastLines(n = KEEP_IN_MEMORY): string[] {
     const err = this.recent.filter((l) => l.stream === 'stderr').map((l) => l.text.trim()).filter(Boolean);
     const src = err.length > 0 ? err : this.recent.map((l) => l.text.trim()).filter(Boolean);
     return src.slice(-n);
@@ -213,4 +215,46 @@ export async function readServiceLogs(dataDir: string, key: ServiceKey, q: LogQu
   }
   out.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
   return out.slice(-q.tail);
+}
+
+/**
+ * Live lines of a service's logs for followers (`rollgate logs -f`): every line an InstanceLog
+ * keeps is also handed to whoever follows its directory, as it is written. One registry per
+ * process (an agent runs one supervisor per data directory; the directory tells them apart).
+ */
+export class LogTaps {
+  private readonly byDir = new Map<string, Set<(line: LogLine) => void>>();
+
+  subscribe(dir: string, onLine: (line: LogLine) => void): () => void {
+    let set = this.byDir.get(dir);
+    if (!set) this.byDir.set(dir, (set = new Set()));
+    set.add(onLine);
+    return () => {
+      set.delete(onLine);
+      if (set.size === 0) this.byDir.delete(dir);
+    };
+  }
+
+  emit(dir: string, line: LogLine): void {
+    const set = this.byDir.get(dir);
+    if (!set) return;
+    for (const f of set) {
+      try {
+        f(line);
+      } catch {
+        // a follower's failure is its own
+      }
+    }
+  }
+}
+
+export const logTaps = new LogTaps();
+
+/** Follows a service's log lines (filtered like readServiceLogs) until the returned function is called. */
+export function followServiceLogs(dataDir: string, key: ServiceKey, q: Omit<LogQuery, 'tail'>, onLine: (line: LogLine) => void): () => void {
+  return logTaps.subscribe(serviceLogDir(dataDir, key), (l) => {
+    if (q.instance !== undefined && l.instance !== q.instance) return;
+    if (q.version !== undefined && l.version !== q.version) return;
+    onLine(l);
+  });
 }

@@ -10,7 +10,7 @@ import { DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
 import { Coalescer } from './coalesce.js';
 import { Instance, killGroup, quoteOutput, type InstanceHost, type StartFailure } from './instance.js';
 import type { SecretMasker } from '../core/secret-masker.js';
-import { InstanceLog, readServiceLogs, serviceLogDir, type LogQuery } from './logs.js';
+import { InstanceLog, followServiceLogs, readServiceLogs, serviceLogDir, type LogQuery } from './logs.js';
 import { instancesFilePath, PidRegistry, reapOrphans } from './orphans.js';
 import { allocatePort, DEFAULT_PORT_RANGE, type PortRange } from './ports.js';
 import type { Backend } from './router-types.js';
@@ -211,6 +211,11 @@ export class Supervisor {
 
   logs(key: ServiceKey, q: LogQuery): Promise<LogLine[]> {
     return readServiceLogs(this.opts.dataDir, key, q);
+  }
+
+  /** New log lines of a service as they are written; returns the unsubscribe function. */
+  followLogs(key: ServiceKey, q: Omit<LogQuery, 'tail'>, onLine: (line: LogLine) => void): () => void {
+    return followServiceLogs(this.opts.dataDir, key, q, onLine);
   }
 
   /**

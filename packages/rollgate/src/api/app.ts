@@ -6,6 +6,7 @@
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { Hono, type Context } from 'hono';
+import { streamSSE } from 'hono/streaming';
 import { RollgateError, isRollgateError } from '../core/errors.js';
 import type { ArchiveLimits } from '../core/release-limits.js';
 import { EnvironmentSpec, listenAddress } from '../core/spec.js';
@@ -17,6 +18,7 @@ import type { Releases } from '../engine/releases.js';
 import type { Views } from '../engine/views.js';
 import type { Runtime } from '../runtime/types.js';
 import type { Store } from '../store/types.js';
+import type { LogLine } from './contract.js';
 import { ApplySpecRequest, AppName, DeliveriesQuery, DeliveryId, DeployRequest, EnvName, FailRequest, LogsQuery, PromoteRequest, ReleaseQuery, RetryRequest, RollbackRequest } from './contract.js';
 import { jsonLimit, parse, readJson, type ApiEnv } from './http.js';
 import { registerChaosRoutes } from './routes-chaos.js';
@@ -218,6 +220,42 @@ export function createApi(d: ApiDeps): Hono<ApiEnv> {
 
   registerEventRoutes(app, { hub: new EventHub(d.events, (after, limit) => d.store.listLatestEvents(after, limit), d.log, d.eventStreams) });
 
+  // The tail, then every new line as the data plane writes it (`rollgate logs -f`), until the caller leaves.
+  app.get('/v1/logs/stream', (c) => {
+    const q = parse(LogsQuery, c.req.query(), 'query');
+    const follow = d.runtime.followLogs?.bind(d.runtime);
+    if (!follow) throw new RollgateError('invalid_input', `the ${d.runtime.name} runtime cannot stream logs; use GET /v1/logs`);
+    const key = { app: q.app, env: q.env };
+    const filter = { version: q.version, instance: q.instance };
+    return streamSSE(c, async (stream) => {
+      const ctl = new AbortController();
+      stream.onAbort(() => ctl.abort());
+      let chain: Promise<void> = Promise.resolve();
+      const send = (l: LogLine) => {
+        chain = chain.then(() => stream.writeSSE({ event: 'line', data: JSON.stringify(l) })).catch(() => ctl.abort());
+      };
+      // Follow first and hold new lines back until the tail is out, so none falls in between.
+      let held: LogLine[] | null = [];
+      let opened!: () => void;
+      const open = new Promise<void>((r) => (opened = r));
+      const following = follow(key, filter, (l) => (held ? held.push(l) : send(l)), { signal: ctl.signal, onOpen: () => opened() });
+      const ended = following.then(() => 'ended' as const, () => 'ended' as const);
+      if ((await Promise.race([open.then(() => 'open' as const), ended])) === 'open') {
+        const tail = await d.runtime.logs(key, { ...filter, tail: q.tail });
+        const seen = new Set(tail.map(logKey));
+        for (const l of tail) send(l);
+        for (const l of held) if (!seen.has(logKey(l))) send(l);
+        held = null;
+        // What follows is live: a client may trim the tail above (e.g. to its last matches).
+        chain = chain.then(() => stream.writeSSE({ event: 'live', data: '{}' })).catch(() => ctl.abort());
+        await ended;
+      }
+      ctl.abort();
+      await chain;
+      await stream.writeSSE({ event: 'end', data: '{}' }).catch(() => undefined);
+    });
+  });
+
   registerIncidentRoutes(app, { incidents: d.incidents });
   registerChaosRoutes(app, { chaos: d.chaos });
   registerDoraRoutes(app, { store: d.store });
@@ -239,6 +277,10 @@ export function createApi(d: ApiDeps): Hono<ApiEnv> {
   assertEveryRouteHasPermission(app, ROUTE_PERMISSIONS);
   assertEveryMutationAuditable(app.routes);
   return app;
+}
+
+function logKey(l: LogLine): string {
+  return `${l.at}\u0000${l.instance}\u0000${l.stream}\u0000${l.text}`;
 }
 
 async function mustDeployment(store: Store, id: string) {

@@ -26,10 +26,11 @@
  *   POST /v1/rollback           RollbackRequest      -> DeploymentView (201)
  *   GET  /v1/status?app=&env=                        -> ServiceStatus[]
  *   GET  /v1/logs?app=&env=&version=&instance=&tail= -> { lines: LogLine[] }
+ *   GET  /v1/logs/stream?app=&env=&version=&instance=&tail= -> text/event-stream: `line` events (LogLine): the tail, `live`, then new lines
  *   GET  /v1/notifications/deliveries?channel=&outcome=&limit= -> delivery attempts, newest first
  *   POST /v1/notifications/deliveries/:id/resend     -> { deliveryId } (202)
  *   GET  /v1/dora?app=&env=&since=90d              -> DORA metrics with 2024 tiers (dora/load.ts DoraResult)
- *   GET  /v1/events?after=                           -> text/event-stream of EventRecord (id = event id; Last-Event-ID resumes)
+ *   GET  /v1/events?after=                           -> text/event-stream of EventRecord (id = event id; Last-Event-ID resumes; after=latest: new ones only)
  *                                                      (replay bounded by count and age; a cut starts with event
  *                                                      `replay.truncated` {requestedAfter, resumedAfter, reason}; 429 past the stream caps)
  */

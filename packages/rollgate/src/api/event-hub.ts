@@ -68,7 +68,7 @@ export class EventHub {
   }
 
   /** Opens a stream for `principal` resuming after `after`, or refuses with 429 past a cap. */
-  open(after: number, principal: string, drop?: () => void): EventStream {
+  open(after: number | 'latest', principal: string, drop?: () => void): EventStream {
     const { perPrincipal, total } = this.limits;
     if (this.streams.size >= total) {
       throw new RollgateError('too_many_requests', `this server already carries ${total} event streams, its limit; close other event streams (dashboards, \`--wait\` commands) and try again`);
@@ -79,7 +79,7 @@ export class EventHub {
     }
     this.perPrincipal.set(principal, mine + 1);
     const stream = new EventStream({
-      after,
+      after: after === 'latest' ? 0 : after,
       maxBufferedBytes: this.limits.maxBufferedBytes,
       ...(drop ? { drop } : {}),
       onClose: (reason, buffered) => this.closed(stream, principal, reason, buffered),
@@ -87,6 +87,10 @@ export class EventHub {
     this.streams.add(stream);
     this.ensureTimer();
 
+    if (after === 'latest') {
+      stream.startReplay([], []);
+      return stream;
+    }
     const shared = this.replays.get(after, this.seq, (since) => this.covers(since));
     // What was delivered after that read started and before this stream listened (empty unless the read is shared).
     const since = this.recent.slice(Math.max(0, shared.seq + 1 - this.recentFirst));

@@ -158,6 +158,7 @@ export const ROUTE_PERMISSIONS: readonly RoutePermission[] = [
   P('POST', '/v1/rollback', 'rollback', bodyAppEnv),
   P('GET', '/v1/status', 'read', queryAppEnv),
   P('GET', '/v1/logs', 'read', queryAppEnv),
+  P('GET', '/v1/logs/stream', 'read', queryAppEnv),
   P('GET', '/v1/events', 'read'),
   P('GET', '/v1/notifications/deliveries', 'read'),
   P('POST', '/v1/notifications/deliveries/:id/resend', 'settings'),
@@ -260,6 +261,7 @@ const EXAMPLE_BODIES: Record<string, (f: ExampleFixture) => unknown> = {
 
 const EXAMPLE_QUERIES: Record<string, (f: ExampleFixture) => Record<string, string>> = {
   'GET /v1/logs': (f) => ({ app: f.app, env: f.env }),
+  'GET /v1/logs/stream': (f) => ({ app: f.app, env: f.env }),
   'GET /v1/apps/:app/secrets': (f) => ({ env: f.env }),
   'POST /v1/pipelines/:name/runs': () => ({ ref: 'HEAD' }),
   'POST /v1/apps/:app/runs': () => ({ ref: 'HEAD' }),

@@ -12,7 +12,9 @@ const EventId = z.string().regex(/^\d{1,15}$/, 'must be a non-negative whole eve
 
 export function registerEventRoutes(app: Hono<ApiEnv>, d: { hub: EventHub }): void {
   app.get('/v1/events', (c) => {
-    const after = parse(EventId, c.req.header('last-event-id') ?? c.req.query('after') ?? '0', 'after / Last-Event-ID');
+    // `after=latest`: only what happens from now on (a CLI following one rollout needs no history).
+    const latest = c.req.header('last-event-id') === undefined && c.req.query('after') === 'latest';
+    const after = latest ? 'latest' : parse(EventId, c.req.header('last-event-id') ?? c.req.query('after') ?? '0', 'after / Last-Event-ID');
     // Under @hono/node-server the Node response is in c.env: a stream cut off drops its socket.
     const outgoing = (c.env as { outgoing?: { destroy(): void } } | undefined)?.outgoing;
     const stream = d.hub.open(after, c.get('actor'), outgoing ? () => outgoing.destroy() : undefined);

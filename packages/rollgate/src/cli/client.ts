@@ -122,6 +122,15 @@ export class ApiClient {
     return this.call('GET', '/v1/logs', { query: q });
   }
 
+  /** The tail, then 'live', then new lines (SSE) until `signal` aborts or the server ends the stream. */
+  async *followLogs(q: { app: string; env: string; version?: string | undefined; instance?: string | undefined; tail?: number | undefined }, signal: AbortSignal): AsyncGenerator<LogLine | 'live'> {
+    for await (const msg of this.sse(this.url('/v1/logs/stream', q), signal)) {
+      if (msg.event === 'end') return;
+      if (msg.event === 'live') yield 'live';
+      if (msg.event === 'line' && msg.data !== '') yield JSON.parse(msg.data) as LogLine;
+    }
+  }
+
   // pipelines
   startRun(target: { pipeline: string } | { app: string }, opts: { archive?: AsyncIterable<Uint8Array> | undefined; ref?: string | undefined; version?: string | undefined; commitSha?: string | undefined; commitTime?: string | undefined }): Promise<RunView> {
     const path = 'pipeline' in target ? `/v1/pipelines/${encodeURIComponent(target.pipeline)}/runs` : `/v1/apps/${encodeURIComponent(target.app)}/runs`;
@@ -178,8 +187,8 @@ export class ApiClient {
   }
 
   /** The platform event stream (SSE). Ends when `signal` aborts or the server closes it. */
-  async *events(opts: { after?: number | undefined; signal: AbortSignal }): AsyncGenerator<EventRecord> {
-    for await (const msg of this.sse(this.url('/v1/events', { after: opts.after }), opts.signal)) {
+  async *events(opts: { after?: number | 'latest' | undefined; signal: AbortSignal; onOpen?: () => void }): AsyncGenerator<EventRecord> {
+    for await (const msg of this.sse(this.url('/v1/events', { after: opts.after }), opts.signal, opts.onOpen)) {
       // The replay.truncated marker is no EventRecord; a follower only wants what happens next.
       if (msg.data === '' || msg.event === TRUNCATED_EVENT) continue;
       let ev: unknown;
@@ -201,7 +210,7 @@ export class ApiClient {
   }
 
   /** Messages of a text/event-stream until it ends or `signal` aborts. */
-  private async *sse(url: string, signal: AbortSignal): AsyncGenerator<SseMessage> {
+  private async *sse(url: string, signal: AbortSignal, onOpen?: () => void): AsyncGenerator<SseMessage> {
     let res;
     try {
       res = await request(url, {
@@ -215,6 +224,7 @@ export class ApiClient {
       throw this.unreachable(e);
     }
     if (res.statusCode >= 400) throw await this.errorFrom(res.statusCode, await res.body.text());
+    onOpen?.();
     try {
       yield* parseSse(res.body);
     } finally {

@@ -1,6 +1,6 @@
 /**
- * Follows a deployment until it is no longer active. Woken by the SSE event stream, with
- * polling every 500ms when the stream is not available. Survives a server restart for a while
+ * Follows a deployment until it is no longer active. Woken by the SSE event stream (new events
+ * only), with polling every 500ms only when the stream is not available. Survives a server restart for a while
  * (the rollout goes on in the data plane; the server resumes it when it is back).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -22,17 +22,32 @@ export interface FollowHooks {
   onUnreachable?(message: string): void;
 }
 
-export async function followDeployment(client: ApiClient, id: string, hooks: FollowHooks, opts: { pollMs?: number } = {}): Promise<DeploymentView> {
+export interface FollowOptions {
+  pollMs?: number;
+  /** Stop following (Ctrl-C): resolves with the last view seen; the rollout itself goes on. */
+  signal?: AbortSignal | undefined;
+  /** Stop once this holds (default: the deployment is no longer active). */
+  done?: ((view: DeploymentView) => boolean) | undefined;
+}
+
+export async function followDeployment(client: ApiClient, id: string, hooks: FollowHooks, opts: FollowOptions = {}): Promise<DeploymentView> {
   const pollMs = opts.pollMs ?? POLL_MS;
+  const done = opts.done ?? ((v: DeploymentView) => !isActiveStatus(v.status));
   const stop = new AbortController();
   const wake = new Waker();
+  const detach = () => {
+    stop.abort();
+    wake.wake();
+  };
+  opts.signal?.addEventListener('abort', detach, { once: true });
   let streaming = false;
   const scope: { app?: string; env?: string } = {};
 
   // Background: listen to the event stream and wake the loop on anything about this deployment.
   const listen = (async () => {
     try {
-      for await (const ev of client.events({ signal: stop.signal })) {
+      // Only what happens from now on; the loop fetches the deployment itself once the stream is open.
+      for await (const ev of client.events({ after: 'latest', signal: stop.signal, onOpen: () => ((streaming = true), wake.wake()) })) {
         streaming = true;
         if (ev.deploymentId === id || (scope.app !== undefined && ev.app === scope.app && ev.env === scope.env)) wake.wake();
       }
@@ -44,8 +59,10 @@ export async function followDeployment(client: ApiClient, id: string, hooks: Fol
   })();
 
   let unreachableSince: number | null = null;
+  let latest: DeploymentView | null = null;
   try {
     for (;;) {
+      if (opts.signal?.aborted && latest) return latest;
       let view: DeploymentView;
       try {
         view = await client.deployment(id);
@@ -62,11 +79,13 @@ export async function followDeployment(client: ApiClient, id: string, hooks: Fol
       }
       scope.app = view.app;
       scope.env = view.env;
+      latest = view;
       await hooks.onView(view);
-      if (!isActiveStatus(view.status)) return view;
+      if (done(view) || opts.signal?.aborted) return view;
       await wake.wait(streaming ? SAFETY_REFRESH_MS : pollMs);
     }
   } finally {
+    opts.signal?.removeEventListener('abort', detach);
     stop.abort();
     await listen;
   }

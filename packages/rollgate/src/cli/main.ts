@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { EXIT_OK, EXIT_USAGE, UsageError } from './exit.js';
 import { Output } from './output.js';
+import { isMissingEnv, missingEnvMessage } from './env-hint.js';
 import { registerChaos } from './commands/chaos.js';
 import { registerControl } from './commands/control.js';
 import { registerDaemons } from './commands/daemons.js';
@@ -14,6 +15,8 @@ import { registerDeploy } from './commands/deploy.js';
 import { registerDora } from './commands/dora.js';
 import { registerIncidents } from './commands/incidents.js';
 import { registerInfo } from './commands/info.js';
+import { registerWatch } from './commands/watch.js';
+import { registerDeployment } from './commands/deployment.js';
 import { registerPipeline } from './commands/pipeline.js';
 import { registerAuth } from './commands/auth.js';
 import { registerUsers } from './commands/users.js';
@@ -34,6 +37,8 @@ export function buildProgram(): Command {
     // Options belong to the command they follow, so `deploy --version 2` is the release version.
     .enablePositionalOptions()
     .showHelpAfterError('(run with --help for usage)')
+    // A missing --env is reported by main() with the environments that exist (cli/env-hint.ts).
+    .configureOutput({ outputError: (str, write) => (/required option '-e, --env <env>'/.test(str) ? undefined : write(str)) })
     .exitOverride();
   registerUp(program);
   registerDown(program);
@@ -43,6 +48,8 @@ export function buildProgram(): Command {
   registerDeploy(program);
   registerControl(program);
   registerInfo(program);
+  registerWatch(program);
+  registerDeployment(program);
   registerIncidents(program);
   registerDora(program);
   registerChaos(program);
@@ -74,6 +81,12 @@ export async function main(argv: string[]): Promise<number> {
   } catch (e) {
     if (e instanceof CommanderError) {
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version') return EXIT_OK;
+      if (isMissingEnv(e.code, e.message)) {
+        const message = await missingEnvMessage(argv);
+        process.stderr.write(`error: ${terminalText(message)}\n`);
+        if (argv.includes('--json')) new Output(true, process.stdout, { write: () => true } as unknown as NodeJS.WritableStream).error(new UsageError(message));
+        return EXIT_USAGE;
+      }
       // commander already printed its message on stderr; with --json also give a document.
       if (argv.includes('--json')) new Output(true, process.stdout, { write: () => true } as unknown as NodeJS.WritableStream).error(new UsageError(e.message.replace(/^error: /, '')));
       return EXIT_USAGE;

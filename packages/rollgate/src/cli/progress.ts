@@ -6,6 +6,7 @@ import type { DeploymentEventRecord } from '../core/domain.js';
 import type { DeploymentView, ServiceStatus } from '../api/contract.js';
 import { deploymentDuration, formatInstances, formatTime, outcome, trafficShare, analysisLines } from './format.js';
 import { oneLine } from './terminal-text.js';
+import { besidesStatus } from './line-text.js';
 
 const ESC = '\x1b[';
 
@@ -49,7 +50,9 @@ export function renderLive(view: DeploymentView, status: ServiceStatus | null, n
   const from = view.previousVersion ? `${view.previousVersion} → ` : '';
   lines.push(`${view.kind === 'rollback' ? 'rollback' : 'deploy'} ${view.app} to ${view.env}: ${from}${view.version} (${strategyName(view.strategy)})  ${view.id}`);
   lines.push(`status: ${outcome(view.status)}${view.step ? ` · ${view.step}` : ''} · ${deploymentDuration(view, now)}`);
-  if (view.message) lines.push(`  ${view.message}`);
+  // The message often starts with the step already shown above, or only repeats the status.
+  const msg = besidesStatus(view.status, view.step && view.message.startsWith(`${view.step}: `) ? view.message.slice(view.step.length + 2) : view.message);
+  if (msg) lines.push(`  ${msg}`);
   if (status) {
     const weights = status.routes?.weights ?? {};
     const versions = status.versions.length > 0 ? status.versions : Object.keys(weights).map((v) => ({ version: v, weight: weights[v] ?? 0, ready: 0, desiredReplicas: 0, instances: [] }));

@@ -25,7 +25,7 @@ export interface DoraLoadOptions {
 }
 
 export interface DoraResult extends DoraReport {
-  /** Environments counted as production (when no env was given). */
+  /** Environments counted as production: every such one, or the one asked for when it is one. */
   productionEnvironments: string[];
   /** Why a figure may be partial: git problems, a list cut at its limit. */
   warnings: string[];
@@ -67,5 +67,7 @@ export async function loadDora(store: Store, q: DoraQuery, opts: DoraLoadOptions
   }
 
   const report = computeDora({ deployments, releases, incidents, commitTimes, since: q.since, until: q.until, app: q.app, env: q.env, isProduction: isProd });
-  return { ...report, productionEnvironments: q.env !== undefined ? [] : [...prod].filter(([, p]) => p).map(([n]) => n).sort(), warnings };
+  // With --env the figures are of that environment: it is listed when it counts as production.
+  const productionEnvironments = q.env !== undefined ? (isProd(q.env) ? [q.env] : []) : [...prod].filter(([, p]) => p).map(([n]) => n).sort();
+  return { ...report, productionEnvironments, warnings };
 }

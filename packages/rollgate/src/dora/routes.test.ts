@@ -93,6 +93,9 @@ describe('GET /v1/dora', () => {
     assert.equal(r.window.env, 'staging');
     assert.equal(r.deploymentFrequency.count, 1);
     assert.equal(r.changeFailureRate.total, 1);
+    assert.deepEqual(r.productionEnvironments, [], 'staging is not production');
+    const live = (await (await app.request('/v1/dora?env=live')).json()) as DoraResult;
+    assert.deepEqual(live.productionEnvironments, ['live'], 'the environment asked for, named when it counts as production');
   });
 
   test('a bad since or app is a 400 saying what to write', async () => {

@@ -77,6 +77,10 @@ export class LocalAgentRuntime implements Runtime {
     return this.client.logs(key, q);
   }
 
+  followLogs(key: ServiceKey, opts: { version?: string | undefined; instance?: string | undefined }, onLine: (line: LogLine) => void, ctl: { signal: AbortSignal; onOpen?: () => void }): Promise<void> {
+    return this.client.followLogs(key, opts, onLine, ctl);
+  }
+
   watch(onChange: (change: InstanceChange) => void): () => void {
     this.watchers.add(onChange);
     this.stopEvents ??= this.client.events(

@@ -16,6 +16,11 @@ export interface Runtime {
   observe(key: ServiceKey): Promise<ServiceObserved | null>;
   observeAll(): Promise<ServiceObserved[]>;
   logs(key: ServiceKey, opts: { version?: string | undefined; instance?: string | undefined; tail: number }): Promise<LogLine[]>;
+  /**
+   * New log lines as they are written, until `signal` aborts or the runtime ends the stream.
+   * `onOpen` once following has begun (lines written after it all arrive). Absent: no live logs.
+   */
+  followLogs?(key: ServiceKey, opts: { version?: string | undefined; instance?: string | undefined }, onLine: (line: LogLine) => void, ctl: { signal: AbortSignal; onOpen?: () => void }): Promise<void>;
   /** Calls back whenever an instance changes state; returns an unsubscribe function. */
   watch(onChange: (change: InstanceChange) => void): () => void;
   close(): Promise<void>;

@@ -12,7 +12,7 @@ import { readCommit } from '../git.js';
 import { checkReleaseDir, packDir } from '../pack.js';
 import { loadSpecFile, requireAppEnv } from '../spec-file.js';
 import { syncSpec } from '../spec-sync.js';
-import { endLine, requireSucceeded, waitForDeployment } from '../watch.js';
+import { detachedLine, endLine, requireSucceeded, waitOrDetach } from '../watch.js';
 
 const DeployOpts = ClientOpts.extend({
   file: z.string(),
@@ -36,7 +36,7 @@ export function registerDeploy(program: Command): void {
         .requiredOption('-p, --path <dir>', 'directory holding the app files (shipped as they are; .git and .rollgate are left out)')
         .option('--version <version>', 'release version (default: chosen by the server from the content hash)')
         .addOption(new Option('--strategy <name>', 'override the strategy of the spec').choices(StrategyName.options))
-        .option('-w, --wait', 'follow the rollout until it ends; exit 0 only if it succeeded')
+        .option('-w, --wait', 'follow the rollout until it ends; exit 0 only if it succeeded (Ctrl-C stops following, the rollout goes on)')
         .option('--commit-sha <sha>', 'commit the release was built from (default: git HEAD of --path, if any)')
         .option('--commit-time <iso>', 'commit time, ISO-8601 (default: from git)'),
     ),
@@ -63,7 +63,8 @@ export function registerDeploy(program: Command): void {
         return;
       }
       out.info(`deployment ${started.id}: ${app} ${started.version} to ${opts.env}`);
-      const final = await waitForDeployment(client, started, out);
+      const { final, detached } = await waitOrDetach(client, started, out);
+      if (detached) return out.result({ release, deployment: final, spec }, () => detachedLine(final));
       requireSucceeded(final, { release, deployment: final, spec });
       out.result({ release, deployment: final, spec }, () => endLine(final));
     }),

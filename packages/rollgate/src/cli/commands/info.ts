@@ -10,10 +10,16 @@ import { UsageError } from '../exit.js';
 import type { Output } from '../output.js';
 import type { StageLogLine } from '../../core/pipeline.js';
 import { resolveRun } from './pipeline.js';
+import { showDeployment } from './deployment.js';
+import { watchDeployment } from './watch.js';
+import { findDeploymentId } from '../deployment-ref.js';
 import { analysisLines, deploymentDuration, formatTime, outcome, statusTable, table } from '../format.js';
 import { oneLine } from '../terminal-text.js';
+import { keepLine, parseGrep, parseLogSince, type LogFilter } from '../log-filter.js';
+import { onInterrupt } from '../interrupt.js';
+import { missingEnvMessage } from '../env-hint.js';
 
-const StatusOpts = ClientOpts.extend({ env: EnvName.optional() });
+const StatusOpts = ClientOpts.extend({ env: EnvName.optional(), watch: z.boolean().optional() });
 const HistoryOpts = ClientOpts.extend({ env: EnvName.optional(), limit: IntString(1, 1000).default(20) });
 const LogsOpts = ClientOpts.extend({
   env: EnvName.optional(),
@@ -21,8 +27,10 @@ const LogsOpts = ClientOpts.extend({
   stage: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, { message: 'a stage name' }).optional(),
   version: Version.optional(),
   instance: z.string().regex(/^[A-Za-z0-9._+-]{1,200}$/, { message: 'instance ids are letters, digits, ".", "_", "+" and "-"' }).optional(),
-  tail: IntString(1, 10_000).default(100),
+  tail: IntString(1, 10_000).optional(),
   follow: z.boolean().optional(),
+  since: z.string().max(100).optional(),
+  grep: z.string().min(1).max(1000).optional(),
 });
 
 const optionalApp = (a: unknown) => (a === undefined ? undefined : parseArg(AppName, a, 'app'));
@@ -33,9 +41,11 @@ export function registerInfo(program: Command): void {
       .command('status')
       .description('per app and environment: current version, traffic weights, instance health, the deployment in progress')
       .argument('[app]', 'only this app')
-      .option('-e, --env <env>', 'only this environment'),
+      .option('-e, --env <env>', 'only this environment')
+      .option('-w, --watch', 'follow the deployment in progress live (as `rollgate watch`); Ctrl-C stops watching'),
   ).action(
     action(StatusOpts, async (opts, { out }, appArg: string | undefined) => {
+      if (opts.watch) return watchDeployment(clientFor(opts), out, { app: optionalApp(appArg), env: opts.env });
       const services = await clientFor(opts).status({ app: optionalApp(appArg), env: opts.env });
       out.result(services, () => {
         if (services.length === 0) return 'nothing deployed yet; deploy with `rollgate deploy APP --env ENV --path DIR`';
@@ -64,12 +74,14 @@ export function registerInfo(program: Command): void {
   clientOptions(
     program
       .command('history')
-      .description('past and current deployments, newest first: version, strategy, outcome, duration, who')
-      .argument('[app]', 'only this app')
+      .description('past and current deployments, newest first: version, strategy, outcome, duration, who; `history ID` shows one in full')
+      .argument('[app]', 'only this app, or a deployment id (or its start) to show that deployment as `rollgate deployment show`')
       .option('-e, --env <env>', 'only this environment')
       .option('-n, --limit <n>', 'how many', '20'),
   ).action(
     action(HistoryOpts, async (opts, { out }, appArg: string | undefined) => {
+      const id = appArg === undefined ? null : await findDeploymentId(clientFor(opts), appArg);
+      if (id !== null) return showDeployment(clientFor(opts), out, id);
       const list = await clientFor(opts).deployments({ app: optionalApp(appArg), env: opts.env, limit: opts.limit });
       out.result(list, () => {
         if (list.length === 0) return 'no deployments yet';
@@ -99,42 +111,64 @@ export function registerInfo(program: Command): void {
       .option('--stage <name>', "only this stage's log (of --run, else of the app's latest run)")
       .option('--version <version>', 'only instances of this version')
       .option('--instance <id>', 'only this instance')
-      .option('-n, --tail <n>', 'how many recent lines', '100')
-      .option('-f, --follow', 'keep printing new lines (checks every second) until interrupted'),
+      .option('-n, --tail <n>', 'how many recent lines (default 100; with --since, every line since then)')
+      .option('--since <when>', 'only lines since then: a duration back from now (30s, 10m, 2h, 1d) or an ISO time')
+      .option('--grep <text>', 'only lines containing TEXT, or matching /regex/flags')
+      .option('-f, --follow', 'then print new lines as they are written (streamed from the server) until Ctrl-C'),
   ).action(
     action(LogsOpts, async (opts, { out }, appArg?: string) => {
       const client = clientFor(opts);
-      if (opts.run || opts.stage) return stageLogs(client, out, { app: optionalApp(appArg), run: opts.run, stage: opts.stage, follow: opts.follow === true, tail: opts.tail });
-      if (!appArg || !opts.env) throw new UsageError('give an app and --env for instance logs, or --run/--stage for pipeline logs');
+      if (opts.run || opts.stage) return stageLogs(client, out, { app: optionalApp(appArg), run: opts.run, stage: opts.stage, follow: opts.follow === true, tail: opts.tail ?? 100 });
+      if (!appArg) throw new UsageError('give an app and --env for instance logs, or --run/--stage for pipeline logs');
+      if (!opts.env) throw new UsageError(`${await missingEnvMessage(process.argv)}, e.g. rollgate logs ${appArg} --env ENV`);
       const app = parseArg(AppName, appArg, 'app');
-      const query = { app, env: opts.env, version: opts.version, instance: opts.instance };
-      const first = await client.logs({ ...query, tail: opts.tail });
+      const filter: LogFilter = { since: opts.since === undefined ? undefined : parseLogSince(opts.since), grep: opts.grep === undefined ? undefined : parseGrep(opts.grep) };
+      const filtered = filter.since !== undefined || filter.grep !== undefined;
+      // Filters look further back than the lines they show; --since alone shows every line since.
+      const shown = opts.tail ?? (filter.since !== undefined ? 10_000 : 100);
+      const query = { app, env: opts.env, version: opts.version, instance: opts.instance, tail: filtered ? 10_000 : shown };
+      const pick = (lines: LogLine[]) => lines.filter((l) => keepLine(l, filter)).slice(-shown);
       if (!opts.follow || out.json) {
-        out.result(first, () => first.lines.map(logLine).join('\n'));
+        const lines = pick((await client.logs(query)).lines);
+        out.result({ lines }, () => lines.map(logLine).join('\n'));
         return;
       }
-      const seen = new LineSet(first.lines);
-      for (const l of first.lines) out.info(logLine(l));
-      const stop = new AbortController();
-      const onSignal = () => stop.abort();
-      process.once('SIGINT', onSignal);
-      process.once('SIGTERM', onSignal);
-      try {
-        while (!stop.signal.aborted) {
-          try {
-            await sleep(1000, undefined, { signal: stop.signal });
-          } catch {
-            break;
-          }
-          const next = await client.logs({ ...query, tail: 1000 });
-          for (const l of seen.fresh(next.lines)) out.info(logLine(l));
-        }
-      } finally {
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
-      }
+      await followLogs(client, out, query, filter, pick);
     }),
   );
+}
+
+/**
+ * `logs -f`: the server streams the tail, then every new line. When the stream ends (the
+ * agent restarted) it is opened again and lines already printed are skipped.
+ */
+async function followLogs(client: ApiClient, out: Output, query: Parameters<ApiClient['followLogs']>[0], filter: LogFilter, pick: (lines: LogLine[]) => LogLine[]): Promise<void> {
+  const interrupt = onInterrupt();
+  const seen = new LineSet();
+  try {
+    let first = true;
+    while (!interrupt.signal.aborted) {
+      let tail: LogLine[] | null = [];
+      try {
+        for await (const l of client.followLogs(first ? query : { ...query, tail: 1000 }, interrupt.signal)) {
+          if (l === 'live') {
+            for (const t of seen.fresh(first ? pick(tail ?? []) : (tail ?? []).filter((x) => keepLine(x, filter)))) out.info(logLine(t));
+            tail = null;
+          } else if (tail) tail.push(l);
+          else if (keepLine(l, filter)) for (const t of seen.fresh([l])) out.info(logLine(t));
+        }
+      } catch (e) {
+        if (interrupt.signal.aborted) return;
+        throw e;
+      }
+      if (interrupt.signal.aborted) return;
+      first = false;
+      out.warn('the log stream ended (the agent may have restarted); following again');
+      await sleep(1000, undefined, { signal: interrupt.signal }).catch(() => undefined);
+    }
+  } finally {
+    interrupt.release();
+  }
 }
 
 export function logLine(l: LogLine): string {

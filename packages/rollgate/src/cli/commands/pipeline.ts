@@ -3,6 +3,7 @@
  * `approve` and `reject` answer its approval stages.
  */
 import { oneLine } from '../terminal-text.js';
+import { besidesStatus, withoutTook } from '../line-text.js';
 import type { Command } from 'commander';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
@@ -166,11 +167,14 @@ const MARK: Record<string, string> = { succeeded: '✓', failed: '✗', running:
 
 function stageLine(s: StageRecord): string {
   const took = s.startedAt && s.finishedAt ? ` (${formatDuration(Date.parse(s.finishedAt) - Date.parse(s.startedAt))})` : '';
-  return `${MARK[s.status] ?? '?'} ${oneLine(s.name)} [${s.kind}] ${s.status}${took}${s.message ? `: ${oneLine(s.message)}` : ''}`;
+  // One duration per line, and no message that only repeats the status.
+  const msg = besidesStatus(s.status, took ? withoutTook(s.message) : s.message);
+  return `${MARK[s.status] ?? '?'} ${oneLine(s.name)} [${s.kind}] ${s.status}${took}${msg ? `: ${oneLine(msg)}` : ''}`;
 }
 
 export function runText(v: RunView): string {
-  const head = `run ${v.id}  pipeline ${v.pipeline}  app ${v.app}  ${v.status}${v.releaseVersion ? `  release ${oneLine(v.releaseVersion)}` : ''}\n${oneLine(v.message)}`;
+  const msg = besidesStatus(v.status, v.message);
+  const head = `run ${v.id}  pipeline ${v.pipeline}  app ${v.app}  ${v.status}${v.releaseVersion ? `  release ${oneLine(v.releaseVersion)}` : ''}${msg ? `\n${oneLine(msg)}` : ''}`;
   return [head, ...v.stages.map(stageLine)].join('\n');
 }
 
