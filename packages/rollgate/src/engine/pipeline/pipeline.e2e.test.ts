@@ -328,7 +328,7 @@ test('SIGKILL of the server: interrupted commands are reported (or re-run when r
   const count = (prefix: string) => hits.filter((h) => h.startsWith(prefix)).map((h) => h.slice(prefix.length)).join(',');
   await spec(
     {
-      unsafe: { app: 'demo', stages: [{ name: 'migrate', run: { command: `${hit('unsafe.start')}; sleep 4 & wait; ${hit('unsafe.done')}` } }] },
+      unsafe: { app: 'demo', stages: [{ name: 'migrate', run: { command: `${hit('unsafe.start')}; sleep 30 & wait; ${hit('unsafe.done')}` } }] },
       safe: { app: 'demo', stages: [{ name: 'compile', run: { command: `${hit('safe.start')}; sleep 4 & wait; ${hit('safe.done')}`, retrySafe: true } }] },
       approve: { app: 'demo', stages: [{ name: 'ok', approval: { manual: {} } }, { name: 'after', run: { command: 'true' } }] },
       deploy: { app: 'slow', stages: [{ name: 'staging', deploy: { env: 'staging' } }] },
