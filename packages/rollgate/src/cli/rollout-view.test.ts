@@ -91,6 +91,14 @@ environments:
           - pause: {}
           - setWeight: 60
           - pause: {}
+  qa:
+    listen: ${await freePort()}
+    analysis: false
+    strategy:
+      canary:
+        steps:
+          - setWeight: 50
+          - pause: {}
   production:
     listen: ${await freePort()}
 `,
@@ -120,7 +128,27 @@ describe('following and steering a rollout', { timeout: 240_000 }, () => {
     d.child.kill('SIGINT');
     const dr = await d.done;
     expectCode(dr, 0, 'deploy --wait after Ctrl-C');
-    assert.match(dr.stdout, /stopped waiting: deployment .* goes on \(paused/);
+    // (the view it last saw may be a moment older than the pause)
+    assert.match(dr.stdout, /stopped waiting: deployment .* goes on \((paused|progressing)/);
+
+    // Two in progress: watch without an id lists them and picks none.
+    // (a first deployment has no stable version to hold beside: qa gets v1 first)
+    const [v1] = (await p.client.deployments({ app: 'web', env: 'staging', limit: 10 })).filter((x) => x.version === 'v1');
+    assert.equal((await waitForDeployment(p.client, (await p.client.deploy({ app: 'web', env: 'qa', releaseId: v1!.releaseId })).id, 60_000)).status, 'succeeded');
+    const qa = await p.client.deploy({ app: 'web', env: 'qa', releaseId: held.releaseId });
+    await until('the qa canary to hold', async () => {
+      const d = await deployment(qa.id);
+      if (d.status !== 'paused' && d.status !== 'progressing' && d.status !== 'pending') throw new Error(`qa ${d.status}: ${d.message}`);
+      return d.status === 'paused';
+    }, 60_000).catch(async (e: Error) => {
+      throw new Error(`${e.message}: ${(await deployment(qa.id)).message}`);
+    });
+    const several = await cli(['watch']);
+    expectCode(several, 2, 'watch with two deployments in progress');
+    assert.match(several.stderr, /2 deployments are in progress; name one/);
+    assert.ok(several.stderr.includes(depId) && several.stderr.includes(qa.id), several.stderr);
+    await p.client.act(qa.id, 'abort');
+    await waitForDeployment(p.client, qa.id, 60_000);
 
     // Without an id: the only deployment in progress.
     const w1 = start(['watch']);
@@ -244,14 +272,14 @@ describe('following and steering a rollout', { timeout: 240_000 }, () => {
   test('a forgotten --env names the environments', async () => {
     const r = await cli(['promote', 'web']);
     expectCode(r, 2, 'promote without --env');
-    assert.match(r.stderr, /--env is required; environments: production, staging/);
+    assert.match(r.stderr, /--env is required; environments: production, qa, staging/);
     assert.doesNotMatch(r.stderr, /required option/, 'one message, not commander\'s as well');
     const d = await cli(['deploy', 'web', '--path', '.']);
     expectCode(d, 2, 'deploy without --env');
-    assert.match(d.stderr, /--env is required; environments: production, staging/);
+    assert.match(d.stderr, /--env is required; environments: production, qa, staging/);
     const l = await cli(['logs', 'web']);
     expectCode(l, 2, 'logs without --env');
-    assert.match(l.stderr, /--env is required; environments: production, staging/);
+    assert.match(l.stderr, /--env is required; environments: production, qa, staging/);
   });
 
   test('a crash on start is reported by its error line, not the stack\'s last frames', async () => {
