@@ -212,6 +212,9 @@ describe('following and steering a rollout', { timeout: 240_000 }, () => {
     assert.match(human.stdout, /steps:\n\s+STEP\s+START\s+END\s+DURATION/);
     assert.match(human.stdout, /who did what:/);
     assert.match(human.stdout, /outcome: aborted after/);
+    const unknown = await cli(['history', '00000000']);
+    expectCode(unknown, 2, 'history of an unknown id');
+    assert.match(unknown.stderr, /no deployment 00000000; list them with `rollgate history`/);
   });
 
   test('logs --since, --grep (text and /regex/), and -f streamed from the server', async () => {
