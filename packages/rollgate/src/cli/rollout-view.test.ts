@@ -212,6 +212,23 @@ describe('following and steering a rollout', { timeout: 240_000 }, () => {
     assert.match(human.stdout, /steps:\n\s+STEP\s+START\s+END\s+DURATION/);
     assert.match(human.stdout, /who did what:/);
     assert.match(human.stdout, /outcome: aborted after/);
+    // A viewer may not read the audit trail: who did what comes from the deployment's timeline, and it says so.
+    expectCode(await cli(['users', 'add', 'vera', '--role', 'viewer', '--no-password']), 0, 'users add');
+    const tok = JSON.parse((await cli(['tokens', 'create', '--user', 'vera', '--json'])).stdout) as { token: string };
+    const asViewer = await new Promise<Run>((ok) => {
+      const child = spawn(process.execPath, [ROLLGATE_BIN, 'deployment', 'show', depId, '--json'], { cwd: work, env: { ...env(), ROLLGATE_TOKEN: tok.token }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.on('close', (code) => ok({ code: code ?? -1, stdout, stderr }));
+    });
+    expectCode(asViewer, 0, 'deployment show as a viewer');
+    const vr = JSON.parse(asViewer.stdout) as DeploymentReport;
+    assert.equal(vr.audit, null);
+    assert.match(vr.auditNote ?? '', /may not read the audit trail/);
+    for (const verb of ['created', 'promote', 'pause', 'resume', 'abort']) assert.ok(vr.actions.some((a) => a.action === verb && a.actor === actor && a.from === 'timeline'), `${verb} in ${JSON.stringify(vr.actions)}`);
+
     const unknown = await cli(['history', '00000000']);
     expectCode(unknown, 2, 'history of an unknown id');
     assert.match(unknown.stderr, /no deployment 00000000; list them with `rollgate history`/);
