@@ -294,6 +294,7 @@ describe('following and steering a rollout', { timeout: 240_000 }, () => {
     expectCode(r, 2, 'promote without --env');
     assert.match(r.stderr, /--env is required; environments: production, qa, staging/);
     assert.doesNotMatch(r.stderr, /required option/, 'one message, not commander\'s as well');
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
     const d = await cli(['deploy', 'web', '--path', '.']);
     expectCode(d, 2, 'deploy without --env');
     assert.match(d.stderr, /--env is required; environments: production, qa, staging/);
