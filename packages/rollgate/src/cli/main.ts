@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { EXIT_OK, EXIT_USAGE, UsageError } from './exit.js';
 import { Output } from './output.js';
-import { isMissingEnv, missingEnvMessage } from './env-hint.js';
+import { envErrorFilter, isMissingEnv, missingEnvMessage } from './env-hint.js';
 import { registerChaos } from './commands/chaos.js';
 import { registerControl } from './commands/control.js';
 import { registerDaemons } from './commands/daemons.js';
@@ -38,7 +38,7 @@ export function buildProgram(): Command {
     .enablePositionalOptions()
     .showHelpAfterError('(run with --help for usage)')
     // A missing --env is reported by main() with the environments that exist (cli/env-hint.ts).
-    .configureOutput({ outputError: (str, write) => (/required option '-e, --env <env>'/.test(str) ? undefined : write(str)) })
+    .configureOutput(envErrorFilter())
     .exitOverride();
   registerUp(program);
   registerDown(program);

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import type { DeploymentView } from '../api/contract.js';
 import type { DeploymentEventRecord } from '../core/domain.js';
 import { actionGoal } from './action-wait.js';
-import { actionRows, stepRows } from './deployment-report.js';
+import { actionRows, buildReport, reportText, stepRows } from './deployment-report.js';
 import { besidesStatus, withoutTook } from './line-text.js';
 import { keepLine, parseGrep, parseLogSince } from './log-filter.js';
 import { UsageError } from './exit.js';
@@ -59,6 +59,25 @@ describe('deployment show', () => {
       ['user:ann', 'created'],
       ['user:bob', 'promote'],
     ]);
+  });
+});
+
+describe('deployment show text', () => {
+  test('the analysis verdict with its evidence (canary vs stable per metric) and the outcome', () => {
+    const analysis = {
+      phase: 'background',
+      verdict: 'fail' as const,
+      reason: 'error-rate: canary fails more often',
+      startedAt: '2026-01-01T00:00:01.000Z',
+      at: '2026-01-01T00:00:30.000Z',
+      metrics: [{ name: 'error-rate', verdict: 'fail' as const, reason: 'canary 12% vs stable 0.1%', canary: 0.12, stable: 0.001 }],
+    };
+    const v = view({ status: 'rolled_back', finishedAt: '2026-01-01T00:00:31.000Z', message: 'analysis failed: error-rate', state: { pausedByUser: false, analysis } as unknown as DeploymentView['state'] });
+    const text = reportText(buildReport(v, null, 'your role may not read the audit trail'), Date.parse('2026-01-01T00:01:00.000Z'));
+    assert.match(text, /outcome: rolled back after 31s — analysis failed: error-rate/);
+    assert.match(text, /analysis \(background\): fail — error-rate: canary fails more often/);
+    assert.match(text, /✗ error-rate\s+canary\s+0\.1200\s+stable\s+0\.0010/);
+    assert.match(text, /your role may not read the audit trail/);
   });
 });
 

@@ -91,6 +91,14 @@ environments:
           - pause: {}
           - setWeight: 60
           - pause: {}
+  qa:
+    listen: ${await freePort()}
+    analysis: false
+    strategy:
+      canary:
+        steps:
+          - setWeight: 50
+          - pause: {}
   production:
     listen: ${await freePort()}
 `,
@@ -120,7 +128,27 @@ describe('following and steering a rollout', { timeout: 240_000 }, () => {
     d.child.kill('SIGINT');
     const dr = await d.done;
     expectCode(dr, 0, 'deploy --wait after Ctrl-C');
-    assert.match(dr.stdout, /stopped waiting: deployment .* goes on \(paused/);
+    // (the view it last saw may be a moment older than the pause)
+    assert.match(dr.stdout, /stopped waiting: deployment .* goes on \((paused|progressing)/);
+
+    // Two in progress: watch without an id lists them and picks none.
+    // (a first deployment has no stable version to hold beside: qa gets v1 first)
+    const [v1] = (await p.client.deployments({ app: 'web', env: 'staging', limit: 10 })).filter((x) => x.version === 'v1');
+    assert.equal((await waitForDeployment(p.client, (await p.client.deploy({ app: 'web', env: 'qa', releaseId: v1!.releaseId })).id, 60_000)).status, 'succeeded');
+    const qa = await p.client.deploy({ app: 'web', env: 'qa', releaseId: held.releaseId });
+    await until('the qa canary to hold', async () => {
+      const d = await deployment(qa.id);
+      if (d.status !== 'paused' && d.status !== 'progressing' && d.status !== 'pending') throw new Error(`qa ${d.status}: ${d.message}`);
+      return d.status === 'paused';
+    }, 60_000).catch(async (e: Error) => {
+      throw new Error(`${e.message}: ${(await deployment(qa.id)).message}`);
+    });
+    const several = await cli(['watch']);
+    expectCode(several, 2, 'watch with two deployments in progress');
+    assert.match(several.stderr, /2 deployments are in progress; name one/);
+    assert.ok(several.stderr.includes(depId) && several.stderr.includes(qa.id), several.stderr);
+    await p.client.act(qa.id, 'abort');
+    await waitForDeployment(p.client, qa.id, 60_000);
 
     // Without an id: the only deployment in progress.
     const w1 = start(['watch']);
@@ -184,6 +212,26 @@ describe('following and steering a rollout', { timeout: 240_000 }, () => {
     assert.match(human.stdout, /steps:\n\s+STEP\s+START\s+END\s+DURATION/);
     assert.match(human.stdout, /who did what:/);
     assert.match(human.stdout, /outcome: aborted after/);
+    // A viewer may not read the audit trail: who did what comes from the deployment's timeline, and it says so.
+    expectCode(await cli(['users', 'add', 'vera', '--role', 'viewer', '--no-password']), 0, 'users add');
+    const tok = JSON.parse((await cli(['tokens', 'create', '--user', 'vera', '--json'])).stdout) as { token: string };
+    const asViewer = await new Promise<Run>((ok) => {
+      const child = spawn(process.execPath, [ROLLGATE_BIN, 'deployment', 'show', depId, '--json'], { cwd: work, env: { ...env(), ROLLGATE_TOKEN: tok.token }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.on('close', (code) => ok({ code: code ?? -1, stdout, stderr }));
+    });
+    expectCode(asViewer, 0, 'deployment show as a viewer');
+    const vr = JSON.parse(asViewer.stdout) as DeploymentReport;
+    assert.equal(vr.audit, null);
+    assert.match(vr.auditNote ?? '', /may not read the audit trail/);
+    for (const verb of ['created', 'promote', 'pause', 'resume', 'abort']) assert.ok(vr.actions.some((a) => a.action === verb && a.actor === actor && a.from === 'timeline'), `${verb} in ${JSON.stringify(vr.actions)}`);
+
+    const unknown = await cli(['history', '00000000']);
+    expectCode(unknown, 2, 'history of an unknown id');
+    assert.match(unknown.stderr, /no deployment 00000000; list them with `rollgate history`/);
   });
 
   test('logs --since, --grep (text and /regex/), and -f streamed from the server', async () => {
@@ -244,14 +292,15 @@ describe('following and steering a rollout', { timeout: 240_000 }, () => {
   test('a forgotten --env names the environments', async () => {
     const r = await cli(['promote', 'web']);
     expectCode(r, 2, 'promote without --env');
-    assert.match(r.stderr, /--env is required; environments: production, staging/);
+    assert.match(r.stderr, /--env is required; environments: production, qa, staging/);
     assert.doesNotMatch(r.stderr, /required option/, 'one message, not commander\'s as well');
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
     const d = await cli(['deploy', 'web', '--path', '.']);
     expectCode(d, 2, 'deploy without --env');
-    assert.match(d.stderr, /--env is required; environments: production, staging/);
+    assert.match(d.stderr, /--env is required; environments: production, qa, staging/);
     const l = await cli(['logs', 'web']);
     expectCode(l, 2, 'logs without --env');
-    assert.match(l.stderr, /--env is required; environments: production, staging/);
+    assert.match(l.stderr, /--env is required; environments: production, qa, staging/);
   });
 
   test('a crash on start is reported by its error line, not the stack\'s last frames', async () => {

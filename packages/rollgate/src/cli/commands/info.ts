@@ -12,7 +12,7 @@ import type { StageLogLine } from '../../core/pipeline.js';
 import { resolveRun } from './pipeline.js';
 import { showDeployment } from './deployment.js';
 import { watchDeployment } from './watch.js';
-import { findDeploymentId } from '../deployment-ref.js';
+import { findDeploymentId, resolveDeploymentId } from '../deployment-ref.js';
 import { analysisLines, deploymentDuration, formatTime, outcome, statusTable, table } from '../format.js';
 import { oneLine } from '../terminal-text.js';
 import { keepLine, parseGrep, parseLogSince, type LogFilter } from '../log-filter.js';
@@ -82,6 +82,8 @@ export function registerInfo(program: Command): void {
     action(HistoryOpts, async (opts, { out }, appArg: string | undefined) => {
       const id = appArg === undefined ? null : await findDeploymentId(clientFor(opts), appArg);
       if (id !== null) return showDeployment(clientFor(opts), out, id);
+      // App names start with a letter: this can only have been a deployment id.
+      if (appArg !== undefined && /^[0-9]/.test(appArg)) return showDeployment(clientFor(opts), out, await resolveDeploymentId(clientFor(opts), appArg));
       const list = await clientFor(opts).deployments({ app: optionalApp(appArg), env: opts.env, limit: opts.limit });
       out.result(list, () => {
         if (list.length === 0) return 'no deployments yet';
