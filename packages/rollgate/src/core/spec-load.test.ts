@@ -49,7 +49,9 @@ test('a wrong type names file, line and field', () => {
   assert.equal(problems[0]?.field, 'apps.shop.replicas');
   assert.equal(problems[0]?.line, 6);
   assert.match(message, /rollgate\.yaml:6:\d+: apps\.shop\.replicas/);
-  assert.match(message, /nothing was deployed/);
+  // `validate` shows the same message: it must not speak of deploying.
+  assert.doesNotMatch(message, /deployed/);
+  assert.match(message, /schema\/rollgate\.schema\.json \(`rollgate schema` prints it\)/);
 });
 
 test('a missing required field points at its parent', () => {
@@ -59,9 +61,37 @@ test('a missing required field points at its parent', () => {
   assert.equal(problems[0]?.line, 4);
 });
 
-test('an unknown key is named', () => {
+test('an unknown key is named, at its own line, with the nearest known field', () => {
   const { problems } = problemsOf(GOOD.replace('replicas: 3', 'replicas: 3\n    replica: 2'));
-  assert.match(problems[0]!.message, /unknown field "replica"/);
+  assert.match(problems[0]!.message, /unknown field `replica`; did you mean `replicas`\?/);
+  assert.equal(problems[0]!.line, 7);
+  const far = problemsOf(GOOD.replace('replicas: 3', 'replicas: 3\n    zzzzzz: 2'));
+  assert.match(far.problems[0]!.message, /unknown field `zzzzzz`; known fields here: /);
+  const deep = problemsOf(GOOD.replace('{ path: /healthz }', '{ pth: /healthz }'));
+  assert.match(deep.problems[0]!.message, /unknown field `pth`; did you mean `path`\?/);
+});
+
+// Issue 10: a wrong step points at the step's own line and names the allowed forms.
+test('a misspelt step points at that step, suggests the step meant and lists the forms', () => {
+  const { problems, message } = problemsOf(GOOD.replace('- pause: { duration: 30s }', '- setWieght: 20'));
+  assert.equal(problems.length, 1);
+  assert.equal(problems[0]!.field, 'environments.production.strategy.canary.steps[1]');
+  assert.deepEqual([problems[0]!.line, problems[0]!.column], [16, 13]);
+  assert.match(problems[0]!.message, /^unknown step `setWieght`; did you mean `setWeight`\? a step is one of: setWeight: N .*pause: \{duration: 30s\} \| pause: \{\} \(until rollgate promote\), analysis: .*setHeaderRoute: /);
+  assert.doesNotMatch(message, /rolling, blueGreen/, 'not the strategy-level "matches no form"');
+});
+
+test('a bare `pause:` says what pause needs, at its line', () => {
+  const { problems } = problemsOf(GOOD.replace('- pause: {}', '- pause:'));
+  assert.equal(problems[0]!.line, 17);
+  assert.equal(problems[0]!.field, 'environments.production.strategy.canary.steps[2].pause');
+  assert.match(problems[0]!.message, /^`pause` needs a value: pause: \{duration: 30s\} to hold for a time, or pause: \{\} to hold until `rollgate promote`; a step is one of/);
+});
+
+test('a misspelt strategy suggests the strategy meant', () => {
+  const { problems } = problemsOf(GOOD.replace('      canary:', '      canery:'));
+  assert.match(problems[0]!.message, /^unknown strategy `canery`; did you mean `canary`\? a strategy is one of: rolling/);
+  assert.equal(problems[0]!.line, 13, 'the strategy it belongs to');
 });
 
 test('a bad duration and a bad strategy step are explained', () => {

@@ -7,6 +7,7 @@ import type { z } from 'zod';
 import { RollgateError, errorMessage } from './errors.js';
 import { forbiddenKeyMessage, isForbiddenKey } from './forbidden-keys.js';
 import { ProjectSpec } from './project-spec.js';
+import { SCHEMA_HINT, STEP_FORMS, concreteIssues, stepValueMessage, unionMessage, unknownFieldMessage } from './spec-hints.js';
 
 export interface SpecProblem {
   file: string;
@@ -36,7 +37,7 @@ export function parseSpec(text: string, file = 'rollgate.yaml'): ProjectSpec {
     throw specError([{ file, line: 1, column: 1, field: '', message: `cannot be read: ${errorMessage(e)}; write the values out instead of nesting aliases` }]);
   }
   const result = ProjectSpec.safeParse(value ?? {});
-  if (!result.success) throw specError(result.error.issues.map((i) => toProblem(i, doc, lines, file)));
+  if (!result.success) throw specError(result.error.issues.flatMap((i) => toProblems(i, doc, lines, file)));
   return result.data;
 }
 
@@ -59,13 +60,20 @@ function forbiddenKeys(node: unknown, path: (string | number)[], lines: LineCoun
   return out;
 }
 
-function toProblem(issue: z.core.$ZodIssue, doc: Document, lines: LineCounter, file: string): SpecProblem {
-  const path = issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p));
-  // Point at the deepest node of the path that exists (a missing key points at its parent).
+function toProblems(issue: z.core.$ZodIssue, doc: Document, lines: LineCounter, file: string): SpecProblem[] {
+  return concreteIssues(issue).map(({ issue: i, path }) => toProblem(i, path, doc, lines, file));
+}
+
+function toProblem(issue: z.core.$ZodIssue, path: (string | number)[], doc: Document, lines: LineCounter, file: string): SpecProblem {
+  // A problem in a step (or its one key) points at the step itself: `- setWieght: 20` at its own line.
+  const stepAt = path.findIndex((p, i) => p === 'steps' && typeof path[i + 1] === 'number');
+  const inStep = stepAt >= 0 && path.length <= stepAt + 3;
+  const anchor = inStep ? path.slice(0, stepAt + 2) : path;
   let line = 1;
   let column = 1;
-  for (let n = path.length; n >= 0; n--) {
-    const node = doc.getIn(path.slice(0, n), true);
+  // Otherwise point at the deepest node of the path that exists (a missing key points at its parent).
+  for (let n = anchor.length; n >= 0; n--) {
+    const node = doc.getIn(anchor.slice(0, n), true);
     if (isNode(node) && node.range) {
       const pos = lines.linePos(node.range[0]);
       line = pos.line;
@@ -73,26 +81,36 @@ function toProblem(issue: z.core.$ZodIssue, doc: Document, lines: LineCounter, f
       break;
     }
   }
-  // Unknown keys: name them, and point at the key itself.
   let message = issue.message;
   if (issue.code === 'unrecognized_keys') {
-    message = `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}; check the spelling (see schema/rollgate.schema.json)`;
+    message = unknownFieldMessage(issue.keys, path);
+    // Point at the unknown key itself, not at the map holding it.
+    const map = doc.getIn(path, true);
+    const pair = isMap(map) ? map.items.find((p) => isScalar(p.key) && String(p.key.value) === issue.keys[0]) : undefined;
+    if (pair && isNode(pair.key) && pair.key.range) {
+      const pos = lines.linePos(pair.key.range[0]);
+      line = pos.line;
+      column = pos.col;
+    }
+  } else if (issue.code === 'invalid_union') {
+    const node = doc.getIn(path, true);
+    message = unionMessage(path, isNode(node) ? node.toJSON() : node);
+  } else if (inStep && path.length === stepAt + 3 && issue.code === 'invalid_type') {
+    const hint = stepValueMessage(String(path[stepAt + 2]));
+    message = `${hint ?? issue.message}; ${STEP_FORMS}`;
   } else if (issue.code === 'invalid_type' && /received undefined/.test(issue.message)) {
     message = `required field is missing (expected ${issue.expected})`;
-  } else if (issue.code === 'invalid_union') {
-    message = unionHint(path);
   }
-  return { file, line, column, field: path.join('.') || '(top level)', message };
+  return { file, line, column, field: fieldName(path), message };
 }
 
-function unionHint(path: (string | number)[]): string {
-  const last = String(path.at(-1) ?? '');
-  if (last === 'strategy') return 'expected exactly one of: rolling, blueGreen, canary, recreate (e.g. `canary: { steps: [...] }`)';
-  if (typeof path.at(-1) === 'number' && path.includes('steps')) return 'expected one of: { setWeight: N }, { pause: { duration: 30s } } or { pause: {} }, { setHeaderRoute: { header, value } }';
-  return 'value does not match any allowed form';
+/** `environments.production.strategy.canary.steps[1]`: indexes as a reader writes them. */
+function fieldName(path: (string | number)[]): string {
+  return path.reduce<string>((acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : acc ? `${acc}.${p}` : p), '') || '(top level)';
 }
 
 function specError(problems: SpecProblem[]): RollgateError {
   const lines = problems.map((p) => `${p.file}:${p.line}:${p.column}: ${p.field ? `${p.field}: ` : ''}${p.message}`);
-  return new RollgateError('invalid_spec', `${problems[0]?.file ?? 'spec'} is not valid; nothing was deployed. Fix:\n  ${lines.join('\n  ')}`, { problems });
+  // No word on deploying: `validate` reports the same problems, and it deploys nothing by design.
+  return new RollgateError('invalid_spec', `${problems[0]?.file ?? 'spec'} is not valid. Fix:\n  ${lines.join('\n  ')}\n${SCHEMA_HINT}`, { problems });
 }

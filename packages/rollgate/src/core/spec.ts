@@ -118,7 +118,7 @@ export const AnalysisSpec = z
   .object({
     metrics: z.array(AnalysisMetric).min(1).optional().describe('Default: error rate and p99 latency against stable, and a request-rate floor'),
     startDelay: Duration.default('0s').describe('Wait this long after the new version gets traffic before judging'),
-    latencyWarmup: Duration.default('2s').describe('Fresh instances are slower on their first requests (JIT, caches): what each instance answers in its first latencyWarmup after it became ready (and its first 50 requests) is not judged on latency, whatever step sent it traffic'),
+    latencyWarmup: Duration.default('2s').describe('Fresh instances are slower on their first requests (JIT, caches): what each instance answers in its first latencyWarmup after it became ready (and its first 100 requests) is not judged on latency, whatever step sent it traffic'),
     alpha: z.number().gt(0).lt(0.5).default(0.002).describe('False-alarm probability per metric over the whole rollout'),
     noTrafficAfter: z
       .union([Duration, z.literal('never')])

@@ -11,7 +11,11 @@ export interface AnalysisPhase {
   metrics?: AnalysisMetric[] | undefined;
   /** Whether the stable version serves traffic to compare with (canary, rolling). */
   compareToStable: boolean;
-  /** A production environment: with no traffic the rollout holds rather than proceeding (see AnalysisSpec.noTrafficAfter). Unset counts as production. */
+  /**
+   * A rollout's analysis: whether its environment is production (with no traffic it holds
+   * rather than proceeding, see AnalysisSpec.noTrafficAfter). Unset: not a rollout (a pipeline's
+   * verify stage, which needs traffic by its own rule), so the idle rule does not apply.
+   */
   production?: boolean | undefined;
 }
 

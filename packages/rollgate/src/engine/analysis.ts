@@ -124,11 +124,12 @@ export class AnalysisRunner implements AnalysisEvaluator {
     const complete = run.durationMs !== null && now - run.startedAt >= run.durationMs;
     const v = combine(metrics, { complete });
     run.trafficBaseline ??= canaryM?.requests ?? 0;
-    const idle = idleDecision({
+    // Not for a pipeline's verify stage (production unset), nor when the user asked that inconclusive fails.
+    const idle = phase.production === undefined || run.onInconclusive === 'fail' ? { kind: 'judge' as const } : idleDecision({
       elapsedMs: now - run.startedAt,
       canaryRequests: Math.max(0, (canaryM?.requests ?? 0) - run.trafficBaseline),
       version: dep.version,
-      production: phase.production ?? true,
+      production: phase.production,
       noTrafficAfter: phase.spec.noTrafficAfter,
       verdict: v.verdict,
       metrics,

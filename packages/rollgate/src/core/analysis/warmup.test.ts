@@ -128,11 +128,11 @@ describe('latency warm-up per instance', () => {
 
   test('an instance ready for long but with few requests answered is still warming up', () => {
     const h = (n: number) => cumulative([0, n, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
-    const prev = { atMs: 60_000, instances: [{ id: 'a', readyAtMs: 0, latency: h(30) }, { id: 'b', readyAtMs: 0, latency: h(50) }] };
-    const cur = { atMs: 60_250, instances: [{ id: 'a', readyAtMs: 0, latency: h(55) }, { id: 'b', readyAtMs: 0, latency: h(60) }] };
+    const prev = { atMs: 60_000, instances: [{ id: 'a', readyAtMs: 0, latency: h(60) }, { id: 'b', readyAtMs: 0, latency: h(100) }] };
+    const cur = { atMs: 60_250, instances: [{ id: 'a', readyAtMs: 0, latency: h(85) }, { id: 'b', readyAtMs: 0, latency: h(110) }] };
     const w = warmIncrement(prev, cur, 2000, B);
-    assert.equal(w.buckets.counts[1], 10, 'only b had answered its first 50 requests at the earlier look');
+    assert.equal(w.buckets.counts[1], 10, 'only b had answered its first 100 requests at the earlier look');
     assert.equal(w.excluded, 25);
-    assert.equal(w.warming, 0);
+    assert.equal(w.warming, 1, 'a has answered 85');
   });
 });

@@ -43,7 +43,7 @@ export interface WarmIncrement {
 }
 
 /** Requests an instance answers before its latency counts (on top of the time). */
-export const WARMUP_REQUESTS = 50;
+export const WARMUP_REQUESTS = 100;
 
 export function isWarm(readyAtMs: number | null, atMs: number, warmupMs: number): boolean {
   return readyAtMs !== null && readyAtMs + warmupMs <= atMs;
