@@ -7,11 +7,11 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROLLGATE_BIN, freePort, makeDemoRelease } from '../demo/fixtures.js';
+import { freePort, makeDemoRelease } from '../demo/fixtures.js';
+import { rollgate, type Run } from '../test/cli-run.js';
 import { startPlatform, waitForDeployment, type Platform } from '../demo/platform.js';
 import { parseSpec } from '../core/spec-load.js';
 import { channelsDigest } from '../api/spec-view.js';
@@ -38,20 +38,9 @@ environments:
     analysis: false
 ${extra}`;
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
 function cli(args: string[], token: string): Promise<Run> {
-  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: join(work, 'home'), ROLLGATE_SERVER: p.url, ROLLGATE_TOKEN: token };
-  const child = spawn(process.execPath, [ROLLGATE_BIN, ...args], { cwd: work, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  return new Promise((ok) => child.on('close', (code) => ok({ code: code ?? -1, stdout, stderr })));
+  return rollgate(work, args, 120_000, { PATH: process.env.PATH, HOME: join(work, 'home'), ROLLGATE_SERVER: p.url, ROLLGATE_TOKEN: token });
 }
 
 interface DeployDoc {

@@ -5,11 +5,10 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROLLGATE_BIN } from '../demo/fixtures.js';
+import { rollgate, type Run } from '../test/cli-run.js';
 
 let work: string;
 
@@ -19,14 +18,8 @@ before(() => {
 
 after(() => rmSync(work, { recursive: true, force: true }));
 
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: join(work, 'home') };
-  const child = spawn(process.execPath, [ROLLGATE_BIN, ...args], { cwd: work, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  return new Promise((ok) => child.on('close', (code) => ok({ code: code ?? -1, stdout, stderr })));
+function cli(args: string[]): Promise<Run> {
+  return rollgate(work, args, 60_000, { PATH: process.env.PATH, HOME: join(work, 'home') });
 }
 
 test('validate: a wrong step, a bare pause and a misspelt field, each at its own line, with what is meant', async () => {

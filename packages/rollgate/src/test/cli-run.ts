@@ -19,9 +19,10 @@ export function cleanEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
-export function rollgate(cwd: string, args: string[], timeoutMs = 120_000): Promise<Run> {
+/** Runs the real CLI to its end (bounded); `env` defaults to the clean one. */
+export function rollgate(cwd: string, args: string[], timeoutMs = 120_000, env: NodeJS.ProcessEnv = cleanEnv()): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [ROLLGATE_BIN, ...args], { cwd, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [ROLLGATE_BIN, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
