@@ -80,7 +80,10 @@ function strategyName(s: DeploymentView['strategy']): string {
   return Object.keys(s)[0] ?? 'unknown';
 }
 
-/** Prints timeline events once each (for a non-terminal stdout). */
+/** The timeline's last entry of a deployment that ended: the follower's own end line says it. */
+const END_KINDS = new Set(['succeeded', 'failed', 'rolled_back', 'aborted']);
+
+/** Prints timeline events once each (for a non-terminal stdout); the outcome is left to the end line, so it is said once. */
 export class EventLines {
   private lastId = -1;
   constructor(private readonly write: (line: string) => void) {}
@@ -88,7 +91,7 @@ export class EventLines {
     for (const ev of view.timeline) {
       if (ev.id <= this.lastId) continue;
       this.lastId = ev.id;
-      this.write(eventLine(ev));
+      if (!END_KINDS.has(ev.kind)) this.write(eventLine(ev));
     }
   }
 }

@@ -260,7 +260,9 @@ export class Executor {
         await this.timeline(dep, 'reverting', reason, { status: 'failed' });
         return { done: false, again: true, waitMs: 0 };
       }
-      await this.finish(dep, cfg, { ...state, revert: { ...state.revert, reason: `${state.revert.reason}; then ${reason}` } }, releases);
+      // The revert itself was refused: say so once, not the same refusal twice.
+      const ended = reason !== state.revert.reason ? `${state.revert.reason}; then ${reason}` : dep.previousVersion ? `${reason} (going back to ${dep.previousVersion} was refused too)` : reason;
+      await this.finish(dep, cfg, { ...state, revert: { ...state.revert, reason: ended } }, releases);
       return { done: true };
     }
 
