@@ -1,5 +1,5 @@
 // Runs every compiled test file with Node's test runner. Extra args filter by path substring.
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { spawnSync } from 'node:child_process';
 
@@ -23,8 +23,7 @@ if (chosen.length === 0) {
 const prefix = 'rgtest';
 const r = spawnSync(process.execPath, ['--test', '--test-concurrency=2', '--test-timeout=180000', ...chosen], { stdio: 'inherit', env: { ...process.env, ROLLGATE_ISOLATION_ACCOUNT_PREFIX: prefix } });
 if (process.getuid?.() === 0) {
-  const names = (file) => readFileSync(file, 'utf8').split('\n').map((l) => l.split(':')[0]).filter((n) => n.startsWith(`${prefix}-`) || n.startsWith(`${prefix}a-`));
-  for (const u of names('/etc/passwd')) spawnSync('userdel', [u]);
-  for (const g of names('/etc/group')) spawnSync('groupdel', [g]);
+  const { removeAccounts } = await import(new URL('isolation/os-accounts.js', `file://${root}`).href);
+  await removeAccounts(prefix);
 }
 process.exit(r.status ?? 1);

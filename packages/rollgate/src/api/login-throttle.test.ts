@@ -6,13 +6,13 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiClient } from '../cli/client.js';
-import { ROLLGATE_BIN, freePort } from '../demo/fixtures.js';
+import { freePort } from '../demo/fixtures.js';
+import { rollgate, type Run } from '../test/cli-run.js';
 import type { AuditEntry, AuditVerifyResult } from '../engine/audit.js';
 import { silentLogger } from '../engine/logger.js';
 import { runServer, type RunningServer } from '../server/main.js';
@@ -44,13 +44,8 @@ function login(base: string, from: string, user: string, password: string): Prom
   });
 }
 
-function cli(args: string[], server: string, token: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  const p = spawn(process.execPath, [ROLLGATE_BIN, ...args], { env: { PATH: process.env.PATH, HOME: tmpdir(), ROLLGATE_SERVER: server, ROLLGATE_TOKEN: token }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  return new Promise((ok) => p.on('close', (code) => ok({ code: code ?? -1, stdout, stderr })));
+function cli(args: string[], server: string, token: string): Promise<Run> {
+  return rollgate(tmpdir(), args, 120_000, { PATH: process.env.PATH, HOME: tmpdir(), ROLLGATE_SERVER: server, ROLLGATE_TOKEN: token });
 }
 
 const WRONG = 'not the admin password';
@@ -80,7 +75,7 @@ function throttleSuite(name: string, databaseUrl: () => string | undefined): voi
       dataDir = join(work, '.rollgate');
       platform = new SplitPlatform(dataDir);
       await platform.startAgent();
-      agent = { url: (JSON.parse(await readFile(join(dataDir, 'agent.json'), 'utf8')) as { url: string }).url, token: (await readFile(join(dataDir, 'agent.token'), 'utf8')).trim() };
+      agent = await platform.agentConnection();
       port = await freePort();
       await start();
       assert.ok(server.initialAdmin, 'a fresh data directory creates the admin');

@@ -6,20 +6,19 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { runAgent } from '../agent/main.js';
 import { ApiClient } from '../cli/client.js';
 import { checkReleaseDir, packDir } from '../cli/pack.js';
-import { freePort, makeDemoRelease, ROLLGATE_BIN } from '../demo/fixtures.js';
+import { freePort, makeDemoRelease } from '../demo/fixtures.js';
 import type { ReleaseView } from '../engine/release-retention.js';
 import { silentLogger } from '../engine/logger.js';
 import { runServer, type RunningServer } from '../server/main.js';
 import { craftTarGz } from '../test/tar-craft.js';
+import { rollgate, until, type Run } from '../test/cli-run.js';
 
 const MiB = 1024 * 1024;
 let work: string;
@@ -102,15 +101,6 @@ async function upload(version: string): Promise<void> {
   await client.uploadRelease('shop', packDir(await checkReleaseDir(dir, { protect: [] })), { version });
 }
 
-async function until<T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const v = await fn();
-    if (v) return v;
-    await sleep(100);
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 async function deploy(env: string, version: string): Promise<void> {
   const d = await client.deploy({ app: 'shop', env, version });
@@ -129,17 +119,8 @@ async function deploy(env: string, version: string): Promise<void> {
 const byVersion = (list: ReleaseView[]) => Object.fromEntries(list.map((r) => [r.version, r]));
 const roles = (r: ReleaseView | undefined) => (r?.uses ?? []).map((u) => `${u.role}@${u.env}`).sort();
 
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const env: NodeJS.ProcessEnv = { ...process.env, ROLLGATE_TOKEN: server.token!, ROLLGATE_SERVER: server.url };
-    const p = spawn(process.execPath, [ROLLGATE_BIN, ...args], { cwd: work, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-    p.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-    p.once('error', reject);
-    p.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
+function cli(args: string[]): Promise<Run> {
+  return rollgate(work, args, 120_000, { ...process.env, ROLLGATE_TOKEN: server.token!, ROLLGATE_SERVER: server.url });
 }
 
 test('retention never prunes what runs, is stable or is a rollback target; list shows them; the automatic policy prunes after a deployment', async () => {

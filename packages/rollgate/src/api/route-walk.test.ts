@@ -7,7 +7,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BUILTIN_ROLES, BUILTIN_ROLE_NAMES, can, type BuiltinRoleName, type Resource } from '../core/authz.js';
@@ -114,10 +114,9 @@ function walkSuite(name: string, databaseUrl: () => string | undefined): void {
       const dataDir = join(work, '.rollgate');
       platform = new SplitPlatform(dataDir);
       await platform.startAgent();
-      const agent = JSON.parse(await readFile(join(dataDir, 'agent.json'), 'utf8')) as { url: string };
-      const agentToken = (await readFile(join(dataDir, 'agent.token'), 'utf8')).trim();
+      const agent = await platform.agentConnection();
       const url = databaseUrl();
-      server = await runServer({ dataDir, port: await freePort(), agent: { url: agent.url, token: agentToken }, log: silentLogger, ...(url ? { databaseUrl: url } : {}) });
+      server = await runServer({ dataDir, port: await freePort(), agent, log: silentLogger, ...(url ? { databaseUrl: url } : {}) });
       admin = new ApiClient(server.url, server.token!);
       const prodPort = await freePort();
       await admin.applySpec({

@@ -9,7 +9,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { EventRecord } from '../core/domain.js';
@@ -85,13 +85,12 @@ function eventsSuite(name: string, databaseUrl: () => string | undefined): void 
       const dataDir = join(work, '.rollgate');
       platform = new SplitPlatform(dataDir);
       await platform.startAgent();
-      const agent = JSON.parse(await readFile(join(dataDir, 'agent.json'), 'utf8')) as { url: string };
-      const agentToken = (await readFile(join(dataDir, 'agent.token'), 'utf8')).trim();
+      const agent = await platform.agentConnection();
       const url = databaseUrl();
       server = await runServer({
         dataDir,
         port: await freePort(),
-        agent: { url: agent.url, token: agentToken },
+        agent,
         log: silentLogger,
         ...(url ? { databaseUrl: url } : {}),
         // A quicker beat than the default 15 s, so a stalled client is found in about two seconds

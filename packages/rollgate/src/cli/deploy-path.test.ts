@@ -6,11 +6,10 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROLLGATE_BIN } from '../demo/fixtures.js';
+import { rollgate, type Run } from '../test/cli-run.js';
 
 let root: string;
 let project: string;
@@ -43,18 +42,11 @@ before(() => {
 
 after(() => rmSync(root, { recursive: true, force: true }));
 
-function deploy(path: string): Promise<{ code: number | null; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const env: NodeJS.ProcessEnv = { ...process.env, HOME: root, XDG_CONFIG_HOME: join(root, 'config') };
-    for (const k of Object.keys(env)) if (k.startsWith('ROLLGATE_')) delete env[k];
-    env.ROLLGATE_SERVER = 'http://127.0.0.1:9';
-    const p = spawn(process.execPath, [ROLLGATE_BIN, 'deploy', 'web', '--env', 'staging', '--path', path], { cwd: project, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    p.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-    p.stdout.resume();
-    p.once('error', reject);
-    p.once('close', (code) => resolve({ code, stderr }));
-  });
+function deploy(path: string): Promise<Run> {
+  const env: NodeJS.ProcessEnv = { ...process.env, HOME: root, XDG_CONFIG_HOME: join(root, 'config') };
+  for (const k of Object.keys(env)) if (k.startsWith('ROLLGATE_')) delete env[k];
+  env.ROLLGATE_SERVER = 'http://127.0.0.1:9';
+  return rollgate(project, ['deploy', 'web', '--env', 'staging', '--path', path], 120_000, env);
 }
 
 test('the data directory, a directory inside it, a parent of it and a link into it are refused by real path', async () => {

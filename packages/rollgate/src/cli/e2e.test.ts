@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort } from '../demo/fixtures.js';
-import { cleanEnv, rollgate, type Run } from '../test/cli-run.js';
+import { cleanEnv, rollgate, until, type Run } from '../test/cli-run.js';
 
 const BIN = fileURLToPath(new URL('../../bin/rollgate.js', import.meta.url));
 const DEMO_APP = fileURLToPath(new URL('../../../../examples/demo-app/', import.meta.url));
@@ -73,20 +73,6 @@ function portOpen(port: number): Promise<boolean> {
   });
 }
 
-async function until<T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown = null;
-  while (Date.now() < deadline) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (e) {
-      last = e;
-    }
-    await sleep(200);
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-}
 
 interface StatusDoc {
   app: string;

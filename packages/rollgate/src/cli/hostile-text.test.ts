@@ -6,13 +6,13 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import type { DeploymentView } from '../api/contract.js';
-import { ROLLGATE_BIN, freePort, makeDemoRelease } from '../demo/fixtures.js';
+import { freePort, makeDemoRelease } from '../demo/fixtures.js';
+import { rollgate, type Run } from '../test/cli-run.js';
 import { startPlatform, waitForDeployment, type Platform } from '../demo/platform.js';
 import { until } from '../test/split-platform.js';
 import { checkReleaseDir, packDir } from './pack.js';
@@ -30,20 +30,9 @@ let work: string;
 let p: Platform;
 let failed: DeploymentView;
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
 function cli(args: string[]): Promise<Run> {
-  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: join(work, 'home'), ROLLGATE_SERVER: p.url, ROLLGATE_TOKEN: p.token };
-  const child = spawn(process.execPath, [ROLLGATE_BIN, ...args], { cwd: work, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  return new Promise((ok) => child.on('close', (code) => ok({ code: code ?? -1, stdout, stderr })));
+  return rollgate(work, args, 120_000, { PATH: process.env.PATH, HOME: join(work, 'home'), ROLLGATE_SERVER: p.url, ROLLGATE_TOKEN: p.token });
 }
 
 function assertClean(r: Run, what: string): void {

@@ -6,7 +6,6 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +13,8 @@ import { parse as parseYaml } from 'yaml';
 import { runAgent, type RunningAgent } from '../agent/main.js';
 import { ApiClient } from '../cli/client.js';
 import { checkReleaseDir, packDir } from '../cli/pack.js';
-import { ROLLGATE_BIN, freePort, makeDemoRelease } from '../demo/fixtures.js';
+import { freePort, makeDemoRelease } from '../demo/fixtures.js';
+import { rollgate, type Run } from '../test/cli-run.js';
 import { waitForDeployment } from '../demo/platform.js';
 import { silentLogger } from './logger.js';
 import { runServer, type RunningServer } from '../server/main.js';
@@ -65,15 +65,8 @@ after(async () => {
   await rm(work, { recursive: true, force: true });
 });
 
-function status(env: string): Promise<{ code: number | null; stdout: string }> {
-  const cliEnv: NodeJS.ProcessEnv = { ...process.env, ROLLGATE_SERVER: server.url, ROLLGATE_TOKEN: server.token ?? '' };
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [ROLLGATE_BIN, 'status', '--env', env], { env: cliEnv, stdio: 'pipe' });
-    let stdout = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout }));
-  });
+function status(env: string): Promise<Run> {
+  return rollgate(process.cwd(), ['status', '--env', env], 120_000, { ...process.env, ROLLGATE_SERVER: server.url, ROLLGATE_TOKEN: server.token ?? '' });
 }
 
 describe('idle environments', () => {

@@ -5,6 +5,7 @@
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { RollgateError } from '../core/errors.js';
 import type { Principal } from './types.js';
@@ -115,9 +116,8 @@ export class OsAccounts {
   }
 }
 
-/** Every user and group whose name starts with `${prefix}-` or `${prefix}a-` (for tests that clean up). */
+/** Removes every user and group whose name starts with `${prefix}-` or `${prefix}a-` (test runs clean up with it). */
 export async function removeAccounts(prefix: string): Promise<void> {
-  const { readFile } = await import('node:fs/promises');
   const names = (file: string) => readFile(file, 'utf8').then((t) => t.split('\n').map((l) => l.split(':')[0] ?? '').filter((n) => n.startsWith(`${prefix}-`) || n.startsWith(`${prefix}a-`)));
   for (const u of await names('/etc/passwd')) await run('userdel', [u]).catch(() => undefined);
   for (const g of await names('/etc/group')) await run('groupdel', [g]).catch(() => undefined);

@@ -5,6 +5,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ROLLGATE_BIN } from '../demo/fixtures.js';
+import { until as untilShared } from './split-platform.js';
 
 export interface Run {
   code: number | null;
@@ -55,19 +56,9 @@ export function startRollgate(cwd: string, args: string[], stdio: StdioOptions =
   return { child, out: () => out, err: () => err };
 }
 
-export async function until<T>(what: string, fn: () => Promise<T | null | undefined | false> | T | null | undefined | false, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown = null;
-  while (Date.now() < deadline) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (e) {
-      last = e;
-    }
-    await sleep(150);
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+/** `until` of split-platform.ts with a longer default: CLI runs start whole platforms. */
+export function until<T>(what: string, fn: () => Promise<T | null | undefined | false> | T | null | undefined | false, timeoutMs = 60_000): Promise<T> {
+  return untilShared(what, fn, timeoutMs);
 }
 
 /** Whether a process exists (a zombie counts as gone: it runs nothing and holds no port). */

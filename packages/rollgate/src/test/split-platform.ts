@@ -8,16 +8,18 @@ import { join } from 'node:path';
 import { ApiClient } from '../cli/client.js';
 import { ROLLGATE_BIN } from '../demo/fixtures.js';
 
-export async function until<T>(what: string, f: () => Promise<T | null | undefined | false>, timeoutMs = 20_000): Promise<T> {
+/** Polls `f` until it gives a truthy value (errors count as "not yet"); on timeout says what it waited for and the last error. */
+export async function until<T>(what: string, f: () => Promise<T | null | undefined | false> | T | null | undefined | false, timeoutMs = 20_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
+  let last: unknown = null;
   for (;;) {
     try {
       const v = await f();
       if (v) return v;
-    } catch {
-      // not yet
+    } catch (e) {
+      last = e;
     }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }

@@ -15,7 +15,6 @@ import pg from 'pg';
 import { ApiClient } from '../../cli/client.js';
 import { rotateSecret, setSecret } from '../../cli/client-secrets.js';
 import { checkReleaseDir, packDir } from '../../cli/pack.js';
-import { errorMessage } from '../../core/errors.js';
 import { freePort } from '../../demo/fixtures.js';
 import { waitForDeployment } from '../../demo/platform.js';
 import { jsonLogger } from '../logger.js';
@@ -60,13 +59,12 @@ function leakSuite(name: string, database: () => TestDatabase | null) {
       dataDir = join(work, '.rollgate');
       platform = new SplitPlatform(dataDir);
       await platform.startAgent();
-      const agent = JSON.parse(await readFile(join(dataDir, 'agent.json'), 'utf8')) as { url: string };
-      const agentToken = (await readFile(join(dataDir, 'agent.token'), 'utf8')).trim();
+      const agent = await platform.agentConnection();
       const db = database();
       server = await runServer({
         dataDir,
         port: await freePort(),
-        agent: { url: agent.url, token: agentToken },
+        agent,
         log: jsonLogger('server', { write: (s: string) => serverLog.push(s) } as unknown as NodeJS.WritableStream),
         ...(db ? { databaseUrl: db.url } : {}),
       });

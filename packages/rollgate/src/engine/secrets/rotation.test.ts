@@ -5,7 +5,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiClient } from '../../cli/client.js';
@@ -38,8 +38,7 @@ before(async () => {
   const dataDir = join(work, '.rollgate');
   platform = new SplitPlatform(dataDir);
   await platform.startAgent();
-  const agent = JSON.parse(await readFile(join(dataDir, 'agent.json'), 'utf8')) as { url: string };
-  server = await runServer({ dataDir, port: await freePort(), agent: { url: agent.url, token: (await readFile(join(dataDir, 'agent.token'), 'utf8')).trim() }, log: silentLogger });
+  server = await runServer({ dataDir, port: await freePort(), agent: await platform.agentConnection(), log: silentLogger });
   client = new ApiClient(server.url, server.token!);
 });
 
