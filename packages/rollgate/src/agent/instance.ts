@@ -370,7 +370,8 @@ export class Instance {
     this.startFailures++;
     this.clearTimers();
     if (proc) this.terminate(proc);
-    const giveUp = kind === 'fatal' || this.host.startFailed(this, kind, message);
+    // The supervisor hears of every failure, a fatal one too: that is what marks the version failed.
+    const giveUp = this.host.startFailed(this, kind, message) || kind === 'fatal';
     const reason = `${message}: ${quoteOutput(this.log.lastLines())}`;
     if (giveUp) {
       this.log.note(`gave up: ${reason}`);

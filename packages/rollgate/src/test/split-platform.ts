@@ -43,8 +43,9 @@ export class SplitPlatform {
     return p;
   }
 
-  async startAgent(): Promise<void> {
-    this.agent = this.spawn(['agent', '--port', '0']);
+  /** @param extra more `rollgate agent` options (e.g. `--isolation none`). */
+  async startAgent(extra: string[] = []): Promise<void> {
+    this.agent = this.spawn(['agent', '--port', '0', ...extra]);
     await until('agent.json', async () => JSON.parse(await readFile(join(this.dataDir, 'agent.json'), 'utf8')) as unknown);
   }
 
