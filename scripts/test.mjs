@@ -3,17 +3,22 @@ import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { spawnSync } from 'node:child_process';
 
-const root = new URL('../packages/rollgate/dist/', import.meta.url).pathname;
+const packages = new URL('../packages/', import.meta.url).pathname;
+const root = join(packages, 'rollgate/dist/');
 const filters = process.argv.slice(2);
 const files = [];
-(function walk(dir) {
+function walk(dir) {
   for (const name of readdirSync(dir)) {
     const p = join(dir, name);
     if (statSync(p).isDirectory()) walk(p);
     else if (name.endsWith('.test.js')) files.push(p);
   }
-})(root);
-const chosen = files.filter((f) => filters.length === 0 || filters.some((x) => relative(root, f).includes(x))).sort();
+}
+walk(join(packages, 'sdk/dist'));
+walk(root);
+// Filters match the path under packages/, without dist: "sdk/engine", "rollgate/api" or just "api/".
+const shown = (f) => relative(packages, f).replace('/dist/', '/');
+const chosen = files.filter((f) => filters.length === 0 || filters.some((x) => shown(f).includes(x))).sort();
 if (chosen.length === 0) {
   console.error(`no test files matched ${filters.join(' ') || '(all)'}`);
   process.exit(1);

@@ -1,0 +1,2 @@
+export type * from './types.js';
+export { ruleProblems, type RuleProblem } from './validate.js';
