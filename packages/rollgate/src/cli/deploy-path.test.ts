@@ -42,11 +42,11 @@ before(() => {
 
 after(() => rmSync(root, { recursive: true, force: true }));
 
-function deploy(path: string): Promise<Run> {
+function deploy(path: string, cwd = project): Promise<Run> {
   const env: NodeJS.ProcessEnv = { ...process.env, HOME: root, XDG_CONFIG_HOME: join(root, 'config') };
   for (const k of Object.keys(env)) if (k.startsWith('ROLLGATE_')) delete env[k];
   env.ROLLGATE_SERVER = 'http://127.0.0.1:9';
-  return rollgate(project, ['deploy', 'web', '--env', 'staging', '--path', path], 120_000, env);
+  return rollgate(cwd, ['deploy', 'web', '--env', 'staging', '--path', path], 120_000, env);
 }
 
 test('the data directory, a directory inside it, a parent of it and a link into it are refused by real path', async () => {
@@ -66,4 +66,17 @@ test('the data directory, a directory inside it, a parent of it and a link into 
   const ok = await deploy('app');
   assert.equal(ok.code, 3, ok.stderr);
   assert.doesNotMatch(ok.stderr, /data directory/);
+});
+
+test('`--path .` in a project whose data directory is its own .rollgate/ passes: the data directory is left out', async () => {
+  const own = join(root, 'own');
+  mkdirSync(join(own, '.rollgate', 'releases'), { recursive: true });
+  for (const f of ['master.key', 'api.token', 'agent.token', 'rollgate.db']) writeFileSync(join(own, '.rollgate', f), 'secret\n');
+  writeFileSync(join(own, 'rollgate.yaml'), SPEC);
+  writeFileSync(join(own, 'server.js'), 'console.log(1)\n');
+  const r = await deploy('.', own);
+  // Past the check, on to the (absent) server.
+  assert.equal(r.code, 3, r.stderr);
+  assert.match(r.stderr, /uploading|server|connect/i);
+  assert.doesNotMatch(r.stderr, /data directory/);
 });

@@ -40,3 +40,9 @@ test('the README starts with its two commands, says how to install, and never ru
   assert.ok(commands.length > 10);
   assert.deepEqual(commands.filter((l) => /npx rollgate/.test(l)), []);
 });
+
+test('nothing else the user reads (the example app, the demo) tells them to run `npx rollgate`', () => {
+  const read = ['examples/demo-app/rollgate.yaml', 'examples/demo-app/README.md', 'packages/rollgate/src/demo/main.ts'];
+  const offenders = read.filter((f) => /npx rollgate/.test(readFileSync(join(REPO_ROOT, f), 'utf8')));
+  assert.deepEqual(offenders, []);
+});

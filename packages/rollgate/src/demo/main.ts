@@ -138,7 +138,7 @@ async function main(): Promise<number> {
     process.stdout.write(`\n${doraTable(dora)}\n`);
 
     if (ci) return bad.length === 0 ? 0 : 1;
-    process.stdout.write(`\nThe platform keeps running:\n  API        ${p.url}  (token in ${join(dataDir, 'api.token')})\n  production ${prodUrl}\n  staging    http://127.0.0.1:${stagingPort}\nTry: ROLLGATE_SERVER=${p.url} ROLLGATE_TOKEN=$(cat ${join(dataDir, 'api.token')}) npx rollgate status\nPress Ctrl-C to stop.\n`);
+    process.stdout.write(`\nThe platform keeps running:\n  API        ${p.url}  (token in ${join(dataDir, 'api.token')})\n  production ${prodUrl}\n  staging    http://127.0.0.1:${stagingPort}\nTry: ROLLGATE_SERVER=${p.url} ROLLGATE_TOKEN=$(cat ${join(dataDir, 'api.token')}) node packages/rollgate/bin/rollgate.js status\nPress Ctrl-C to stop.\n`);
     await new Promise<void>((resolve) => {
       process.once('SIGINT', resolve);
       process.once('SIGTERM', resolve);
