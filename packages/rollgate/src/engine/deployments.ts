@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { isActiveStatus, type DeploymentRecord, type DeploymentState, type ReleaseRecord } from '../core/domain.js';
 import { RollgateError } from '../core/errors.js';
-import { defaultStrategy, resolveStrategy, strategyType, withEnvironmentAnalysis, type StrategySpec, type StrategyType } from '../core/spec.js';
+import { VERSION_RE, defaultStrategy, resolveStrategy, strategyType, withEnvironmentAnalysis, type StrategySpec, type StrategyType } from '../core/spec.js';
 import type { DeployRequest, RollbackRequest } from '../api/contract.js';
 import type { Store } from '../store/types.js';
 import { loadServiceConfig } from './config-store.js';
@@ -13,6 +13,10 @@ import { versionSettings } from './service-config.js';
 import { changedSettings, settingsServed } from './version-settings.js';
 import type { EventBus } from './events.js';
 import type { Executor } from './executor.js';
+import type { Releases } from './releases.js';
+
+/** The suffix of a release that carries another's files with changed settings: 1.4.2+s2. */
+const SETTINGS_SUFFIX = /\+s\d+$/;
 
 const STRATEGY_NAMES: Record<string, StrategyType> = { rolling: 'rolling', 'blue-green': 'blueGreen', canary: 'canary', recreate: 'recreate' };
 
@@ -47,6 +51,7 @@ export class Deployments {
     private readonly store: Store,
     private readonly executor: Executor,
     private readonly events: EventBus,
+    private readonly releases: Pick<Releases, 'copy'>,
   ) {}
 
   async deploy(req: DeployRequest, actor: string): Promise<DeploymentRecord> {
@@ -58,14 +63,16 @@ export class Deployments {
     assertKept(release);
     const svc = await this.store.getServiceState(req.app, req.env);
     const previous = svc?.currentReleaseId ? await this.store.getRelease(svc.currentReleaseId) : null;
+    let candidate = release;
     if (previous?.id === release.id) {
       const active = await this.store.getActiveDeployment(req.app, req.env);
       if (!active) {
-        // Settings ride with a version: changed settings reach what serves only with a new one.
+        // Settings ride with a version: changed settings of the release that serves roll out as
+        // a release of their own (the same files), judged and revertible like any other.
         const served = await settingsServed(this.store, req.app, req.env, release.id);
         const changed = served ? changedSettings(served, versionSettings(cfg)) : [];
-        const hint = changed.length > 0 ? `; its settings in the spec changed (${changed.join(', ')}), and settings roll out with a release: deploy them as a new version (the same files under a new --version) so they are judged and can be rolled back` : '; deploy a new version, or roll back with rollgate rollback';
-        throw new RollgateError('conflict', `${req.app} ${release.version} already serves ${req.env}${hint}`);
+        if (changed.length === 0) throw new RollgateError('conflict', `${req.app} ${release.version} already serves ${req.env} with the settings in the spec; deploy a new version, or roll back with rollgate rollback`);
+        candidate = await this.settingsRelease(release, changed, actor);
       }
     }
     let strategy: StrategySpec = resolveStrategy(cfg.appSpec, req.env, cfg.envSpec);
@@ -74,7 +81,25 @@ export class Deployments {
       if (strategyType(strategy) !== want) strategy = withEnvironmentAnalysis(defaultStrategy(want), cfg.envSpec);
     }
     const settings = { candidate: versionSettings(cfg), stable: previous ? ((await settingsServed(this.store, req.app, req.env, previous.id)) ?? versionSettings(cfg)) : null };
-    return this.create(req.app, req.env, 'deploy', release.id, release.version, previous, strategy, actor, settings);
+    const note = candidate === release ? '' : `: the settings of ${release.version} changed (${changedSettings(settings.stable ?? settings.candidate, settings.candidate).join(', ')}) and roll out as ${candidate.version}, the same files`;
+    return this.create(req.app, req.env, 'deploy', candidate.id, candidate.version, previous, strategy, actor, settings, note);
+  }
+
+  /**
+   * The release a settings change of `base` rolls out as: the same files under the next free
+   * `BASE+sN` version, so the data plane runs it beside `base` and a rollback finds `base` with
+   * the settings it ran with.
+   */
+  private async settingsRelease(base: ReleaseRecord, changed: string[], actor: string): Promise<ReleaseRecord> {
+    const root = base.version.replace(SETTINGS_SUFFIX, '');
+    const taken = new Set((await this.store.listReleases(base.app, 100_000)).map((r) => r.version));
+    let n = 1;
+    while (taken.has(`${root}+s${n}`)) n++;
+    const version = `${root}+s${n}`;
+    if (!VERSION_RE.test(version)) {
+      throw new RollgateError('invalid_input', `the settings of ${base.app} ${base.version} changed (${changed.join(', ')}), and they roll out as a version of their own, but ${version} is longer than 64 characters; upload the same files under a shorter --version`);
+    }
+    return this.releases.copy(base, version, actor);
   }
 
   async rollback(req: RollbackRequest, actor: string): Promise<DeploymentRecord> {
@@ -136,7 +161,7 @@ export class Deployments {
     return this.command(id, actor, 'abort', 'abort requested: traffic returns to the stable version', (s) => ({ ...s, abortRequested: true, pausedByUser: false }));
   }
 
-  private async create(app: string, env: string, kind: 'deploy' | 'rollback', releaseId: string, version: string, previous: { id: string; version: string } | null, strategy: StrategySpec, actor: string, settings: NonNullable<DeploymentState['settings']>): Promise<DeploymentRecord> {
+  private async create(app: string, env: string, kind: 'deploy' | 'rollback', releaseId: string, version: string, previous: { id: string; version: string } | null, strategy: StrategySpec, actor: string, settings: NonNullable<DeploymentState['settings']>, note = ''): Promise<DeploymentRecord> {
     const nowIso = new Date().toISOString();
     const dep = await this.store.createDeployment({
       id: randomUUID(),
@@ -155,7 +180,7 @@ export class Deployments {
       startedAt: null,
       finishedAt: null,
     });
-    await this.store.addDeploymentEvent(dep.id, 'created', `${kind} of ${version} to ${env} requested by ${actor}${previous ? ` (serving now: ${previous.version})` : ''}`);
+    await this.store.addDeploymentEvent(dep.id, 'created', `${kind} of ${version} to ${env} requested by ${actor}${previous ? ` (serving now: ${previous.version})` : ''}${note}`);
     await this.events.emit({ type: 'deployment.created', app, env, deploymentId: dep.id, data: { version, kind, previousVersion: previous?.version ?? null, actor } });
     this.executor.drive(dep.id);
     return dep;

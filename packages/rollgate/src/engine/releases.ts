@@ -64,6 +64,12 @@ export class Releases {
     });
   }
 
+  /** The files of `base` as a release of its own, e.g. to roll out changed settings beside it. */
+  async copy(base: ReleaseRecord, version: string, actor: string): Promise<ReleaseRecord> {
+    const r = await this.fromDirectory({ app: base.app, version, dir: base.artifactDir, commitSha: base.commitSha ?? undefined, commitTime: base.commitTime ?? undefined, actor });
+    return r.release;
+  }
+
   /**
    * The one path every release takes: fill a private incoming folder, check its links, hash it,
    * pick the version, keep releases immutable, move it into place and record it.

@@ -141,6 +141,32 @@ test('a wrong health check in the next version never reaches the version that se
   const back = await instancesOf('v1');
   assert.equal(back.filter((i) => i.state === 'ready').length, 2, JSON.stringify(back));
   assert.ok(back.every((i) => i.restarts === 0 && i.state !== 'failed'), JSON.stringify(back));
-  // The same release again with other settings: refused, saying which settings changed and how they roll out.
-  await assert.rejects(client.deploy({ app: 'web', env: 'production', version: 'v1' }), /v1 already serves production; its settings in the spec changed \(configuration, healthCheck\).*new version/);
+  // The same release again with other settings rolls them out as a release of its own: new
+  // instances first; a bad health check fails there and v1 keeps serving, untouched.
+  const before = (await instancesOf('v1')).map((i) => i.pid).sort();
+  const bad = await deploy('v1');
+  assert.equal(bad.version, 'v1+s1', 'the settings change rolls out as v1+s1');
+  assert.notEqual(bad.status, 'succeeded', 'the settings of /no-such-path cannot become healthy');
+  assert.deepEqual((await instancesOf('v1')).map((i) => i.pid).sort(), before, 'v1 was never touched');
+  const events = (await client.deployment(bad.id)).timeline;
+  assert.ok(events.some((e) => /settings of v1 changed \(.*healthCheck.*\) and roll out as v1\+s1/.test(e.message)), JSON.stringify(events));
+  // Fixed settings (a good health check, new configuration): v1+s2 replaces v1 under load.
+  await client.applySpec({
+    apps: { web: { run: 'node server.js', replicas: 2, drainTimeout: '1s', env: { APP_VERSION: 'v1-five' }, healthCheck: { path: '/healthz', interval: '100ms', timeout: '1s', startTimeout: '3s' } } },
+    environments: { production: { listen, analysis: false, progressDeadline: '30s', strategy: { rolling: { maxSurge: 1, maxUnavailable: 0, analysis: false } } } },
+  });
+  const traffic2 = load();
+  const good = await deploy('v1');
+  const seen2 = await traffic2.stop();
+  assert.equal(good.version, 'v1+s2');
+  assert.equal(good.status, 'succeeded');
+  assert.deepEqual(seen2.bad, [], `every request answered 200 through the settings rollout (${seen2.ok} ok)`);
+  const answer = async () => ((await (await fetch(`http://127.0.0.1:${listen}/`)).json()) as { version: string }).version;
+  assert.equal(await answer(), 'v1-five', 'the new configuration serves');
+  // Unchanged settings: nothing to roll out, said so.
+  await assert.rejects(client.deploy({ app: 'web', env: 'production', version: 'v1+s2' }), /v1\+s2 already serves production with the settings in the spec/);
+  // And it is revertible like a release: back to v1 with the settings v1 ran with.
+  const rb2 = await client.rollback({ app: 'web', env: 'production' });
+  assert.equal((await waitForDeployment(client, rb2.id, 60_000)).version, 'v1');
+  assert.equal(await answer(), 'v1', 'v1 answers with its own configuration again');
 });

@@ -125,9 +125,9 @@ export async function runServer(opts: ServerOptions): Promise<RunningServer> {
   const chaos = new Chaos({ store, events, agent: client, log });
   const analysis = new AnalysisRunner({ sources: createMetricSources({ traffic, mask: (text) => secrets.mask(text) }), log });
   const executor = new Executor({ store, runtime, traffic, events, log, analysis, onEnded: (dep) => incidents.onDeploymentEnded(dep).then(() => undefined) });
-  const deployments = new Deployments(store, executor, events);
-  const views = new Views(store, runtime, executor);
   const releases = new Releases(store, join(dataDir, 'releases'));
+  const deployments = new Deployments(store, executor, events, releases);
+  const views = new Views(store, runtime, executor);
   const isolation = detectIsolation({ hide: [dataDir], choice: opts.isolation ?? 'auto' });
   if (isolation.kind === 'none') {
     log.warn('PIPELINE STAGE COMMANDS ARE NOT ISOLATED: they run as the server\'s OS user and can read its data directory (master key, database, tokens); install bubblewrap (apt-get install bubblewrap) or run as root');

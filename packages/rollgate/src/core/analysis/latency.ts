@@ -11,8 +11,9 @@
  * may change from tick to tick). One-sided: we look for a slower canary.
  *
  * Looking continuously: look k (k-th time the test is evaluated with new data) rejects only
- * if its one-sided p-value is <= alpha * 6 / (pi^2 k^2). The levels sum to alpha over
- * infinitely many looks, so by the union bound P_H0(ever rejected) <= alpha (up to the normal
+ * if its one-sided p-value is <= alpha * (M + 1) / ((k + M)(k + M + 1)), M = 19. The levels
+ * telescope to alpha over infinitely many looks, so by the union bound P_H0(ever rejected)
+ * <= alpha (up to the normal
  * approximation of U, good once each side has ~20 samples; the test waits for
  * max(20, minRequests) per side). Looks
  * must be triggered by time or counts, never by the latency values themselves.
@@ -114,9 +115,20 @@ export function resolveLatencyConfig(cfg: Partial<LatencyConfig> = {}): LatencyC
   return { ...c, name };
 }
 
+/**
+ * How much of alpha the first looks hold back: look 1 gets alpha / (M + 2), later looks fall
+ * off as 1/k^2. Why not front-load (6/(pi^2 k^2) gave look 1 61% of alpha): the first looks
+ * are where H0 is least true in practice, a canary just past its warm-up still slower for
+ * reasons no release fixes (JIT, caches, a host busy starting it), and that is where the real
+ * false rollbacks were (bench:rollback: 2/100, all at look 1 with z of about 3.4). A real
+ * regression gives z far above look 1's threshold (z=14.6 for +200 ms), so it is caught as fast.
+ */
+const HOLD_BACK_LOOKS = 19;
+
 /** Level of look k (1-based) so that the levels of all looks sum to alpha. */
 export function spentAlpha(alpha: number, look: number): number {
-  return (alpha * 6) / (Math.PI * Math.PI * look * look);
+  const m = HOLD_BACK_LOOKS;
+  return (alpha * (m + 1)) / ((look + m) * (look + m + 1));
 }
 
 /** Per-bucket counts of one side for one tick, or null when unusable (reset, wrong shape). */
