@@ -42,8 +42,10 @@ async function create(cmd: string, args: string[]): Promise<void> {
     } catch (e) {
       const code = (e as { code?: unknown }).code;
       if (code === 9) return;
-      // 10: /etc/passwd is locked by another process making an account (another agent, a test); try again.
-      if (code === 10 && attempt < 40) {
+      // Another process is making an account (another agent, a test) and holds the lock: useradd
+      // says so with exit 1 ("cannot lock /etc/passwd; try again later"), groupadd with 10; try again.
+      const locked = code === 10 || /cannot lock|try again later/i.test(String((e as { stderr?: unknown }).stderr ?? ''));
+      if (locked && attempt < 40) {
         await new Promise((r) => setTimeout(r, 50 + Math.random() * 100));
         continue;
       }

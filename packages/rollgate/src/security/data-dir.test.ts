@@ -14,6 +14,7 @@ import { startPlatform, waitForDeployment } from '../demo/platform.js';
 import { checkReleaseDir, packDir } from '../cli/pack.js';
 import { until } from '../test/split-platform.js';
 import { secureDataDir } from './data-dir.js';
+import { availableIsolation } from '../isolation/detect.js';
 
 let work: string;
 before(() => {
@@ -22,6 +23,10 @@ before(() => {
 after(() => rmSync(work, { recursive: true, force: true }));
 
 /** Every entry under `dir` whose mode gives group or others any access (links excepted). */
+// Isolation by OS accounts alone (root without bubblewrap) cannot hide the data directory by a
+// mount: the directories on the way to a release get o+x (followed, never listed).
+const accountsOnly = availableIsolation().available[0] === 'user';
+
 function openEntries(dir: string): string[] {
   const out: string[] = [];
   const walk = (p: string) => {
@@ -29,7 +34,8 @@ function openEntries(dir: string): string[] {
     if (st.isSymbolicLink()) return;
     // A release handed to an app's isolation group (not the platform's own group) may be group-readable, never writable.
     const groupMay = st.gid !== process.getegid?.() && p.includes(`${sep}releases${sep}`) ? 0o050 : 0;
-    if ((st.mode & 0o077 & ~groupMay) !== 0 || (st.mode & 0o7000) !== 0) out.push(`${p} ${(st.mode & 0o7777).toString(8)}`);
+    const onTheWay = accountsOnly && st.isDirectory() && (p === dir || p.startsWith(join(dir, 'releases'))) ? 0o001 : 0;
+    if ((st.mode & 0o077 & ~groupMay & ~onTheWay) !== 0 || (st.mode & 0o7000) !== 0) out.push(`${p} ${(st.mode & 0o7777).toString(8)}`);
     if (st.isDirectory()) for (const n of readdirSync(p)) walk(join(p, n));
   };
   walk(dir);
