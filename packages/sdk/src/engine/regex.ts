@@ -1,8 +1,9 @@
 // REGEX constraints use RE2 syntax, as Unleash's SDKs do (the Node client through re2js): this
 // turns an RE2 pattern into an equivalent JavaScript RegExp, and refuses what RE2 refuses
 // (lookarounds, backreferences, atomic groups, repetition over 1000) so that it never matches.
-// One approximation: inline flags ((?i), (?m), (?s), (?U)) apply to the whole pattern, which is
-// exact where they lead the pattern or its top level, the way they are written in practice.
+// Inline flags keep RE2's scope (to the end of their group): m, s and U are translated into the
+// pattern itself, and i by expanding letters to their case variants where it does not hold for
+// the whole pattern (a \p class under such a scoped (?i) is left unfolded: an approximation).
 
 export type Re2Result = { ok: true; regex: RegExp } | { ok: false; message: string };
 
@@ -12,6 +13,7 @@ class Re2Error extends Error {}
 const SYNTAX = new Set('^$\\.*+?()[]{}|/'.split(''));
 const PUNCT = /^[!-/:-@[-`{-~]$/;
 const GENERAL_CATEGORY = /^(?:[LMNPSZC][a-z]?|L&)$/;
+const REPEAT = /^\{(\d+)(,(\d*))?\}/;
 
 type Range = [number, number];
 const POSIX: Record<string, Range[]> = {
@@ -36,25 +38,65 @@ const PERL: Record<string, Range[]> = {
   s: [[0x09, 0x0a], [0x0c, 0x0d], [0x20, 0x20]],
   w: POSIX.word as Range[],
 };
+// Case-folding orbits that upper/lower case alone do not reach (Kelvin, long s, Ångström, sigma).
+const ORBITS: number[][] = [[0x6b, 0x4b, 0x212a], [0x73, 0x53, 0x17f], [0xe5, 0xc5, 0x212b], [0x3c3, 0x3a3, 0x3c2]];
+
+interface Flags {
+  i: boolean;
+  m: boolean;
+  s: boolean;
+  U: boolean;
+}
 
 function cp(n: number): string {
   return `\\u{${n.toString(16)}}`;
 }
 
-function complement(ranges: Range[]): Range[] {
+function caseVariants(code: number): number[] {
+  const out = new Set([code]);
+  const s = String.fromCodePoint(code);
+  for (const t of [s.toLowerCase(), s.toUpperCase()]) {
+    const c = t.codePointAt(0) as number;
+    if (t.length === String.fromCodePoint(c).length) out.add(c);
+  }
+  for (const orbit of ORBITS) if (orbit.includes(code)) for (const c of orbit) out.add(c);
+  return [...out];
+}
+
+function merge(ranges: Range[]): Range[] {
   const sorted = [...ranges].sort((a, b) => a[0] - b[0]);
   const out: Range[] = [];
-  let next = 0;
   for (const [lo, hi] of sorted) {
+    const last = out[out.length - 1];
+    if (last && lo <= last[1] + 1) last[1] = Math.max(last[1], hi);
+    else out.push([lo, hi]);
+  }
+  return out;
+}
+
+function complement(ranges: Range[]): Range[] {
+  const out: Range[] = [];
+  let next = 0;
+  for (const [lo, hi] of merge(ranges)) {
     if (lo > next) out.push([next, lo - 1]);
-    next = Math.max(next, hi + 1);
+    next = hi + 1;
   }
   if (next <= 0x10ffff) out.push([next, 0x10ffff]);
   return out;
 }
 
+/** The ranges with every code point's case variants added (ranges too large to walk kept as they are). */
+function foldRanges(ranges: Range[]): Range[] {
+  const out: Range[] = [...ranges];
+  for (const [lo, hi] of ranges) {
+    if (hi - lo > 0x3000) continue;
+    for (let c = lo; c <= hi; c++) for (const v of caseVariants(c)) if (v !== c) out.push([v, v]);
+  }
+  return merge(out);
+}
+
 function rangesBody(ranges: Range[]): string {
-  return ranges.map(([lo, hi]) => (lo === hi ? cp(lo) : `${cp(lo)}-${cp(hi)}`)).join('');
+  return merge(ranges).map(([lo, hi]) => (lo === hi ? cp(lo) : `${cp(lo)}-${cp(hi)}`)).join('');
 }
 
 function unicodeClass(name: string, negated: boolean): string {
@@ -69,54 +111,98 @@ function unicodeClass(name: string, negated: boolean): string {
   return `${neg ? '\\P' : '\\p'}{${prop}}`;
 }
 
-interface Flags {
-  i: boolean;
-  m: boolean;
-  s: boolean;
-  U: boolean;
-}
+/** One escape: a set of code points, a class text that is not ranges (\p), or an assertion. */
+type Escaped = { ranges: Range[] } | { text: string; assertion: boolean };
 
 class Translator {
   private i = 0;
   private out = '';
-  private depth = 0;
+  private flags: Flags;
+  private readonly scopes: { flags: Flags; at: number }[] = [];
+
+  /** globalI: the RegExp gets JavaScript's i flag, so letters need no expanding. */
   constructor(
     private readonly src: string,
-    private readonly flags: Flags,
-  ) {}
+    start: Flags,
+    private readonly globalI: boolean,
+  ) {
+    this.flags = { ...start };
+  }
 
   private peek(k = 0): string {
     return this.src[this.i + k] ?? '';
   }
 
+  private fold(): boolean {
+    return this.flags.i && !this.globalI;
+  }
+
+  /** RE2 negates a class after case folding: under i, \W matches neither s nor ſ. */
+  private negate(ranges: Range[]): Range[] {
+    return complement(this.flags.i ? foldRanges(ranges) : ranges);
+  }
+
+  private set(ranges: Range[]): string {
+    const r = this.fold() ? foldRanges(ranges) : merge(ranges);
+    if (r.length === 1 && r[0]?.[0] === r[0]?.[1]) {
+      const ch = String.fromCodePoint(r[0]?.[0] as number);
+      return SYNTAX.has(ch) ? `\\${ch}` : /^[\p{L}\p{N}_ ]$/u.test(ch) ? ch : cp(r[0]?.[0] as number);
+    }
+    return `[${rangesBody(r)}]`;
+  }
+
   run(): string {
-    let canRepeat = false; // whether the last item can take a quantifier
+    // What the last item was: nothing a quantifier may follow, an atom, or one that JavaScript
+    // repeats only inside a group: an empty-width assertion, or a repeat that a flags group
+    // separates from the next quantifier (RE2 allows both); and where that item began.
+    let last: 'none' | 'atom' | 'wrap' = 'none';
+    let start = 0;
+    const item = (kind: 'atom' | 'wrap', text: string) => {
+      start = this.out.length;
+      this.out += text;
+      last = kind;
+    };
+    const repeat = (q: string) => {
+      if (last === 'none') throw new Re2Error(`missing argument to repetition operator ${q}`);
+      if (last === 'wrap') this.out = `${this.out.slice(0, start)}(?:${this.out.slice(start)})`;
+    };
     while (this.i < this.src.length) {
       const c = this.src[this.i] as string;
-      if (c === '\\') {
-        const item = this.escape(false);
-        this.out += item.text;
-        canRepeat = item.repeatable;
+      if (c === '\\' && this.peek(1) === 'Q') {
+        // \Q…\E: each character a literal item, so a quantifier after it takes the last one.
+        const end = this.src.indexOf('\\E', this.i + 2);
+        const literal = this.src.slice(this.i + 2, end < 0 ? undefined : end);
+        this.i = end < 0 ? this.src.length : end + 2;
+        for (const ch of literal) {
+          const n = ch.codePointAt(0) as number;
+          item('atom', this.set([[n, n]]));
+        }
+      } else if (c === '\\') {
+        const e = this.escape(false);
+        if ('ranges' in e) item('atom', this.set(e.ranges));
+        else item(e.assertion ? 'wrap' : 'atom', e.text);
       } else if (c === '[') {
-        this.out += this.charClass();
-        canRepeat = true;
+        item('atom', this.charClass());
       } else if (c === '(') {
-        this.group();
-        canRepeat = false; // set after the matching ')'
+        const at = this.out.length;
+        if (this.group(at)) last = 'none';
+        // A flags-only group adds nothing: a quantifier after it applies to the item before, as in RE2.
       } else if (c === ')') {
-        if (this.depth === 0) throw new Re2Error('unexpected )');
-        this.depth--;
+        const scope = this.scopes.pop();
+        if (!scope) throw new Re2Error('unexpected )');
+        this.flags = scope.flags;
         this.out += ')';
         this.i++;
-        canRepeat = true;
+        start = scope.at;
+        last = 'atom';
       } else if (c === '*' || c === '+' || c === '?') {
-        if (!canRepeat) throw new Re2Error(`missing argument to repetition operator ${c}`);
+        repeat(c);
         this.i++;
         this.quantifier(c);
-        canRepeat = false;
-      } else if (c === '{' && /^\{\d+(,\d*)?\}/.test(this.src.slice(this.i))) {
-        const m = /^\{(\d+)(,(\d*))?\}/.exec(this.src.slice(this.i)) as RegExpExecArray;
-        if (!canRepeat) throw new Re2Error(`missing argument to repetition operator ${m[0]}`);
+        last = 'wrap';
+      } else if (c === '{' && REPEAT.test(this.src.slice(this.i))) {
+        const m = REPEAT.exec(this.src.slice(this.i)) as RegExpExecArray;
+        repeat(m[0]);
         const lo = Number(m[1]);
         const hi = m[3] ? Number(m[3]) : lo;
         if (lo > 1000 || hi > 1000 || (m[3] !== undefined && m[3] !== '' && hi < lo)) {
@@ -124,24 +210,27 @@ class Translator {
         }
         this.i += m[0].length;
         this.quantifier(m[0]);
-        canRepeat = false;
+        last = 'wrap';
       } else if (c === '.') {
-        this.out += this.flags.s ? '[\\s\\S]' : '[^\\n]';
+        item('atom', this.flags.s ? '[\\s\\S]' : '[^\\n]');
         this.i++;
-        canRepeat = true;
-      } else if (c === '^' || c === '$' || c === '|') {
+      } else if (c === '^') {
+        item('wrap', this.flags.m ? '(?:^|(?<=\\n))' : '^');
+        this.i++;
+      } else if (c === '$') {
+        item('wrap', this.flags.m ? '(?:$|(?=\\n))' : '$');
+        this.i++;
+      } else if (c === '|') {
         this.out += c;
         this.i++;
-        canRepeat = false;
+        last = 'none';
       } else {
         const code = this.src.codePointAt(this.i) as number;
-        const ch = String.fromCodePoint(code);
-        this.out += SYNTAX.has(ch) ? `\\${ch}` : ch;
-        this.i += ch.length;
-        canRepeat = true;
+        item('atom', this.set([[code, code]]));
+        this.i += String.fromCodePoint(code).length;
       }
     }
-    if (this.depth !== 0) throw new Re2Error('missing closing )');
+    if (this.scopes.length !== 0) throw new Re2Error('missing closing )');
     return this.out;
   }
 
@@ -152,57 +241,54 @@ class Translator {
       this.i++;
     }
     const next = this.peek();
-    if (next === '*' || next === '+' || next === '?' || (next === '{' && /^\{\d+(,\d*)?\}/.test(this.src.slice(this.i)))) {
+    if (next === '*' || next === '+' || next === '?' || (next === '{' && REPEAT.test(this.src.slice(this.i)))) {
       throw new Re2Error(`bad repetition operator ${q}${lazy ? '?' : ''}${next}`);
     }
     if (this.flags.U) lazy = !lazy;
     this.out += q + (lazy ? '?' : '');
   }
 
-  private group(): void {
+  /** A group's opening; false for a flags-only group, which opens nothing. */
+  private group(at: number): boolean {
     const rest = this.src.slice(this.i);
-    if (!rest.startsWith('(?')) {
-      this.out += '(';
-      this.i++;
-      this.depth++;
-      return;
-    }
+    const open = (text: string, length: number, flags: Flags = this.flags) => {
+      this.scopes.push({ flags: this.flags, at });
+      this.flags = flags;
+      this.out += text;
+      this.i += length;
+      return true;
+    };
+    if (!rest.startsWith('(?')) return open('(', 1, { ...this.flags });
     const named = /^\(\?P?<([A-Za-z_][A-Za-z0-9_]*)>/.exec(rest);
-    if (named) {
-      this.out += `(?<${named[1]}>`;
-      this.i += named[0].length;
-      this.depth++;
-      return;
-    }
-    const flags = /^\(\?([imsU]*(?:-[imsU]*)?)(:|\))/.exec(rest);
-    if (flags && flags[1] !== '-' && !(flags[1] ?? '').endsWith('-') && !(flags[1] === '' && flags[2] === ')')) {
-      this.i += flags[0].length;
-      if (flags[2] === ':') {
-        this.out += '(?:';
-        this.depth++;
-      }
-      return; // the flags themselves were applied to the whole pattern beforehand
+    if (named) return open(`(?<${named[1]}>`, named[0].length, { ...this.flags });
+    const m = /^\(\?([imsU]*)(?:-([imsU]*))?(:|\))/.exec(rest);
+    if (m && m[2] !== '') {
+      const flags = { ...this.flags };
+      for (const f of m[1] as string) flags[f as keyof Flags] = true;
+      for (const f of m[2] ?? '') flags[f as keyof Flags] = false;
+      if (m[3] === ':') return open('(?:', m[0].length, flags);
+      this.flags = flags; // to the end of the enclosing group
+      this.i += m[0].length;
+      return false;
     }
     if (/^\(\?<?[=!]/.test(rest)) throw new Re2Error('lookaround assertions are not supported by RE2');
     throw new Re2Error(`invalid or unsupported group ${rest.slice(0, 4)}`);
   }
 
-  /** An escape outside (inClass false) or inside a class; inside, returns class-body text. */
-  private escape(inClass: boolean): { text: string; repeatable: boolean; ranges?: Range[] } {
+  private escape(inClass: boolean): Escaped {
     const e = this.peek(1);
     if (e === '') throw new Re2Error('trailing backslash');
     this.i += 2;
+    const single = (n: number): Escaped => ({ ranges: [[n, n]] });
     switch (e) {
       case 'd':
       case 's':
       case 'w':
-        return { text: inClass ? rangesBody(PERL[e] as Range[]) : `[${rangesBody(PERL[e] as Range[])}]`, repeatable: true };
+        return { ranges: PERL[e] as Range[] };
       case 'D':
       case 'S':
-      case 'W': {
-        const inverse = complement(PERL[e.toLowerCase()] as Range[]);
-        return { text: inClass ? rangesBody(inverse) : `[${rangesBody(inverse)}]`, repeatable: true };
-      }
+      case 'W':
+        return { ranges: this.negate(PERL[e.toLowerCase()] as Range[]) };
       case 'p':
       case 'P': {
         let name: string;
@@ -216,53 +302,47 @@ class Translator {
           if (name === '') throw new Re2Error('invalid escape \\p');
           this.i++;
         }
-        return { text: unicodeClass(name, e === 'P'), repeatable: true };
+        return { text: unicodeClass(name, e === 'P'), assertion: false };
       }
       case 'a':
-        return { text: cp(7), repeatable: true };
+        return single(7);
       case 'f':
-        return { text: '\\f', repeatable: true };
+        return single(12);
       case 't':
-        return { text: '\\t', repeatable: true };
+        return single(9);
       case 'n':
-        return { text: '\\n', repeatable: true };
+        return single(10);
       case 'r':
-        return { text: '\\r', repeatable: true };
+        return single(13);
       case 'v':
-        return { text: '\\v', repeatable: true };
+        return single(11);
       case 'x': {
         const braced = /^\{([0-9a-fA-F]+)\}/.exec(this.src.slice(this.i));
         if (braced) {
           const n = parseInt(braced[1] as string, 16);
           if (n > 0x10ffff) throw new Re2Error('invalid escape \\x{…} beyond U+10FFFF');
           this.i += braced[0].length;
-          return { text: cp(n), repeatable: true };
+          return single(n);
         }
         const two = /^[0-9a-fA-F]{2}/.exec(this.src.slice(this.i));
         if (!two) throw new Re2Error('invalid escape \\x');
         this.i += 2;
-        return { text: cp(parseInt(two[0], 16)), repeatable: true };
+        return single(parseInt(two[0], 16));
       }
-      case 'Q': {
-        if (inClass) throw new Re2Error('invalid escape \\Q in a class');
-        const end = this.src.indexOf('\\E', this.i);
-        const literal = this.src.slice(this.i, end < 0 ? undefined : end);
-        this.i = end < 0 ? this.src.length : end + 2;
-        let text = '';
-        for (const ch of literal) text += SYNTAX.has(ch) ? `\\${ch}` : ch;
-        // A quantifier after \Q…\E applies to its last character, as in RE2.
-        return { text, repeatable: literal.length > 0 };
-      }
+      case 'Q':
+        throw new Re2Error('invalid escape \\Q in a class');
       case 'A':
       case 'z':
       case 'b':
       case 'B':
       case 'C':
         if (inClass) throw new Re2Error(`invalid escape \\${e} in a class`);
-        if (e === 'A') return { text: '(?<![\\s\\S])', repeatable: false };
-        if (e === 'z') return { text: '(?![\\s\\S])', repeatable: false };
-        if (e === 'C') return { text: '[\\s\\S]', repeatable: true };
-        return { text: `\\${e}`, repeatable: false };
+        if (e === 'C') return { text: '[\\s\\S]', assertion: false };
+        // The RegExp never gets JavaScript's m flag, so ^ and $ are the text's ends. (Lookarounds
+        // would not do: V8 tries them between the halves of a surrogate pair.)
+        if (e === 'A') return { text: '^', assertion: true };
+        if (e === 'z') return { text: '$', assertion: true };
+        return { text: `\\${e}`, assertion: true };
       default:
         break;
     }
@@ -271,25 +351,34 @@ class Translator {
       const m = /^[0-7]{0,2}/.exec(this.src.slice(this.i)) as RegExpExecArray;
       if (e !== '0' && m[0].length === 0) throw new Re2Error(`backreferences are not supported by RE2 (\\${e})`);
       this.i += m[0].length;
-      return { text: cp(parseInt(e + m[0], 8)), repeatable: true };
+      return single(parseInt(e + m[0], 8));
     }
-    if (PUNCT.test(e)) {
-      const needs = inClass ? '\\]^-['.includes(e) : SYNTAX.has(e);
-      return { text: needs ? `\\${e}` : e, repeatable: true };
-    }
+    if (PUNCT.test(e)) return single(e.charCodeAt(0));
     throw new Re2Error(`invalid escape \\${e}`);
   }
 
   private charClass(): string {
     this.i++; // [
-    let body = '';
+    const ranges: Range[] = [];
+    let extra = ''; // \p classes, which are not ranges
     let negated = false;
     if (this.peek() === '^') {
       negated = true;
       this.i++;
     }
+    const one = (): number | undefined => {
+      if (this.peek() === '\\') {
+        const save = this.i;
+        const e = this.escape(true);
+        if ('ranges' in e && e.ranges.length === 1 && e.ranges[0]?.[0] === e.ranges[0]?.[1]) return e.ranges[0]?.[0];
+        this.i = save;
+        return undefined;
+      }
+      const code = this.src.codePointAt(this.i) as number;
+      this.i += String.fromCodePoint(code).length;
+      return code;
+    };
     let first = true;
-    let prev: number | undefined; // a single character that may start a range
     while (true) {
       const c = this.peek();
       if (c === '') throw new Re2Error('missing closing ]');
@@ -300,95 +389,46 @@ class Translator {
       first = false;
       const posix = /^\[:(\^?)([a-z]+):\]/.exec(this.src.slice(this.i));
       if (posix) {
-        const ranges = POSIX[posix[2] as string];
-        if (!ranges) throw new Re2Error(`invalid character class range ${posix[0]}`);
-        body += rangesBody(posix[1] ? complement(ranges) : ranges);
+        const r = POSIX[posix[2] as string];
+        if (!r) throw new Re2Error(`invalid character class range ${posix[0]}`);
+        ranges.push(...(posix[1] ? this.negate(r) : r));
         this.i += posix[0].length;
-        prev = undefined;
         continue;
       }
-      let code: number;
-      if (c === '\\') {
-        const save = this.i;
-        const item = this.escape(true);
-        const single = /^(?:\\u\{([0-9a-f]+)\}|\\([fnrtv])|\\?(.))$/su.exec(item.text);
-        if (!single) {
-          body += item.text;
-          prev = undefined;
-          continue;
-        }
-        code = single[1] !== undefined
-          ? parseInt(single[1], 16)
-          : single[2] !== undefined
-            ? ({ f: 12, n: 10, r: 13, t: 9, v: 11 } as Record<string, number>)[single[2]] as number
-            : (single[3] as string).codePointAt(0) as number;
-        void save;
-      } else {
-        code = this.src.codePointAt(this.i) as number;
-        this.i += String.fromCodePoint(code).length;
+      const lo = one();
+      if (lo === undefined) {
+        const e = this.escape(true);
+        if ('ranges' in e) ranges.push(...e.ranges);
+        else extra += e.text;
+        continue;
       }
       // A range a-b (a '-' before ']' is literal).
       if (this.peek() === '-' && this.peek(1) !== ']' && this.peek(1) !== '') {
         this.i++;
-        let hi: number;
-        if (this.peek() === '\\') {
-          const item = this.escape(true);
-          const single = /^(?:\\u\{([0-9a-f]+)\}|\\?(.))$/su.exec(item.text);
-          if (!single) throw new Re2Error('invalid character class range');
-          hi = single[1] !== undefined ? parseInt(single[1], 16) : (single[2] as string).codePointAt(0) as number;
-        } else {
-          hi = this.src.codePointAt(this.i) as number;
-          this.i += String.fromCodePoint(hi).length;
-        }
-        if (hi < code) throw new Re2Error('invalid character class range');
-        body += `${cp(code)}-${cp(hi)}`;
-        prev = undefined;
+        const hi = one();
+        if (hi === undefined || hi < lo) throw new Re2Error('invalid character class range');
+        ranges.push([lo, hi]);
         continue;
       }
-      body += cp(code);
-      prev = code;
+      ranges.push([lo, lo]);
     }
-    void prev;
+    const set = this.fold() ? foldRanges(ranges) : merge(ranges);
+    const body = rangesBody(set) + extra;
     if (body === '') return negated ? '[\\s\\S]' : '[^\\s\\S]';
     return `[${negated ? '^' : ''}${body}]`;
   }
 }
 
-/** Flags set anywhere by (?flags) or (?flags:…), outside classes and escapes. */
-function inlineFlags(src: string): Flags {
-  const flags: Flags = { i: false, m: false, s: false, U: false };
-  let inClass = false;
-  for (let i = 0; i < src.length; i++) {
-    const c = src[i];
-    if (c === '\\') {
-      i++;
-      continue;
-    }
-    if (inClass) {
-      if (c === ']') inClass = false;
-      continue;
-    }
-    if (c === '[') {
-      inClass = true;
-      if (src[i + 1] === '^') i++;
-      if (src[i + 1] === ']') i++;
-      continue;
-    }
-    if (c === '(' && src[i + 1] === '?') {
-      const m = /^\(\?([imsU]*)(?:-[imsU]*)?[:)]/.exec(src.slice(i));
-      if (m) for (const f of m[1] as string) flags[f as keyof Flags] = true;
-    }
-  }
-  return flags;
-}
-
 export function compileRe2(pattern: string, caseInsensitive = false): Re2Result {
   try {
-    const flags = inlineFlags(pattern);
-    if (caseInsensitive) flags.i = true;
-    const source = new Translator(pattern, flags).run();
-    const regex = new RegExp(source, `u${flags.i ? 'i' : ''}${flags.m ? 'm' : ''}`);
-    return { ok: true, regex };
+    // With the option and no (?-i) anywhere, i holds for the whole pattern: JavaScript's own
+    // i flag is then exact (Unicode classes included), so letters are not expanded.
+    // So does a leading (?i) (after anchors only). Elsewhere letters are expanded; a \p class
+    // under a scoped (?i) is the one thing then left unfolded.
+    const globalI = (caseInsensitive || /^(?:\^|\\A)*\(\?[msU]*i[imsU]*\)/.test(pattern)) && !/\(\?[imsU]*-[imsU]*i/.test(pattern);
+    const start: Flags = { i: caseInsensitive, m: false, s: false, U: false };
+    const source = new Translator(pattern, start, globalI).run();
+    return { ok: true, regex: new RegExp(source, globalI ? 'ui' : 'u') };
   } catch (e) {
     return { ok: false, message: e instanceof Error ? e.message : String(e) };
   }
