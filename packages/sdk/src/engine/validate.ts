@@ -76,6 +76,7 @@ function checkVariants(variants: Variant[], path: string, report: Report): void 
   let total = 0;
   let fixed = 0;
   let typed = 0;
+  let badWeight = false; // then the sums say nothing more
   variants.forEach((v, i) => {
     const at = `${path}[${i}]`;
     if (typeof v.name !== 'string' || v.name === '') report(`${at}.name`, 'expected a variant name');
@@ -84,6 +85,7 @@ function checkVariants(variants: Variant[], path: string, report: Report): void 
     const w = v.weight;
     if (typeof w !== 'number' || !Number.isInteger(w) || w < 0 || w > 1000) {
       report(`${at}.weight`, `weight ${JSON.stringify(w)}: expected a whole number from 0 to 1000`);
+      badWeight = true;
     } else {
       total += w;
       if (v.weightType === 'fix') fixed += w;
@@ -106,6 +108,7 @@ function checkVariants(variants: Variant[], path: string, report: Report): void 
       }
     }
   });
+  if (badWeight) return;
   if (fixed > 1000) report(path, `fix weights add up to ${fixed}: they may share at most 1000`);
   else if (typed === variants.length && total !== 1000) {
     report(path, `weights add up to ${total}: with weightType given, the weights are final and must add up to 1000`);
