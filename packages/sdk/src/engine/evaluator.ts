@@ -110,7 +110,7 @@ export class Evaluator {
     const strategies = f.strategies;
     if (strategies.length === 0) return ALWAYS;
     for (let i = 0; i < strategies.length; i++) {
-      if ((strategies[i] as CompiledStrategy).test(context, f.name)) return i;
+      if ((strategies[i] as CompiledStrategy).test(context)) return i;
     }
     return OFF;
   }

@@ -21,28 +21,27 @@ function v4Word(text: string): number | undefined {
   return ((Number(m[1]) << 24) | (Number(m[2]) << 16) | (Number(m[3]) << 8) | Number(m[4])) >>> 0;
 }
 
+/** The address and its prefix length ("/n" at the end, at most max; max when absent). */
+function splitPrefix(text: string, re: RegExp, max: number): { address: string; prefix: number } | undefined {
+  const p = re.exec(text);
+  if (!p) return { address: text, prefix: max };
+  const prefix = Number(p[1]);
+  return prefix > max ? undefined : { address: text.slice(0, p.index), prefix };
+}
+
 export function parseIPv4(text: string): Ip | undefined {
-  let prefix = 32;
-  let address = text;
-  const p = V4_PREFIX.exec(text);
-  if (p) {
-    prefix = Number(p[1]);
-    if (prefix > 32) return undefined;
-    address = text.slice(0, p.index);
-  }
+  const split = splitPrefix(text, V4_PREFIX, 32);
+  if (!split) return undefined;
+  const { address, prefix } = split;
   const word = v4Word(address);
   return word === undefined ? undefined : { v6: false, words: [word], prefix };
 }
 
 export function parseIPv6(text: string): Ip | undefined {
-  let prefix = 128;
-  let address = text;
-  const p = V6_PREFIX.exec(text);
-  if (p) {
-    prefix = Number(p[1]);
-    if (prefix > 128) return undefined;
-    address = text.slice(0, p.index);
-  }
+  const split = splitPrefix(text, V6_PREFIX, 128);
+  if (!split) return undefined;
+  const prefix = split.prefix;
+  let address = split.address;
   const zone = address.indexOf('%');
   if (zone >= 0) {
     if (zone === address.length - 1) return undefined;

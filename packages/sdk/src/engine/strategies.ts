@@ -8,7 +8,7 @@ import { bucket, STRATEGY_SEED } from './murmur.js';
 import type { Context, Segment, Strategy } from './types.js';
 import { compileVariants, type VariantSet } from './variants.js';
 
-export type Rule = (context: Context, featureName: string) => boolean;
+export type Rule = (context: Context) => boolean;
 
 /** How a match decides the value, for OpenFeature's reason: always, by who it is, or by a bucket. */
 export type StrategyKind = 'static' | 'targeting' | 'split';
@@ -135,7 +135,7 @@ export function compileStrategy(
     else for (const c of segment.constraints ?? []) preds.push(compileConstraint(c));
   }
   const guard = allOf(preds);
-  const test: Rule = guard ? (ctx, name) => guard(ctx) && rule(ctx, name) : rule;
+  const test: Rule = guard ? (ctx) => guard(ctx) && rule(ctx) : rule;
   const targeted = preds.length > 0 && kind === 'static' ? 'targeting' : kind;
   const variants = s.variants && s.variants.length > 0
     ? compileVariants(s.variants, String(param(s.parameters, 'groupId')), s.variants[0]?.stickiness || param(s.parameters, 'stickiness'))

@@ -17,6 +17,8 @@ export const REFERENCE_APP = 'rollgate-reference';
 /** What unleash-client adds to every context (its static context); give the engine the same. */
 export const STATIC_CONTEXT = { appName: REFERENCE_APP, environment: 'default' } as const;
 const NEVER_CALLED = 'http://127.0.0.1:9/api/';
+/** Offline: never fetch (refreshInterval 0), no metrics, no warning for many instances in one process. */
+const OFFLINE = { appName: REFERENCE_APP, url: NEVER_CALLED, refreshInterval: 0, disableMetrics: true, skipInstanceCountWarning: true } as const;
 
 export interface Reference {
   isEnabled(name: string, context: Context): boolean;
@@ -45,11 +47,7 @@ async function ready(u: Unleash): Promise<void> {
 export async function referenceFor(state: ClientFeatures, hostname?: string): Promise<Reference> {
   if (hostname !== undefined) process.env.HOSTNAME = hostname;
   const u = new Unleash({
-    appName: REFERENCE_APP,
-    url: NEVER_CALLED,
-    refreshInterval: 0,
-    disableMetrics: true,
-    skipInstanceCountWarning: true,
+    ...OFFLINE,
     storageProvider: new InMemStorageProvider(),
     bootstrap: { data: state.features as never, segments: (state.segments ?? []) as never },
   });
@@ -70,14 +68,7 @@ export async function referenceForDelta(events: DeltaEvent[]): Promise<Reference
     storageProvider: new InMemStorageProvider(),
     mode: { type: 'polling', format: 'delta' },
   });
-  const u = new Unleash({
-    appName: REFERENCE_APP,
-    url: NEVER_CALLED,
-    refreshInterval: 0,
-    disableMetrics: true,
-    skipInstanceCountWarning: true,
-    repository,
-  });
+  const u = new Unleash({ ...OFFLINE, repository });
   u.on('warn', () => {});
   const isReady = ready(u);
   await repository.save({ type: 'delta', events } as never, true);
