@@ -31,9 +31,11 @@ function contextSemver(text: string | undefined) {
   return parseSemver(text);
 }
 
+/** The context's currentTime in ms (as Unleash's new Date(currentTime) reads it), now when absent. */
 function currentTime(context: Context): number {
   const t = context.currentTime;
-  return t ? new Date(t as string | Date).getTime() : Date.now();
+  if (!t) return Date.now();
+  return typeof t === 'string' ? Date.parse(t) : t instanceof Date ? t.getTime() : new Date(t as number).getTime();
 }
 
 /** The predicate before `inverted`, or undefined for an unknown operator. */
