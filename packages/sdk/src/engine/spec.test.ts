@@ -17,6 +17,20 @@ for (const f of files) {
   }
 }
 
+// The bulk evaluation (OFREP's) gives, flag by flag, what isEnabled and getVariant give.
+for (const f of files) {
+  test(`spec ${f.file} evaluateAll: the same value and variant as isEnabled and getVariant, for every case's context`, () => {
+    // A fixed random source: contexts without an id fall back to random stickiness.
+    const engine = compile(f.state, { random: () => 0.5 });
+    for (const c of f.cases) {
+      for (const r of engine.evaluateAll(c.context)) {
+        assert.equal(r.value, engine.isEnabled(r.name, c.context), r.name);
+        assert.deepEqual(r.variant, engine.getVariant(r.name, c.context), r.name);
+      }
+    }
+  });
+}
+
 test('spec: all 279 cases of the 22 files are run', () => {
   assert.equal(files.length, 22);
   assert.equal(files.reduce((n, f) => n + f.cases.length, 0), 279);

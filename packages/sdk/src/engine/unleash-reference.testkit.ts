@@ -44,8 +44,7 @@ async function ready(u: Unleash): Promise<void> {
 }
 
 /** unleash-client bootstrapped with a full state (it needs at least one flag to become ready). */
-export async function referenceFor(state: ClientFeatures, hostname?: string): Promise<Reference> {
-  if (hostname !== undefined) process.env.HOSTNAME = hostname;
+export async function referenceFor(state: ClientFeatures): Promise<Reference> {
   const u = new Unleash({
     ...OFFLINE,
     storageProvider: new InMemStorageProvider(),
