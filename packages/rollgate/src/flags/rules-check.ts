@@ -18,18 +18,18 @@ const SHOWN = 5;
 
 /** A 400 naming each problem's path and what is expected there; `details.problems` has them all. */
 export function rulesRefused(where: string, problems: Problem[]): RollgateError {
-  const shown = problems.slice(0, SHOWN).map((p) => `${p.path || where}: ${p.message}`);
+  const shown = problems.slice(0, SHOWN).map((p) => (p.path ? `${p.path}: ${p.message}` : p.message));
   const more = problems.length > SHOWN ? `; and ${problems.length - SHOWN} more` : '';
   return new RollgateError('invalid_input', `invalid ${where}: ${shown.join('; ')}${more}; nothing was changed`, { problems: problems.slice(0, 100) });
 }
 
-/** Parses `value` with `schema`, or throws a 400 whose paths start at `root` ("" for the body itself). */
-export function parseRules<S extends z.ZodType>(schema: S, value: unknown, where: string, root = ''): z.output<S> {
+/** Parses `value` with `schema`, or throws a 400 naming each problem's path into `value` ("" for `value` itself). */
+export function parseRules<S extends z.ZodType>(schema: S, value: unknown, where: string): z.output<S> {
   const r = schema.safeParse(value);
   if (r.success) return r.data;
   throw rulesRefused(
     where,
-    r.error.issues.map((i) => ({ path: pathText(i.path, root), message: i.message })),
+    r.error.issues.map((i) => ({ path: pathText(i.path), message: i.message })),
   );
 }
 

@@ -101,6 +101,9 @@ const Dependency = z.strictObject({
   variants: list(text(LIMITS.name, 'a variant name'), LIMITS.variants, 'variants').optional(),
 });
 
+/** The message of a value that is not an object at all (other problems keep their own). */
+const notAnObject = (what: string) => (iss: { code: string; input?: unknown }) => (iss.code === 'invalid_type' ? `expected an object (${what})` : undefined);
+
 /** A flag's rules as Unleash sends them; the metadata fields (type, description…) are the flag's own. */
 export const FeatureSchema = z
   .strictObject({
@@ -114,7 +117,7 @@ export const FeatureSchema = z
     strategies: list(StrategySchema, LIMITS.strategies, 'strategies').optional(),
     variants: list(VariantSchema, LIMITS.variants, 'variants').optional(),
     dependencies: list(Dependency, LIMITS.dependencies, 'dependencies').optional(),
-  })
+  }, { error: notAnObject('an Unleash feature') })
   .refine((f) => JSON.stringify(f).length <= LIMITS.featureBytes, { error: `a flag's rules are at most ${LIMITS.featureBytes / 1024} KiB as JSON; split long lists into segments` }) satisfies z.ZodType<Feature>;
 
 export const SegmentSchema = z.strictObject({
@@ -128,7 +131,7 @@ export const ClientFeaturesSchema = z
     version: int(1, 1000, 'version'),
     features: list(FeatureSchema, LIMITS.features, 'features'),
     segments: list(SegmentSchema, LIMITS.segments, 'segments').optional(),
-  }, { error: 'expected an object {version, features, segments}' })
+  }, { error: notAnObject('{version, features, segments}') })
   .superRefine((s, ctx) => {
     const names = new Set<string>();
     s.features.forEach((f, i) => {
@@ -143,8 +146,8 @@ export const ClientFeaturesSchema = z
   }) satisfies z.ZodType<ClientFeatures>;
 
 /** "features[2].strategies[0].constraints[1].operator": a path as the engine's RuleProblem names one. */
-export function pathText(path: readonly PropertyKey[], root = ''): string {
-  let out = root;
+export function pathText(path: readonly PropertyKey[]): string {
+  let out = '';
   for (const p of path) out += typeof p === 'number' ? `[${p}]` : out === '' ? String(p) : `.${String(p)}`;
   return out;
 }
