@@ -335,6 +335,29 @@ function flagsSuite(name: string, databaseUrl: () => string | undefined): void {
       assert.equal((entries[2]!.after as { revokedAt: string | null }).revokedAt, revoked.revokedAt);
     });
 
+    test('changes at the same time (rules in two environments, metadata, other flags) all succeed, each with its own revision', async () => {
+      await ok('POST', '/v1/apps/shop/flags', { name: 'busy' });
+      await ok('POST', '/v1/apps/shop/flags', { name: 'busy-too' });
+      await ok('POST', '/v1/apps/shop/envs/staging/flags/busy/enable');
+      await ok('POST', '/v1/apps/shop/envs/production/flags/busy/enable');
+      const [st, pr] = [(await state('staging')).revision, (await state('production')).revision];
+      const calls: [string, string, unknown?][] = [];
+      for (let i = 0; i < 4; i++) {
+        for (const env of ['staging', 'production']) {
+          calls.push(['POST', `/v1/apps/shop/envs/${env}/flags/busy/rollout`, { percent: 10 + i }]);
+          calls.push(['POST', `/v1/apps/shop/envs/${env}/flags/busy-too/${i % 2 ? 'enable' : 'disable'}`]);
+        }
+        calls.push(['PATCH', '/v1/apps/shop/flags/busy', { description: `round ${i}` }]);
+        calls.push(['POST', '/v1/apps/shop/envs/staging/flags/import', { version: 1, features: [{ name: `busy-imported-${i}`, enabled: true }] }]);
+      }
+      const answers = await Promise.all(calls.map(([m, path, body]) => call(m, path, body)));
+      answers.forEach((a, i) => assert.ok(a.status === 200, `${calls[i]![0]} ${calls[i]![1]}: ${a.status} ${JSON.stringify(a.json).slice(0, 300)}`));
+      // Staging: 8 rule changes, 4 imports, 4 descriptions (busy is set there); production: 8 rule changes, 4 descriptions.
+      assert.deepEqual([(await state('staging')).revision - st, (await state('production')).revision - pr], [16, 12]);
+      const rev = answers.filter((a, i) => calls[i]![1].includes('/staging/flags/busy/')).map((a) => a.json.revision as number);
+      assert.equal(new Set(rev).size, rev.length, 'no two changes share a revision');
+    });
+
     test('flag names: any printable text up to 255 characters (UTF-8 too), in paths percent-encoded', async () => {
       const spec = JSON.parse(await readFile(`${SPEC_DIR}/18-utf8-flag-names.json`, 'utf8')) as { state: ClientFeatures };
       await ok('POST', '/v1/apps/shop/envs/staging/flags/import', spec.state);

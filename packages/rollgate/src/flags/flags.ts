@@ -122,7 +122,7 @@ export class Flags {
   async update(app: string, name: string, patch: UpdateFlagBody, who: Who): Promise<FlagRecord> {
     await this.mustApp(app);
     return change(this.c, who, app, 'flag.update', flagTarget(app, name), async (tx) => {
-      const before = await this.liveFlag(tx, app, name);
+      const before = await this.liveFlag(tx, app, name, true);
       const p = { ...patch };
       if (p.kind !== undefined && p.kind !== before.kind && p.lifetimeDays === undefined) p.lifetimeDays = DEFAULT_LIFETIME_DAYS[p.kind];
       await tx.updateFlag(app, name, p);
@@ -212,7 +212,7 @@ export class Flags {
     return change(this.c, who, app, action, flagTarget(app, name, env), async (tx) => {
       // First: the revision bump holds the (app, env) until commit, so changes there queue up.
       const revision = await tx.bumpRevision(app, env);
-      const flag = await this.liveFlag(tx, app, name);
+      const flag = await this.liveFlag(tx, app, name, false);
       const prior = await tx.getState(app, env, name);
       const state = make(prior?.state ?? null, flag);
       const before = await tx.readState(app, env);
@@ -231,8 +231,12 @@ export class Flags {
     return out;
   }
 
-  private async liveFlag(tx: FlagsTx, app: string, name: string): Promise<FlagRecord> {
-    const f = await tx.getFlag(app, name, { lock: true });
+  /**
+   * Locks are taken flag row first, then revisions (update, archive); a change of one environment
+   * holds its revision and reads the flag without a lock, so the two orders never meet.
+   */
+  private async liveFlag(tx: FlagsTx, app: string, name: string, lock: boolean): Promise<FlagRecord> {
+    const f = await tx.getFlag(app, name, { lock });
     if (!f) throw this.noFlag(app, name);
     if (f.archived) throw new RollgateError('conflict', `flag ${name} of ${app} is archived (since ${f.archivedAt}); it can no longer change`);
     return f;

@@ -43,7 +43,8 @@ export async function importState(flags: Flags, c: ChangeDeps, app: string, env:
     const updated: string[] = [];
     const archived: string[] = [];
     for (const f of file.features) {
-      const existing = await tx.getFlag(app, f.name, { lock: true });
+      // No lock: this transaction holds the revision, and flag rows are locked before revisions elsewhere.
+      const existing = await tx.getFlag(app, f.name);
       if (existing?.archived) archived.push(f.name);
       else (existing ? updated : created).push(f.name);
     }
@@ -68,13 +69,14 @@ export async function importState(flags: Flags, c: ChangeDeps, app: string, env:
     const problems = newProblems(before.state, after, [...fileIndex.keys()], renamer({ features: fileIndex, segments: segIndex }));
     if (problems.length) throw rulesRefused('import file', problems);
 
-    for (const f of file.features) {
-      if (created.includes(f.name)) {
-        const kind = isFlagKind(f.type) ? f.type : 'release';
-        await tx.insertFlag({ app, name: f.name, kind, owner: who.actor, description: f.description ?? '', lifetimeDays: DEFAULT_LIFETIME_DAYS[kind], createdBy: who.actor });
-      }
-      await tx.putState(app, env, f.name, stateOf(f), who.actor);
+    // New flags by name, so two imports creating the same ones wait for each other, never in a circle.
+    const byName = new Map(file.features.map((f) => [f.name, f]));
+    for (const n of [...created].sort()) {
+      const f = byName.get(n)!;
+      const kind = isFlagKind(f.type) ? f.type : 'release';
+      await tx.insertFlag({ app, name: f.name, kind, owner: who.actor, description: f.description ?? '', lifetimeDays: DEFAULT_LIFETIME_DAYS[kind], createdBy: who.actor });
     }
+    for (const f of file.features) await tx.putState(app, env, f.name, stateOf(f), who.actor);
     for (const s of file.segments ?? []) await tx.putSegment(app, env, s, who.actor);
 
     const names = file.features.map((f) => f.name);

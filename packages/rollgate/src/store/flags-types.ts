@@ -32,15 +32,7 @@ export interface FlagRecord {
   updatedAt: string;
 }
 
-export interface NewFlag {
-  app: string;
-  name: string;
-  kind: FlagKind;
-  owner: string | null;
-  description: string;
-  lifetimeDays: number | null;
-  createdBy: string;
-}
+export type NewFlag = Pick<FlagRecord, 'app' | 'name' | 'kind' | 'owner' | 'description' | 'lifetimeDays' | 'createdBy'>;
 
 export type FlagPatch = Partial<Pick<FlagRecord, 'kind' | 'owner' | 'description' | 'lifetimeDays'>>;
 
