@@ -9,6 +9,7 @@ import { readFile } from 'node:fs/promises';
 import type { ClientFeatures } from '@rollgate/sdk/engine';
 import { isRollgateError } from '../core/errors.js';
 import { FLAG_CHANGED, type FlagChangedData } from '../flags/changes.js';
+import { FLAG_KEY_REVOKED } from '../flags/flag-keys.js';
 import type { FlagEnvState } from '../store/flags-types.js';
 import { startFlagsPlatform, type FlagsPlatform } from '../test/flags-platform.js';
 import { withPostgres } from '../test/pg.js';
@@ -82,6 +83,7 @@ function flagsSuite(name: string, databaseUrl: () => string | undefined): void {
 
       const s = await state('production');
       assert.equal(s.revision, 3);
+      assert.equal((await fetch(`${p.server.url}/v1/apps/shop/envs/production/flags`, { headers: { authorization: `Bearer ${p.server.token!}` } })).headers.get('etag'), '"3"');
       assert.deepEqual(s.state.features, [
         { name: 'new-checkout', type: 'release', description: 'the new checkout', enabled: true, strategies: [{ name: 'flexibleRollout', parameters: { rollout: '60', stickiness: 'default', groupId: 'new-checkout' }, constraints: [] }] },
       ]);
@@ -325,8 +327,11 @@ function flagsSuite(name: string, databaseUrl: () => string | undefined): void {
       await assert.rejects(p.flags.keys.resolve(unknown), (e) => isRollgateError(e) && e.code === 'unauthorized' && /unknown SDK key/.test(e.message));
       await assert.rejects(p.flags.keys.resolve('rg_not-a-flag-key'), (e) => isRollgateError(e) && e.code === 'unauthorized' && /not a Rollgate SDK key/.test(e.message));
       assert.equal((await call('DELETE', `/v1/apps/shop/envs/staging/flag-keys/${k.id}`)).status, 404, 'a key is revoked in its own environment');
+      const events = (await p.store.listLatestEvents(0, 1)).at(-1)?.id ?? 0;
       const revoked = await ok<{ revokedAt: string | null }>('DELETE', `/v1/apps/shop/envs/production/flag-keys/${k.id}`);
       assert.ok(revoked.revokedAt);
+      const gone = (await p.store.listEvents(events, 100)).filter((e) => e.type === FLAG_KEY_REVOKED);
+      assert.deepEqual(gone.map((e) => [e.app, e.env, (e.data as { id: string }).id]), [['shop', 'production', k.id]]);
       await assert.rejects(p.flags.keys.resolve(k.key), (e) => isRollgateError(e) && e.code === 'unauthorized' && new RegExp(`${k.id} .* was revoked`).test(e.message));
       const entries = (await trail(mark)).filter((e) => e.outcome === 'ok');
       assert.deepEqual(entries.map((e) => e.action), ['flag-key.create', 'flag-key.create', 'flag-key.revoke']);

@@ -6,7 +6,7 @@
  *   GET    /v1/apps/:app/flags/:flag                           -> FlagDetail (metadata, per-environment summary and rules)
  *   PATCH  /v1/apps/:app/flags/:flag          { kind?, owner?, description?, lifetimeDays? } -> FlagRecord
  *   POST   /v1/apps/:app/flags/:flag/archive                   -> FlagRecord (gone from every environment's delivery state)
- *   GET    /v1/apps/:app/envs/:env/flags                       -> FlagEnvState { app, env, revision, state: ClientFeatures }
+ *   GET    /v1/apps/:app/envs/:env/flags                       -> FlagEnvState { app, env, revision, state: ClientFeatures } (ETag: the revision)
  *   PUT    /v1/apps/:app/envs/:env/flags/:flag   an Unleash Feature -> FlagStateResult
  *   POST   /v1/apps/:app/envs/:env/flags/:flag/enable|disable  -> FlagStateResult
  *   POST   /v1/apps/:app/envs/:env/flags/:flag/rollout  { percent, strategy? } -> FlagStateResult
@@ -72,7 +72,10 @@ export function registerFlagRoutes(app: Hono<ApiEnv>, d: FlagRouteDeps): void {
 
   app.get('/v1/apps/:app/envs/:env/flags', async (c) => {
     const n = names(c);
-    return c.json(await f.state(n.app, n.env));
+    const s = await f.state(n.app, n.env);
+    // The revision names this state: what the delivery endpoints will answer If-None-Match with.
+    c.header('etag', `"${s.revision}"`);
+    return c.json(s);
   });
   app.put('/v1/apps/:app/envs/:env/flags/:flag', async (c) => {
     const n = names(c);

@@ -3,7 +3,7 @@
  * revoked; creation and revocation on the audit trail in their transaction. `resolve` is what the
  * delivery endpoints call with a presented key.
  */
-import { RollgateError } from '../core/errors.js';
+import { RollgateError, errorMessage } from '../core/errors.js';
 import type { FlagKeyKind, FlagKeyRecord } from '../store/flags-types.js';
 import { change, type ChangeDeps, type Who } from './changes.js';
 import type { Flags } from './flags.js';
@@ -22,6 +22,9 @@ export interface ResolvedFlagKey {
   env: string;
   kind: FlagKeyKind;
 }
+
+/** The event kind of a revoked SDK key (data: { id, actor }). */
+export const FLAG_KEY_REVOKED = 'flag-key.revoked';
 
 const keyTarget = (app: string, env: string, id: string) => `flag-key/${app}/${env}/${id}`;
 
@@ -47,14 +50,19 @@ export class FlagKeys {
     return this.c.flags.listKeys(app, env);
   }
 
-  /** Idempotent: revoking a revoked key answers it as it is (and is on the trail too). */
+  /**
+   * Idempotent: revoking a revoked key answers it as it is (and is on the trail too). Announced
+   * as `flag-key.revoked`, so whatever serves that key (a delivery stream) can let it go at once.
+   */
   async revoke(app: string, env: string, id: string, who: Who): Promise<FlagKeyRecord> {
-    return change(this.c, who, app, 'flag-key.revoke', keyTarget(app, env, id), async (tx) => {
+    const k = await change(this.c, who, app, 'flag-key.revoke', keyTarget(app, env, id), async (tx) => {
       const before = await tx.getKey(id);
       if (!before || before.app !== app || before.env !== env) throw new RollgateError('not_found', `no SDK key ${id.slice(0, 40)} for ${app} in ${env}; list them with \`rollgate flags key list --app ${app} --env ${env}\``);
       const after = before.revokedAt ? before : (await tx.revokeKey(id, who.actor))!;
       return { result: after, before, after, moved: [] };
     });
+    await this.c.events?.emit({ type: FLAG_KEY_REVOKED, app, env, data: { id, actor: who.actor } }).catch((e: unknown) => this.c.log?.error('key revocation not announced', { app, env, id, error: errorMessage(e) }));
+    return k;
   }
 
   /** The (app, env, kind) a presented key is for, or `unauthorized` saying why not. */
