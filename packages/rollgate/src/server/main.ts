@@ -137,7 +137,9 @@ export async function runServer(opts: ServerOptions): Promise<RunningServer> {
   }
   const retention = new ReleaseRetention({ store, runtime, events, log, releasesDir: join(dataDir, 'releases'), keep: releasePolicy.keep });
   const pipelines = createPipelineEngine({ store, events, log, dataDir, releases, deployments, runtime, analysis, rolesOf: rolesOfRequest, isolation, mask: (text, o) => secrets.mask(text, o), ...(opts.maxParallelCommands ? { maxParallelCommands: opts.maxParallelCommands } : {}) });
-  const app = createApi({ store, deployments, releases, retention, views, events, runtime, log, version: ROLLGATE_VERSION, releaseLimits: releasePolicy, incidents, chaos, notifications, pipelines, auth, accounts, audit, secrets, flags: new Flags({ store, audit, events, log }), loginAudit, ...(opts.eventStreams ? { eventStreams: opts.eventStreams } : {}) });
+  // Feature flags; the delivery endpoints resolve SDK keys with flags.keys.resolve.
+  const flags = new Flags({ store, audit, events, log });
+  const app = createApi({ store, deployments, releases, retention, views, events, runtime, log, version: ROLLGATE_VERSION, releaseLimits: releasePolicy, incidents, chaos, notifications, pipelines, auth, accounts, audit, secrets, flags, loginAudit, ...(opts.eventStreams ? { eventStreams: opts.eventStreams } : {}) });
 
   const host = opts.host ?? '127.0.0.1';
   const server: ServerType = await new Promise((ok, fail) => {
