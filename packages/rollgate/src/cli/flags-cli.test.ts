@@ -52,6 +52,7 @@ describe('rollgate flags', { timeout: 240_000 }, () => {
     const human = (await okRun(['get', 'new-checkout', '--app', 'shop'])).stdout;
     assert.match(human, /^flag new-checkout of shop: release, owner team-shop$/m);
     assert.match(human, /^production\s+on\s+30%\s+1\s+/m);
+    assert.match(human, /^production: flexibleRollout rollout=30 stickiness=default groupId=new-checkout$/m);
 
     const spec = JSON.parse(await readFile(SPEC, 'utf8')) as { state: ClientFeatures };
     const file = join(p.work, 'state.json');

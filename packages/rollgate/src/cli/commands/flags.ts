@@ -10,7 +10,7 @@ import { AppName, EnvName } from '../../api/contract.js';
 import { MAX_IMPORT_BYTES } from '../../flags/inputs.js';
 import { FlagName } from '../../flags/rules-schema.js';
 import { FLAG_KEY_KINDS, FLAG_KINDS } from '../../store/flags-types.js';
-import { flagsClient, type FlagKeyRecord, type FlagRecord, type FlagStateResult, type FlagView } from '../client-flags.js';
+import { flagsClient, type FlagDetail, type FlagKeyRecord, type FlagRecord, type FlagStateResult, type FlagView } from '../client-flags.js';
 import { ClientOpts, IntString, action, clientFor, clientOptions, parseArg } from '../command.js';
 import { UsageError } from '../exit.js';
 import { formatTime, table } from '../format.js';
@@ -80,6 +80,19 @@ export function keyTable(list: FlagKeyRecord[]): string {
   );
 }
 
+/** "flexibleRollout rollout=30 stickiness=default (1 constraint); default": one environment's strategies in a line. */
+export function strategiesText(state: FlagDetail['states'][string]): string {
+  const list = state.strategies ?? [];
+  if (list.length === 0) return state.enabled ? 'no strategies: on for everyone' : 'no strategies';
+  return list
+    .map((st) => {
+      const params = Object.entries(st.parameters ?? {}).map(([k, v]) => `${k}=${String(v)}`);
+      const extra = [st.constraints?.length ? `${st.constraints.length} constraint${st.constraints.length === 1 ? '' : 's'}` : '', st.segments?.length ? `segments ${st.segments.join(',')}` : '', st.disabled ? 'disabled' : ''].filter(Boolean);
+      return [st.name, ...params].join(' ') + (extra.length ? ` (${extra.join(', ')})` : '');
+    })
+    .join('; ');
+}
+
 function stateLine(verb: string, r: FlagStateResult): string {
   return `${r.flag} in ${r.env}: ${verb} (revision ${r.revision})`;
 }
@@ -108,6 +121,7 @@ export function registerFlags(program: Command): void {
                 f.environments.map((e) => [e.env, onOff(e.enabled), e.rollout === null ? '-' : `${e.rollout}%`, String(e.strategies), formatTime(e.updatedAt), e.updatedBy]),
               )
             : 'not set in any environment yet',
+          ...f.environments.map((e) => `${e.env}: ${strategiesText(f.states[e.env]!)}`),
         ].join('\n'),
       );
     }),
