@@ -39,6 +39,8 @@ import { ROUTE_PERMISSIONS } from './route-permissions.js';
 import { registerAuditRoutes } from './routes-audit.js';
 import { registerAuthRoutes, type AuthAuditEntry } from './routes-auth.js';
 import { registerSecretRoutes } from './routes-secrets.js';
+import { registerFlagRoutes } from './routes-flags.js';
+import type { Flags } from '../flags/flags.js';
 import { appliedSpecView } from './spec-view.js';
 import { registerReleaseRoutes } from './routes-releases.js';
 import type { ReleaseRetention } from '../engine/release-retention.js';
@@ -58,6 +60,8 @@ export interface ApiDeps {
   accounts: Accounts;
   audit: AuditTrail;
   secrets: Secrets;
+  /** Feature flags (src/flags/). */
+  flags: Flags;
   /** Failed logins, aggregated on the trail (default: one over `audit` with the auth clock). */
   loginAudit?: LoginAudit;
   /** Behind a trusted reverse proxy: take the client address and scheme from X-Forwarded-*. */
@@ -114,6 +118,7 @@ export function createApi(d: ApiDeps): Hono<ApiEnv> {
   registerAuthRoutes(app, { auth: d.auth, accounts: d.accounts, trustProxy: d.trustProxy, audit: authAudit, loginAudit });
   registerAuditRoutes(app, { audit: d.audit, loginAudit });
   registerSecretRoutes(app, { secrets: d.secrets, audit: d.audit, auditOptions: { trustProxy: d.trustProxy } });
+  registerFlagRoutes(app, { flags: d.flags, auditOptions: { trustProxy: d.trustProxy } });
   const small = jsonLimit(1024 * 1024);
 
   app.post('/v1/spec', small, async (c) => {

@@ -3,7 +3,7 @@
  * authorization set), what (the route), which object (the path), from where (client address and
  * user agent), the outcome, the object's state before (for routes that name one) and what the
  * change answered. Routes that record richer entries themselves (users, tokens, roles, login,
- * secrets) are skipped when they succeed, and recorded here when they fail; refused requests are
+ * secrets, flags: their entry is written in the change's own transaction) are skipped when they succeed, and recorded here when they fail; refused requests are
  * recorded by the authorization's onDenied.
  */
 import type { Context, MiddlewareHandler } from 'hono';
@@ -16,7 +16,7 @@ import type { ApiEnv } from './http.js';
 import { matchedRoutes } from 'hono/route';
 import { routeParams } from './authz.js';
 
-const SELF_AUDITED = [/^\/v1\/auth\//, /^\/v1\/users(\/|$)/, /^\/v1\/tokens(\/|$)/, /^\/v1\/roles(\/|$)/, /\/secrets(\/|$)/];
+const SELF_AUDITED = [/^\/v1\/auth\//, /^\/v1\/users(\/|$)/, /^\/v1\/tokens(\/|$)/, /^\/v1\/roles(\/|$)/, /\/secrets(\/|$)/, /\/flags(\/|$)/, /\/flag-keys(\/|$)/];
 const SUMMARY_KEYS = ['id', 'app', 'env', 'version', 'status', 'kind', 'pipeline', 'releaseVersion', 'deliveryId', 'apps', 'environments', 'pipelines', 'stopped', 'opened', 'resolved'];
 const MAX_SUMMARY_BYTES = 4096;
 

@@ -102,6 +102,8 @@ describe('the route table', () => {
       role: 'walk-role',
       secret: 'API_KEY',
       version: 'v1',
+      flag: 'new-checkout',
+      flagKeyId: 'fk_0000000000000001',
     });
     assert.equal(ex.length, ROUTE_PERMISSIONS.length);
     for (const e of ex) assert.ok(!e.path.includes(':') && !e.path.includes('//'), e.path);

@@ -20,6 +20,7 @@ import { PipelineCatalog } from '../engine/pipeline/catalog.js';
 import { TOKEN_ID_RE } from '../engine/auth/tokens.js';
 import { INCIDENT_ID_RE } from '../engine/incidents.js';
 import type { Store } from '../store/types.js';
+import { MAX_IMPORT_BYTES } from '../flags/inputs.js';
 import { envResource, type RouteMethod, type RoutePermission, type ScopeContext, type ScopeResolver } from './authz.js';
 import type { ApiEnv } from './http.js';
 
@@ -114,6 +115,7 @@ const P = (method: RouteMethod, path: string, permission: RoutePermission['permi
 const appParam = { param: 'app' } as const;
 const bodyAppEnv = { app: { body: 'app' }, env: { body: 'env' } } as const;
 const queryAppEnv = { app: { query: 'app' }, env: { query: 'env' } } as const;
+const envParams = { app: appParam, env: { param: 'env' } } as const;
 
 export const ROUTE_PERMISSIONS: readonly RoutePermission[] = [
   // public
@@ -203,6 +205,24 @@ export const ROUTE_PERMISSIONS: readonly RoutePermission[] = [
   P('GET', '/v1/apps/:app/secrets', 'secrets.read', { app: appParam, env: { query: 'env' } }),
   P('DELETE', '/v1/apps/:app/envs/:env/secrets/:name', 'secrets.write', { app: appParam, env: { param: 'env' } }),
   raw(P('POST', '/v1/apps/:app/envs/:env/secrets/:name/rotate', 'secrets.write', { app: appParam, env: { param: 'env' } })),
+
+  // feature flags (routes-flags.ts): rules in an environment need "flags" there, as deploying does
+  // (developers outside production, release managers everywhere); a flag's metadata is the app's
+  P('GET', '/v1/apps/:app/flags', 'read', { app: appParam }),
+  P('POST', '/v1/apps/:app/flags', 'flags', { app: appParam, envless: true }, 'a new flag is in no environment until its rules are set there'),
+  P('GET', '/v1/apps/:app/flags/:flag', 'read', { app: appParam }),
+  P('PATCH', '/v1/apps/:app/flags/:flag', 'flags', { app: appParam, envless: true }, 'kind, owner, description and lifetime: never what a flag evaluates to'),
+  P('GET', '/v1/apps/:app/envs/:env/flags', 'read', envParams),
+  P('PUT', '/v1/apps/:app/envs/:env/flags/:flag', 'flags', envParams),
+  P('POST', '/v1/apps/:app/envs/:env/flags/:flag/enable', 'flags', envParams),
+  P('POST', '/v1/apps/:app/envs/:env/flags/:flag/disable', 'flags', envParams),
+  P('POST', '/v1/apps/:app/envs/:env/flags/:flag/rollout', 'flags', envParams),
+  { ...P('POST', '/v1/apps/:app/envs/:env/flags/import', 'flags', envParams), maxBodyBytes: MAX_IMPORT_BYTES },
+  P('GET', '/v1/apps/:app/flag-keys', 'read', { app: appParam, env: { query: 'env' } }, 'key ids, names and prefixes only; a key is shown once, when it is created'),
+  P('POST', '/v1/apps/:app/envs/:env/flag-keys', 'flags', envParams),
+  P('DELETE', '/v1/apps/:app/envs/:env/flag-keys/:id', 'flags', envParams),
+  // Last of the flag routes, so a walk in table order changes the flag before archiving it.
+  P('POST', '/v1/apps/:app/flags/:flag/archive', 'flags', { app: appParam }, 'takes the flag out of every environment, so only grants without environment limits allow it'),
 ];
 
 /** Names to fill an example request with: whatever exists in the test's fixture. */
@@ -219,6 +239,8 @@ export interface ExampleFixture {
   role: string;
   secret: string;
   version: string;
+  flag: string;
+  flagKeyId: string;
 }
 
 export interface ExampleRequest {
@@ -257,6 +279,12 @@ const EXAMPLE_BODIES: Record<string, (f: ExampleFixture) => unknown> = {
   'POST /v1/runs/:id/approve': () => ({ reason: 'walk' }),
   'POST /v1/runs/:id/reject': () => ({ reason: 'walk' }),
   'POST /v1/runs/:id/retry': () => ({}),
+  'POST /v1/apps/:app/flags': () => ({ name: 'walk-flag', kind: 'release', description: 'made by the route walk' }),
+  'PATCH /v1/apps/:app/flags/:flag': () => ({ description: 'changed by the route walk' }),
+  'PUT /v1/apps/:app/envs/:env/flags/:flag': () => ({ enabled: true, strategies: [{ name: 'flexibleRollout', parameters: { rollout: '10', stickiness: 'default', groupId: 'walk' }, constraints: [{ contextName: 'userId', operator: 'IN', values: ['1'] }] }] }),
+  'POST /v1/apps/:app/envs/:env/flags/:flag/rollout': () => ({ percent: 20 }),
+  'POST /v1/apps/:app/envs/:env/flags/import': (f) => ({ version: 1, features: [{ name: `${f.flag}-imported`, enabled: false, strategies: [{ name: 'default', segments: [1] }] }], segments: [{ id: 1, name: 'walk', constraints: [{ contextName: 'country', operator: 'IN', values: ['no'] }] }] }),
+  'POST /v1/apps/:app/envs/:env/flag-keys': () => ({ kind: 'server', name: 'walk' }),
 };
 
 const EXAMPLE_QUERIES: Record<string, (f: ExampleFixture) => Record<string, string>> = {
@@ -273,7 +301,7 @@ const EXAMPLE_QUERIES: Record<string, (f: ExampleFixture) => Record<string, stri
  * fixture (it must only be allowed or refused as the table says).
  */
 export function exampleRequests(f: ExampleFixture, table: readonly RoutePermission[] = ROUTE_PERMISSIONS): ExampleRequest[] {
-  const params: Record<string, string> = { app: f.app, env: f.env, id: '', name: '' };
+  const params: Record<string, string> = { app: f.app, env: f.env, id: '', name: '', flag: f.flag };
   return table.map((entry) => {
     const key = `${entry.method} ${entry.path}`;
     const id = entry.path.startsWith('/v1/deployments/')
@@ -286,7 +314,9 @@ export function exampleRequests(f: ExampleFixture, table: readonly RoutePermissi
             ? f.deliveryId
             : entry.path.startsWith('/v1/tokens/')
               ? f.tokenId
-              : '';
+              : entry.path.includes('/flag-keys/')
+                ? f.flagKeyId
+                : '';
     const name = entry.path.startsWith('/v1/users/')
       ? f.user
       : entry.path.startsWith('/v1/roles/')

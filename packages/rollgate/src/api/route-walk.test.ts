@@ -81,6 +81,9 @@ async function snapshot(admin: ApiClient, f: ExampleFixture): Promise<string> {
     get('/v1/roles'),
     get(`/v1/apps/${f.app}/secrets?env=${f.env}`),
     get(`/v1/apps/${f.app}/releases`),
+    get(`/v1/apps/${f.app}/flags?archived=true`),
+    get(`/v1/apps/${f.app}/envs/${f.env}/flags`),
+    get(`/v1/apps/${f.app}/flag-keys`),
   ]);
   return JSON.stringify(parts, (k, v: unknown) => (/^(lastUsedAt|lastSeenAt|updatedAt|at|observedAt|durationMs)$/.test(k) ? undefined : v));
 }
@@ -135,11 +138,14 @@ function walkSuite(name: string, databaseUrl: () => string | undefined): void {
       const victimToken = await createToken(admin, { user: 'victim', name: 'victim', expires: '1d' });
       await createRole(admin, { name: 'walk-custom', grants: [{ permissions: ['read'] }] });
       await setSecret(admin, 'shop', 'production', 'WALK_SECRET', Buffer.from('walk-secret-initial-value'));
+      await admin.request('POST', '/v1/apps/shop/flags', { body: { name: 'walk', kind: 'release' } });
+      await admin.request('POST', '/v1/apps/shop/envs/production/flags/walk/enable');
+      const flagKey = await admin.request<{ id: string }>('POST', '/v1/apps/shop/envs/production/flag-keys', { body: { kind: 'client' } });
       for (const role of BUILTIN_ROLE_NAMES) {
         await createUser(admin, { name: `walk-${role}`, roles: [role], generatePassword: true });
         tokens[role] = (await createToken(admin, { user: `walk-${role}`, name: 'walk', expires: '1d' })).token;
       }
-      f = { app: 'shop', env: 'production', pipeline: 'shop', deploymentId: dep.id, runId: run.id, incidentId: incident.id, deliveryId: 'dlv-walk', tokenId: victimToken.id, user: 'victim', role: 'walk-custom', secret: 'WALK_SECRET', version: 'v1' };
+      f = { app: 'shop', env: 'production', pipeline: 'shop', deploymentId: dep.id, runId: run.id, incidentId: incident.id, deliveryId: 'dlv-walk', tokenId: victimToken.id, user: 'victim', role: 'walk-custom', secret: 'WALK_SECRET', version: 'v1', flag: 'walk', flagKeyId: flagKey.id };
     });
 
     after(async () => {

@@ -51,7 +51,7 @@ export interface RequestOptions {
   as?: 'json' | 'text';
 }
 
-const ErrorBody = z.object({ error: z.object({ code: z.string(), message: z.string() }) });
+const ErrorBody = z.object({ error: z.object({ code: z.string(), message: z.string(), details: z.unknown().optional() }) });
 
 const TIMEOUT_MS = 30_000;
 /** The server hashes and unpacks an upload before answering. */
@@ -295,7 +295,7 @@ export class ApiClient {
         401,
       );
     }
-    if (parsed) return new ApiError(parsed.error.code, parsed.error.message, status);
+    if (parsed) return new ApiError(parsed.error.code, parsed.error.message, status, parsed.error.details);
     return new ApiError(`http_${status}`, `the server at ${this.baseUrl} answered HTTP ${status}${text ? `: ${text.slice(0, 200)}` : ''}`, status);
   }
 

@@ -15,6 +15,8 @@ export class ApiError extends Error {
     readonly code: string,
     message: string,
     readonly status: number,
+    /** What the server gave beyond the message (e.g. every problem of a refused flag state), for --json. */
+    readonly details?: unknown,
   ) {
     super(message);
     this.name = 'ApiError';

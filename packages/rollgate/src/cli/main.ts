@@ -23,6 +23,7 @@ import { registerUsers } from './commands/users.js';
 import { registerTokens } from './commands/tokens.js';
 import { registerAudit } from './commands/audit.js';
 import { registerSecret } from './commands/secret.js';
+import { registerFlags } from './commands/flags.js';
 import { registerReleases } from './commands/releases.js';
 import { releaseFlags } from './release-flags.js';
 import { registerSpecCommands } from './commands/spec.js';
@@ -59,6 +60,7 @@ export function buildProgram(): Command {
   registerTokens(program);
   registerAudit(program);
   registerSecret(program);
+  registerFlags(program);
   registerReleases(program);
   // Release limits and retention are settings of whatever runs the server.
   for (const c of program.commands) if (c.name() === 'up' || c.name() === 'server') releaseFlags(c);

@@ -44,7 +44,7 @@ export class Output {
     else if (isUserError(e) || !debug) this.stderr.write(`error: ${shown}\n`);
     if (!isUserError(e) && debug && e instanceof Error) this.stderr.write(`${terminalText(e.stack ?? message)}\n`);
     if (this.json) {
-      const details = isRollgateError(e) && e.details !== undefined ? { details: e.details } : {};
+      const details = (isRollgateError(e) || e instanceof ApiError) && e.details !== undefined ? { details: e.details } : {};
       this.stdout.write(terminalJson({ ...extra, error: { code, message, ...details } }) + '\n');
     }
   }

@@ -46,9 +46,12 @@ describe('built-in roles', () => {
     assert.ok(can([developer], 'pipelines.run', staging));
     assert.ok(!can([developer], 'deploy', prod));
     assert.ok(!can([developer], 'approve', staging), 'approving is for release managers');
-    assert.ok(can([developer], 'flags', { ...prod, own: true }));
-    assert.ok(!can([developer], 'flags', { ...prod, own: false }));
-    for (const p of ['deploy', 'promote', 'approve', 'rollback', 'pipelines.run'] as const) assert.ok(can([rm], p, prod), p);
+    assert.ok(can([developer], 'flags', staging), 'flags outside production, as deploying');
+    assert.ok(can([developer], 'flags', { app: 'shop', envless: true }), "a flag's metadata touches no environment");
+    assert.ok(!can([developer], 'flags', prod));
+    assert.ok(!can([developer], 'flags', { ...prod, own: true }), 'owning a flag does not open production');
+    assert.ok(!can([developer], 'flags', { app: 'shop' }), 'archiving spans every environment');
+    for (const p of ['deploy', 'promote', 'approve', 'rollback', 'pipelines.run', 'flags'] as const) assert.ok(can([rm], p, prod), p);
     for (const p of ['users.manage', 'settings', 'secrets.write', 'spec.apply', 'chaos', 'audit.read'] as const) assert.ok(!can([rm], p, prod), p);
     assert.ok(can([admin], 'users.manage'));
   });
@@ -83,7 +86,7 @@ describe('built-in roles', () => {
     );
   });
 
-  test('developer never acts on a production environment except its own flags and tokens', () => {
+  test('developer never acts on a production environment except its own tokens', () => {
     fc.assert(
       fc.property(permission, name, name, (p, app, env) => {
         const r: Resource = { app, env, production: true };

@@ -1,6 +1,6 @@
 /**
  * Who may do what. Permissions are granted by roles; a grant may be limited to some apps, some
- * environments, non-production environments, or the caller's own things (tokens, flags).
+ * environments, non-production environments, or the caller's own things (tokens).
  * `can` is the one decision; the API works out what a request touches (a Resource) and asks it.
  * Pure: no I/O, so the rules can be tested exhaustively.
  */
@@ -43,7 +43,7 @@ export interface Grant {
   envs?: readonly string[] | undefined;
   /** Only environments that are not production (or actions that touch no environment). */
   nonProduction?: boolean | undefined;
-  /** Only the caller's own things (their tokens, their flags). */
+  /** Only the caller's own things (their tokens). */
   own?: boolean | undefined;
 }
 
@@ -77,23 +77,23 @@ const OWN_TOKENS: Grant = { permissions: ['tokens.manage'], own: true };
 const VIEWER: Grant[] = [{ permissions: ['read'] }, OWN_TOKENS];
 const DEVELOPER: Grant[] = [
   ...VIEWER,
-  { permissions: ['deploy', 'promote', 'rollback', 'pipelines.run'], nonProduction: true },
-  { permissions: ['flags'], own: true },
+  // Flags as deploying: a flag changes what production users get just as a release does.
+  { permissions: ['deploy', 'promote', 'rollback', 'pipelines.run', 'flags'], nonProduction: true },
 ];
-const RELEASE_MANAGER: Grant[] = [...DEVELOPER, { permissions: ['deploy', 'promote', 'approve', 'rollback', 'pipelines.run'] }];
+const RELEASE_MANAGER: Grant[] = [...DEVELOPER, { permissions: ['deploy', 'promote', 'approve', 'rollback', 'pipelines.run', 'flags'] }];
 
 export const BUILTIN_ROLES: Readonly<Record<BuiltinRoleName, Role>> = {
   viewer: { name: 'viewer', builtin: true, description: 'reads everything but secrets and the audit trail; manages own API tokens', grants: VIEWER },
   developer: {
     name: 'developer',
     builtin: true,
-    description: 'viewer, plus deploy, promote, roll back and run pipelines outside production; manages own flags',
+    description: 'viewer, plus deploy, promote, roll back, run pipelines and change feature flags outside production',
     grants: DEVELOPER,
   },
   'release-manager': {
     name: 'release-manager',
     builtin: true,
-    description: 'developer, plus deploy, promote, approve and roll back in production',
+    description: 'developer, plus deploy, promote, approve, roll back and change feature flags in production',
     grants: RELEASE_MANAGER,
   },
   admin: { name: 'admin', builtin: true, description: 'everything, including users, tokens, secrets and settings', grants: [{ permissions: '*' }] },

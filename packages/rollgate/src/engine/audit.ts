@@ -119,8 +119,12 @@ export class AuditTrail {
     this.store = store.audit;
   }
 
-  /** Appends one entry (secrets redacted) and returns it as stored. */
-  async record(input: AuditInput): Promise<AuditEntry> {
+  /**
+   * Appends one entry (secrets redacted) and returns it as stored. `into`: the audit store of a
+   * transaction the change is written in (store/audit-queries.ts auditStoreIn), so the change and
+   * its entry commit together or not at all.
+   */
+  async record(input: AuditInput, into?: AuditStore): Promise<AuditEntry> {
     const action = cleanText(input.action, 80);
     if (!ACTION_RE.test(action)) {
       throw new RollgateError('internal', `audit action "${action}" is not of the form noun.verb (lower case, dot separated), e.g. deployment.create`);
@@ -140,7 +144,7 @@ export class AuditTrail {
       before,
       after,
     };
-    const row = await this.store.append((state) => {
+    const row = await (into ?? this.store).append((state) => {
       const head = this.chainHead(state);
       const partial = { ...base, seq: head.seq, at: this.now().toISOString(), prevHash: head.prevHash };
       const hash = this.entryHash(partial.prevHash, hashedFields(partial, JSON.parse(before ?? 'null'), JSON.parse(after ?? 'null')));

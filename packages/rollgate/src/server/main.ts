@@ -32,6 +32,7 @@ import { removeInitialAdminFile } from '../engine/auth/initial-admin-file.js';
 import { feedAuditFromEvents, SYSTEM_ACTOR } from '../engine/audit-hooks.js';
 import { loadMasterKey } from '../engine/secrets/master-key.js';
 import { Secrets } from '../engine/secrets/secrets.js';
+import { Flags } from '../flags/flags.js';
 import { SecretRollout } from '../engine/secret-rollout.js';
 import { LocalAgentRuntime } from '../runtime/local-agent.js';
 import { openStore } from '../store/index.js';
@@ -136,7 +137,9 @@ export async function runServer(opts: ServerOptions): Promise<RunningServer> {
   }
   const retention = new ReleaseRetention({ store, runtime, events, log, releasesDir: join(dataDir, 'releases'), keep: releasePolicy.keep });
   const pipelines = createPipelineEngine({ store, events, log, dataDir, releases, deployments, runtime, analysis, rolesOf: rolesOfRequest, isolation, mask: (text, o) => secrets.mask(text, o), ...(opts.maxParallelCommands ? { maxParallelCommands: opts.maxParallelCommands } : {}) });
-  const app = createApi({ store, deployments, releases, retention, views, events, runtime, log, version: ROLLGATE_VERSION, releaseLimits: releasePolicy, incidents, chaos, notifications, pipelines, auth, accounts, audit, secrets, loginAudit, ...(opts.eventStreams ? { eventStreams: opts.eventStreams } : {}) });
+  // Feature flags; the delivery endpoints resolve SDK keys with flags.keys.resolve.
+  const flags = new Flags({ store, audit, events, log });
+  const app = createApi({ store, deployments, releases, retention, views, events, runtime, log, version: ROLLGATE_VERSION, releaseLimits: releasePolicy, incidents, chaos, notifications, pipelines, auth, accounts, audit, secrets, flags, loginAudit, ...(opts.eventStreams ? { eventStreams: opts.eventStreams } : {}) });
 
   const host = opts.host ?? '127.0.0.1';
   const server: ServerType = await new Promise((ok, fail) => {

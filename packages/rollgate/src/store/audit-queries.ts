@@ -4,11 +4,12 @@
  * before the head is read, also against other processes); on PostgreSQL by an advisory
  * transaction lock. The head read, the insert and the anchor write share one transaction.
  */
-import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
+import { sql, type Kysely, type Selectable } from 'kysely';
 import { RollgateError } from '../core/errors.js';
 import { now } from './rows.js';
 import type { Database, SqlDialect } from './schema.js';
 import type { AuditLogTable } from './schema-audit.js';
+import { writeTransaction, type Db } from './write-transaction.js';
 import { AUDIT_HEAD_SETTING, type AuditChainState, type AuditFilter, type AuditRow, type AuditStore } from './audit-types.js';
 
 export const DEFAULT_AUDIT_LIMIT = 100;
@@ -17,46 +18,14 @@ export const DEFAULT_AUDIT_LIMIT = 100;
 // single-key space; events use 7_270_110_001).
 const AUDIT_LOCK_KEY = 7_270_110_004;
 
-type Db = Kysely<Database> | Transaction<Database>;
-
 export class AuditQueries implements AuditStore {
   constructor(
     readonly db: Kysely<Database>,
     readonly dialect: SqlDialect,
   ) {}
 
-  async append(seal: (state: AuditChainState) => { row: AuditRow; anchor: string }): Promise<AuditRow> {
-    const write = async (trx: Db): Promise<AuditRow> => {
-      const { row, anchor } = seal(await readState(trx));
-      await trx.insertInto('audit_log').values(auditRowToDb(row)).execute();
-      const at = now();
-      await trx
-        .insertInto('settings')
-        .values({ key: AUDIT_HEAD_SETTING, value: anchor, updated_at: at })
-        .onConflict((oc) => oc.column('key').doUpdateSet({ value: anchor, updated_at: at }))
-        .execute();
-      return row;
-    };
-    if (this.dialect === 'postgres') {
-      return this.db.transaction().execute(async (trx) => {
-        await sql`select pg_advisory_xact_lock(${sql.lit(AUDIT_LOCK_KEY)})`.execute(trx);
-        return write(trx);
-      });
-    }
-    // Kysely's SQLite driver runs one connection at a time within this process; IMMEDIATE takes
-    // the database's write lock up front, so another process cannot append between our head read
-    // and our insert (a deferred BEGIN would read, then fail to upgrade).
-    return this.db.connection().execute(async (conn) => {
-      await sql`begin immediate`.execute(conn);
-      try {
-        const row = await write(conn);
-        await sql`commit`.execute(conn);
-        return row;
-      } catch (e) {
-        await sql`rollback`.execute(conn).catch(() => undefined);
-        throw e;
-      }
-    });
+  append(seal: (state: AuditChainState) => { row: AuditRow; anchor: string }): Promise<AuditRow> {
+    return writeTransaction(this.db, this.dialect, (trx) => auditStoreIn(trx, this.dialect).append(seal));
   }
 
   async list(f: AuditFilter): Promise<AuditRow[]> {
@@ -91,6 +60,38 @@ export class AuditQueries implements AuditStore {
     }
     return this.db.transaction().execute((trx) => readState(trx));
   }
+}
+
+/**
+ * The audit store inside a transaction someone else opened (a change and its entry commit
+ * together): appends take the same lock as `AuditQueries.append` and write on `trx`. On SQLite
+ * the caller must have begun the transaction IMMEDIATE, as `append` does.
+ */
+export function auditStoreIn(trx: Db, dialect: SqlDialect): AuditStore {
+  return {
+    async append(seal) {
+      if (dialect === 'postgres') await lockAppends(trx);
+      return writeEntry(trx, seal);
+    },
+    list: (f) => new AuditQueries(trx as Kysely<Database>, dialect).list(f),
+    state: () => readState(trx),
+  };
+}
+
+async function lockAppends(trx: Db): Promise<void> {
+  await sql`select pg_advisory_xact_lock(${sql.lit(AUDIT_LOCK_KEY)})`.execute(trx);
+}
+
+async function writeEntry(trx: Db, seal: (state: AuditChainState) => { row: AuditRow; anchor: string }): Promise<AuditRow> {
+  const { row, anchor } = seal(await readState(trx));
+  await trx.insertInto('audit_log').values(auditRowToDb(row)).execute();
+  const at = now();
+  await trx
+    .insertInto('settings')
+    .values({ key: AUDIT_HEAD_SETTING, value: anchor, updated_at: at })
+    .onConflict((oc) => oc.column('key').doUpdateSet({ value: anchor, updated_at: at }))
+    .execute();
+  return row;
 }
 
 async function readState(db: Db): Promise<AuditChainState> {

@@ -46,6 +46,7 @@ import type { Database, SqlDialect } from './schema.js';
 import { AuditQueries } from './audit-queries.js';
 import { AuthQueries } from './auth-queries.js';
 import { SecretsQueries } from './secrets-queries.js';
+import { FlagsQueries } from './flags-queries.js';
 import type { DeploymentPatch, NewEvent, NewLogLine, NewRun, NewStage, RunFilter, RunPatch, StagePatch, Store } from './types.js';
 import { constraintViolation } from './violations.js';
 
@@ -61,6 +62,7 @@ export class KyselyStore implements Store {
   readonly audit: AuditQueries;
   readonly auth: AuthQueries;
   readonly secrets: SecretsQueries;
+  readonly flags: FlagsQueries;
 
   constructor(
     readonly db: Kysely<Database>,
@@ -69,6 +71,7 @@ export class KyselyStore implements Store {
     this.audit = new AuditQueries(db, dialect);
     this.auth = new AuthQueries(db, dialect);
     this.secrets = new SecretsQueries(db, dialect);
+    this.flags = new FlagsQueries(db, dialect);
   }
 
   async migrate(): Promise<void> {

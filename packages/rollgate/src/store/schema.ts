@@ -201,8 +201,9 @@ export interface NotificationDeliveriesTable {
 import type { AuditTables } from './schema-audit.js';
 import type { AuthTables } from './schema-auth.js';
 import type { SecretsTables } from './schema-secrets.js';
+import type { FlagsTables } from './schema-flags.js';
 
-export interface Database extends AuditTables, AuthTables, SecretsTables {
+export interface Database extends AuditTables, AuthTables, SecretsTables, FlagsTables {
   settings: SettingsTable;
   apps: SpecTable;
   environments: SpecTable;

@@ -26,6 +26,7 @@ import type { DeliveryAttempt, DeliveryFilter } from '../notify/delivery-log.js'
 import type { AuditStore } from './audit-types.js';
 import type { AuthStore } from './auth-types.js';
 import type { SecretsStore } from './secrets-types.js';
+import type { FlagsStore } from './flags-types.js';
 
 export interface NewEvent {
   type: string;
@@ -91,6 +92,8 @@ export interface Store {
   readonly auth: AuthStore;
   /** Encrypted secrets (ciphertext only; the store never sees a value). */
   readonly secrets: SecretsStore;
+  /** Feature flags: metadata per app, state and segments per (app, env), revisions, SDK keys. */
+  readonly flags: FlagsStore;
 
   /** Applies pending migrations (idempotent). */
   migrate(): Promise<void>;

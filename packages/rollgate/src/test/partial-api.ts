@@ -47,6 +47,7 @@ export async function startPartialApi(token: string, given: Partial<ApiDeps> & P
     chaos: unused('chaos'),
     pipelines: unused('pipelines'),
     secrets: unused('secrets'),
+    flags: unused('flags'),
     ...given,
   };
   const app = createApi(deps);

@@ -12,6 +12,7 @@ import * as m0005 from './0005_auth.js';
 import * as m0006 from './0006_secrets.js';
 import * as m0007 from './0007_login_throttle.js';
 import * as m0008 from './0008_release_pruning.js';
+import * as m0009 from './0009_flags.js';
 
 interface StoreMigration {
   up(db: Kysely<unknown>, dialect: SqlDialect): Promise<void>;
@@ -27,6 +28,7 @@ const MIGRATIONS: Record<string, StoreMigration> = {
   '0006_secrets': m0006,
   '0007_login_throttle': m0007,
   '0008_release_pruning': m0008,
+  '0009_flags': m0009,
 };
 
 export class StoreMigrationProvider implements MigrationProvider {

@@ -1,0 +1,271 @@
+/**
+ * Feature flags of an app: metadata (kind, owner, description, expected lifetime) per app, rules
+ * per environment as an Unleash Feature. Every change goes through changes.ts: one transaction
+ * with its audit entry, then `flag.changed`. Bad input is refused before anything is written.
+ */
+import type { Strategy } from '@rollgate/sdk/engine';
+import { RollgateError } from '../core/errors.js';
+import type { FlagEnvState, FlagRecord, FlagState, FlagStateRecord, FlagsTx } from '../store/flags-types.js';
+import type { Store } from '../store/types.js';
+import { change, type ChangeDeps, type Moved, type Who } from './changes.js';
+import type { CreateFlagBody, RolloutBody, UpdateFlagBody } from './inputs.js';
+import { stateOf, withFeature } from './feature-state.js';
+import { FlagKeys } from './flag-keys.js';
+import { importState, type ImportResult } from './import.js';
+import { DEFAULT_LIFETIME_DAYS } from './kinds.js';
+import { newProblems, parseRules, renamer, rulesRefused } from './rules-check.js';
+import { FeatureSchema } from './rules-schema.js';
+
+export interface FlagsDeps extends Omit<ChangeDeps, 'flags'> {
+  store: Store;
+}
+
+/** One environment's state of a flag, in a listing. */
+export interface FlagEnvSummary {
+  env: string;
+  enabled: boolean;
+  /** The flexibleRollout percentage when the flag has exactly one such strategy, else null. */
+  rollout: number | null;
+  strategies: number;
+  updatedAt: string;
+  updatedBy: string;
+}
+
+export interface FlagView extends FlagRecord {
+  /** When the flag outlives its expected lifetime (null: permanent). */
+  staleAfter: string | null;
+  environments: FlagEnvSummary[];
+}
+
+export interface FlagDetail extends FlagView {
+  /** The rules per environment. */
+  states: Record<string, FlagState>;
+}
+
+export interface FlagStateResult {
+  app: string;
+  env: string;
+  flag: string;
+  /** The environment's revision after the change. */
+  revision: number;
+  state: FlagState;
+}
+
+export const FLEXIBLE_ROLLOUT = 'flexibleRollout';
+
+function staleAfter(f: FlagRecord): string | null {
+  return f.lifetimeDays === null ? null : new Date(Date.parse(f.createdAt) + f.lifetimeDays * 86_400_000).toISOString();
+}
+
+function flexibleRollouts(state: FlagState): number[] {
+  return (state.strategies ?? []).flatMap((s, i) => (s.name === FLEXIBLE_ROLLOUT ? [i] : []));
+}
+
+function summary(s: FlagStateRecord): FlagEnvSummary {
+  const fr = flexibleRollouts(s.state);
+  const only = fr.length === 1 ? s.state.strategies![fr[0]!]!.parameters?.rollout : undefined;
+  return { env: s.env, enabled: s.state.enabled, rollout: only === undefined ? null : Number(only), strategies: s.state.strategies?.length ?? 0, updatedAt: s.updatedAt, updatedBy: s.updatedBy };
+}
+
+export const flagTarget = (app: string, name: string, env?: string) => (env === undefined ? `flag/${app}/${name}` : `flag/${app}/${env}/${name}`);
+
+export class Flags {
+  private readonly c: ChangeDeps;
+  /** SDK keys of the app's environments. */
+  readonly keys: FlagKeys;
+
+  constructor(private readonly d: FlagsDeps) {
+    this.c = { flags: d.store.flags, audit: d.audit, events: d.events, log: d.log };
+    this.keys = new FlagKeys(this, this.c);
+  }
+
+  // ---- reads
+
+  async list(app: string, opts: { archived?: boolean } = {}): Promise<FlagView[]> {
+    await this.mustApp(app);
+    const [flags, states] = await Promise.all([this.d.store.flags.listFlags(app, opts), this.d.store.flags.appStates(app)]);
+    return flags.map((f) => this.view(f, states.filter((s) => s.name === f.name)));
+  }
+
+  async get(app: string, name: string): Promise<FlagDetail> {
+    const f = await this.mustFlag(app, name);
+    const states = await this.d.store.flags.flagStates(app, name);
+    return { ...this.view(f, states), states: Object.fromEntries(states.map((s) => [s.env, s.state])) };
+  }
+
+  /** The delivery state of an (app, env) with its revision (archived flags are not in it). */
+  async state(app: string, env: string): Promise<FlagEnvState> {
+    await this.mustApp(app);
+    await this.mustEnv(env);
+    return this.d.store.flags.readState(app, env);
+  }
+
+  // ---- the flag itself
+
+  async create(app: string, body: CreateFlagBody, who: Who): Promise<FlagRecord> {
+    await this.mustApp(app);
+    const kind = body.kind ?? 'release';
+    return change(this.c, who, app, 'flag.create', flagTarget(app, body.name), async (tx) => {
+      const lifetimeDays = body.lifetimeDays === undefined ? DEFAULT_LIFETIME_DAYS[kind] : body.lifetimeDays;
+      const created = await tx.insertFlag({ app, name: body.name, kind, owner: body.owner ?? who.actor, description: body.description ?? '', lifetimeDays, createdBy: who.actor });
+      if (!created) {
+        const existing = await tx.getFlag(app, body.name);
+        throw new RollgateError('conflict', `app ${app} already has a flag ${body.name}${existing?.archived ? ' (archived)' : ''}; pick another name, or change it with \`rollgate flags update\``);
+      }
+      const f = (await tx.getFlag(app, body.name))!;
+      // A new flag is in no environment's state yet: nothing is delivered until it is set somewhere.
+      return { result: f, before: null, after: f, moved: [{ env: null, revision: null, flag: f.name }] };
+    });
+  }
+
+  /** Metadata; a new kind without a lifetime takes that kind's default lifetime. */
+  async update(app: string, name: string, patch: UpdateFlagBody, who: Who): Promise<FlagRecord> {
+    await this.mustApp(app);
+    return change(this.c, who, app, 'flag.update', flagTarget(app, name), async (tx) => {
+      const before = await this.liveFlag(tx, app, name, true);
+      const p = { ...patch };
+      if (p.kind !== undefined && p.kind !== before.kind && p.lifetimeDays === undefined) p.lifetimeDays = DEFAULT_LIFETIME_DAYS[p.kind];
+      await tx.updateFlag(app, name, p);
+      const after = (await tx.getFlag(app, name))!;
+      // Kind and description are delivered with the rules: every environment with a state moved.
+      const moved = before.kind !== after.kind || before.description !== after.description ? await this.bumpAll(tx, app, name) : [];
+      return { result: after, before, after, moved };
+    });
+  }
+
+  /** Archived flags leave every environment's delivery state; their rows stay for history. */
+  async archive(app: string, name: string, who: Who): Promise<FlagRecord> {
+    await this.mustApp(app);
+    return change(this.c, who, app, 'flag.archive', flagTarget(app, name), async (tx) => {
+      const before = await tx.getFlag(app, name, { lock: true });
+      if (!before) throw this.noFlag(app, name);
+      if (before.archived) return { result: before, before, after: before, moved: [] };
+      const moved = await this.bumpAll(tx, app, name);
+      await tx.archiveFlag(app, name, who.actor);
+      const after = (await tx.getFlag(app, name))!;
+      return { result: after, before, after, moved: moved.length ? moved : [{ env: null, revision: null, flag: name }] };
+    });
+  }
+
+  // ---- rules in one environment
+
+  /** The whole Feature of the flag in `env` (`name` may be left out; type/description/project/stale are the flag's own). */
+  async setState(app: string, env: string, name: string, body: unknown, who: Who): Promise<FlagStateResult> {
+    const withName = body !== null && typeof body === 'object' && !Array.isArray(body) && !('name' in body) ? { name, ...body } : body;
+    const feature = parseRules(FeatureSchema, withName, 'flag state');
+    if (feature.name !== name) throw rulesRefused('flag state', [{ path: 'name', message: `the body names flag ${feature.name}, the path ${name}; they must be the same` }]);
+    return this.changeState(app, env, name, 'flag.set', who, (_prior, flag) => {
+      const mismatch = feature.type !== undefined && feature.type !== flag.kind ? 'type' : feature.description != null && feature.description !== flag.description ? 'description' : null;
+      if (mismatch) throw rulesRefused('flag state', [{ path: mismatch, message: `${mismatch} is the flag's own (${mismatch === 'type' ? flag.kind : 'its description'}), the same in every environment; leave it out or change it with \`rollgate flags update\`` }]);
+      return stateOf(feature);
+    });
+  }
+
+  enable(app: string, env: string, name: string, who: Who): Promise<FlagStateResult> {
+    return this.changeState(app, env, name, 'flag.enable', who, (prior) => ({ ...(prior ?? { strategies: [] }), enabled: true }));
+  }
+
+  disable(app: string, env: string, name: string, who: Who): Promise<FlagStateResult> {
+    return this.changeState(app, env, name, 'flag.disable', who, (prior) => ({ ...(prior ?? { strategies: [] }), enabled: false }));
+  }
+
+  /**
+   * Sets the flexibleRollout strategy's `rollout` to `percent`. With none, one is added (stickiness
+   * default, group id the flag's name); with several, `strategy` (index or id) says which.
+   * Whether the flag is on stays as it was.
+   */
+  rollout(app: string, env: string, name: string, body: RolloutBody, who: Who): Promise<FlagStateResult> {
+    return this.changeState(app, env, name, 'flag.rollout', who, (prior) => {
+      const state: FlagState = prior ? { ...prior } : { enabled: false };
+      const strategies = [...(state.strategies ?? [])];
+      const candidates = flexibleRollouts(state);
+      const rollout = String(body.percent);
+      let at: number;
+      if (body.strategy !== undefined) {
+        at = typeof body.strategy === 'number' ? body.strategy : strategies.findIndex((s) => s.id === body.strategy);
+        if (at < 0 || strategies[at]?.name !== FLEXIBLE_ROLLOUT) {
+          throw new RollgateError('invalid_input', `strategy ${String(body.strategy)} of flag ${name} in ${env} is not a flexibleRollout strategy; its flexibleRollout strategies are ${describe(strategies, candidates)}`);
+        }
+      } else if (candidates.length > 1) {
+        throw new RollgateError('invalid_input', `flag ${name} has ${candidates.length} flexibleRollout strategies in ${env} (${describe(strategies, candidates)}); say which with --strategy INDEX or ID (strategy in the body)`);
+      } else at = candidates[0] ?? -1;
+      if (at < 0) {
+        strategies.push({ name: FLEXIBLE_ROLLOUT, parameters: { rollout, stickiness: 'default', groupId: name }, constraints: [] });
+      } else {
+        const s: Strategy = strategies[at]!;
+        strategies[at] = { ...s, parameters: { stickiness: 'default', groupId: name, ...s.parameters, rollout } };
+      }
+      return { ...state, strategies };
+    });
+  }
+
+  /** A `{version, features, segments}` file into one environment (see import.ts for what it does). */
+  import(app: string, env: string, body: unknown, who: Who): Promise<ImportResult> {
+    return importState(this, this.c, app, env, body, who);
+  }
+
+  // ---- helpers
+
+  private async changeState(app: string, env: string, name: string, action: string, who: Who, make: (prior: FlagState | null, flag: FlagRecord) => FlagState): Promise<FlagStateResult> {
+    await this.mustApp(app);
+    await this.mustEnv(env);
+    return change(this.c, who, app, action, flagTarget(app, name, env), async (tx) => {
+      // First: the revision bump holds the (app, env) until commit, so changes there queue up.
+      const revision = await tx.bumpRevision(app, env);
+      const flag = await this.liveFlag(tx, app, name, false);
+      const prior = await tx.getState(app, env, name);
+      const state = make(prior?.state ?? null, flag);
+      const before = await tx.readState(app, env);
+      const { after, index } = withFeature(before.state, { name, type: flag.kind, description: flag.description, ...state });
+      const problems = newProblems(before.state, after, [index], renamer({ features: new Map([[index, '']]) }));
+      if (problems.length) throw rulesRefused('flag state', problems);
+      await tx.putState(app, env, name, state, who.actor);
+      return { result: { app, env, flag: name, revision, state }, before: prior?.state ?? null, after: { revision, state }, moved: [{ env, revision, flag: name }] };
+    });
+  }
+
+  /** Bumps the revision of every environment where the flag has a state. */
+  private async bumpAll(tx: FlagsTx, app: string, name: string): Promise<Moved[]> {
+    const out: Moved[] = [];
+    for (const env of await tx.envsWithState(app, name)) out.push({ env, revision: await tx.bumpRevision(app, env), flag: name });
+    return out;
+  }
+
+  /**
+   * Locks are taken flag row first, then revisions (update, archive); a change of one environment
+   * holds its revision and reads the flag without a lock, so the two orders never meet.
+   */
+  private async liveFlag(tx: FlagsTx, app: string, name: string, lock: boolean): Promise<FlagRecord> {
+    const f = await tx.getFlag(app, name, { lock });
+    if (!f) throw this.noFlag(app, name);
+    if (f.archived) throw new RollgateError('conflict', `flag ${name} of ${app} is archived (since ${f.archivedAt}); it can no longer change`);
+    return f;
+  }
+
+  private view(f: FlagRecord, states: FlagStateRecord[]): FlagView {
+    return { ...f, staleAfter: staleAfter(f), environments: states.map(summary) };
+  }
+
+  async mustApp(app: string): Promise<void> {
+    if (!(await this.d.store.getApp(app))) throw new RollgateError('not_found', `no app ${app}; apply the spec that defines it first`);
+  }
+
+  async mustEnv(env: string): Promise<void> {
+    if (!(await this.d.store.getEnvironment(env))) throw new RollgateError('not_found', `no environment ${env}; apply the spec that defines it first`);
+  }
+
+  private async mustFlag(app: string, name: string): Promise<FlagRecord> {
+    await this.mustApp(app);
+    const f = await this.d.store.flags.getFlag(app, name);
+    if (!f) throw this.noFlag(app, name);
+    return f;
+  }
+
+  private noFlag(app: string, name: string): RollgateError {
+    return new RollgateError('not_found', `app ${app} has no flag ${name.slice(0, 255)}; list them with \`rollgate flags list --app ${app}\``);
+  }
+}
+
+function describe(strategies: Strategy[], at: number[]): string {
+  return at.length ? at.map((i) => `${i}${strategies[i]?.id ? ` (id ${strategies[i]!.id})` : ''}`).join(', ') : 'none';
+}

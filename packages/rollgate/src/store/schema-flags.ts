@@ -1,0 +1,66 @@
+/** Table types of the feature-flag tables (migration 0009). JSON is text, times ISO-8601 UTC text. */
+
+export interface FlagsTable {
+  app: string;
+  name: string;
+  kind: string;
+  owner: string | null;
+  description: string;
+  /** Days the flag is expected to live; null: permanent. */
+  lifetime_days: number | null;
+  archived_at: string | null;
+  archived_by: string | null;
+  created_at: string;
+  created_by: string;
+  updated_at: string;
+}
+
+/** A flag's rules in one environment: the Unleash Feature's state fields as JSON. */
+export interface FlagStatesTable {
+  app: string;
+  env: string;
+  name: string;
+  feature: string;
+  updated_at: string;
+  updated_by: string;
+}
+
+export interface FlagSegmentsTable {
+  app: string;
+  env: string;
+  id: number;
+  name: string | null;
+  /** JSON array of Constraint. */
+  constraints: string;
+  updated_at: string;
+  updated_by: string;
+}
+
+export interface FlagRevisionsTable {
+  app: string;
+  env: string;
+  revision: number;
+  updated_at: string;
+}
+
+export interface FlagKeysTable {
+  id: string;
+  app: string;
+  env: string;
+  kind: string;
+  name: string;
+  prefix: string;
+  hash: string;
+  created_at: string;
+  created_by: string;
+  revoked_at: string | null;
+  revoked_by: string | null;
+}
+
+export interface FlagsTables {
+  flags: FlagsTable;
+  flag_states: FlagStatesTable;
+  flag_segments: FlagSegmentsTable;
+  flag_revisions: FlagRevisionsTable;
+  flag_keys: FlagKeysTable;
+}
