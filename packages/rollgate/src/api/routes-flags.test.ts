@@ -183,7 +183,7 @@ function flagsSuite(name: string, databaseUrl: () => string | undefined): void {
       assert.equal((await p.store.listLatestEvents(0, 50)).filter((e) => e.type === FLAG_CHANGED && (e.data as FlagChangedData).revision === before.revision + 1 && e.env === 'staging').length, 0, 'nothing announced');
     });
 
-    test("rule values the engine's ruleProblems refuses (invalid regex, semver, CIDR) are a 400 naming the path", { todo: "needs ruleProblems from the engine work (h-engine, packages/sdk/src/engine/validate.ts); it returns [] until merged" }, async () => {
+    test("rule values the engine's ruleProblems refuses (invalid regex, semver, CIDR) are a 400 naming the path", async () => {
       await ok('POST', '/v1/apps/shop/flags', { name: 'regexy' });
       for (const c of [
         { contextName: 'email', operator: 'REGEX', value: '([a-z' },
