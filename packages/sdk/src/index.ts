@@ -1,1 +1,3 @@
 export type * from './engine/types.js';
+export { compile, Evaluator, type FlagEvaluation, type Reason } from './engine/index.js';
+export * from './client/index.js';
