@@ -164,6 +164,27 @@ describe('flag guard data plane (real agent process, real app)', { timeout: 150_
     assert.doesNotMatch(raw.toLowerCase(), /rollgate-flags/);
   });
 
+  test('(a) upgrades: the field is taken out of the 101 head, the rest of it and the tunnel are untouched, the pairs counted', async () => {
+    const before = await report();
+    const got = await new Promise<string>((resolve, reject) => {
+      const s = net.connect(port, '127.0.0.1', () => s.write('GET /ws HTTP/1.1\r\nhost: x\r\nconnection: Upgrade\r\nupgrade: echo\r\n\r\n'));
+      let buf = '';
+      s.setEncoding('latin1');
+      s.on('data', (d: string) => {
+        const first = !buf.includes('\r\n\r\n');
+        buf += d;
+        if (first && buf.includes('\r\n\r\n')) s.write('ping-through-tunnel');
+        if (buf.includes('ping-through-tunnel')) s.end();
+      });
+      s.on('close', () => resolve(buf));
+      s.on('error', reject);
+      setTimeout(() => s.destroy(), 5000).unref();
+    });
+    assert.equal(got, 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\nx-after: kept\r\n\r\nping-through-tunnel');
+    const after = await report();
+    for (const flag of ['ws-flag', 'ws-other']) assert.equal(pairOf(after, flag, 'on').requests - pairOf(before, flag, 'on').requests, 1, flag);
+  });
+
   test('(b) the report counts requests, errors and latency per (flag, variant), adding up to what was sent', async () => {
     const before = await report();
     const sent = 600;

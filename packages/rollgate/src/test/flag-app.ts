@@ -8,7 +8,8 @@
  * - `dark-mode`: boolean, on for half the users.
  * Each answer's body names the variants it was served with, so a test can tally what it sent.
  * Paths beyond `/`: `/chunked` (streamed body), `/not-modified` (304), `/hostile?n=N` (N random
- * flag names through recordEvaluation), `/raw?v=VALUE` (the header set by hand, unchecked).
+ * flag names through recordEvaluation), `/raw?v=VALUE` (the header set by hand, unchecked); any
+ * upgrade is answered 101 with the field written by hand, then echoed.
  */
 import http from 'node:http';
 import { randomBytes } from 'node:crypto';
@@ -82,5 +83,11 @@ function handle(req: http.IncomingMessage, res: http.ServerResponse): void {
 
 const server = http.createServer(withFlagTracking(handle));
 server.keepAliveTimeout = 65_000;
+// An upgrade answered by hand (as WebSocket libraries do), naming a flag in two fields of any case: the router must take both out.
+server.on('upgrade', (_req: http.IncomingMessage, socket: import('node:net').Socket) => {
+  socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\nRollgate-Flags: ws-flag=on\r\nx-after: kept\r\nrollgate-flags:ws-other=on\r\n\r\n');
+  socket.on('data', (d: Buffer) => socket.write(d));
+  socket.on('error', () => socket.destroy());
+});
 server.listen(Number(process.env.PORT ?? 3000), '127.0.0.1');
 process.on('SIGTERM', () => server.close(() => process.exit(0)));
