@@ -14,29 +14,15 @@ import { flagVariantMetrics, lookFlagGuard, newFlagGuard, type FlagGuardLook } f
 import { freePort } from '../demo/fixtures.js';
 import { SplitPlatform } from '../test/split-platform.js';
 import { AgentClient } from './client.js';
+import { request, type Reply } from './router-testkit.js';
 import { FAST_HEALTH, tempDir, waitFor } from './testkit.js';
 
 const FLAG_APP = fileURLToPath(new URL('../test/flag-app.js', import.meta.url));
 const key: ServiceKey = { env: 'staging', app: 'shop' };
 
-interface Reply {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: string;
-}
-
+/** One request through the router (keep-alive when given an agent). */
 function send(port: number, path: string, agent: http.Agent | false, headers: Record<string, string> = {}, method = 'GET'): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, path, method, headers, agent, timeout: 10_000 }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(new Error(`request ${path} timed out`)));
-    req.on('error', reject);
-    req.end();
-  });
+  return request(port, { path, agent, headers, method });
 }
 
 /** The raw bytes of one answer on a fresh connection (to see the head exactly as sent). */
