@@ -70,3 +70,95 @@ export async function connectUnleash(url: string, key: string, opts: Partial<Unl
   }
   return client;
 }
+
+export interface SseEvent {
+  id?: string;
+  event: string;
+  data: string;
+}
+
+/** A raw Server-Sent Events connection: the response status, then its events (and comments) as they come. */
+export class SseConnection {
+  private buf = '';
+  private readonly waiting: Array<() => void> = [];
+  readonly events: SseEvent[] = [];
+  readonly comments: string[] = [];
+  ended = false;
+
+  private constructor(
+    readonly res: Response,
+    private readonly ac: AbortController,
+  ) {}
+
+  static async open(url: string, headers: Record<string, string>): Promise<SseConnection> {
+    const ac = new AbortController();
+    const res = await fetch(url, { headers, signal: ac.signal });
+    const c = new SseConnection(res, ac);
+    if (res.ok && res.body) void c.pump(res.body);
+    else c.ended = true;
+    return c;
+  }
+
+  /** Waits for the first event (from the start) that `pred` accepts, or the end. */
+  async next(pred: (e: SseEvent) => boolean, what: string, timeoutMs = 20_000): Promise<SseEvent> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const e = this.events.find(pred);
+      if (e) return e;
+      if (this.ended) throw new Error(`stream ended before ${what}`);
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise<void>((r) => {
+        this.waiting.push(r);
+        setTimeout(r, 200);
+      });
+    }
+  }
+
+  /** Resolves when the server ends or cuts the stream. */
+  async whenEnded(timeoutMs = 20_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.ended) {
+      if (Date.now() > deadline) throw new Error('timed out waiting for the stream to end');
+      await new Promise<void>((r) => {
+        this.waiting.push(r);
+        setTimeout(r, 200);
+      });
+    }
+  }
+
+  close(): void {
+    this.ac.abort();
+  }
+
+  private async pump(body: ReadableStream<Uint8Array>): Promise<void> {
+    const dec = new TextDecoder();
+    try {
+      for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
+        this.buf += dec.decode(chunk, { stream: true });
+        let at: number;
+        while ((at = this.buf.indexOf('\n\n')) >= 0) {
+          const block = this.buf.slice(0, at);
+          this.buf = this.buf.slice(at + 2);
+          const e: SseEvent = { event: 'message', data: '' };
+          const data: string[] = [];
+          for (const line of block.split('\n')) {
+            if (line.startsWith(':')) this.comments.push(line.slice(1).trim());
+            else if (line.startsWith('id: ')) e.id = line.slice(4);
+            else if (line.startsWith('event: ')) e.event = line.slice(7);
+            else if (line.startsWith('data: ')) data.push(line.slice(6));
+          }
+          if (data.length) this.events.push({ ...e, data: data.join('\n') });
+          this.wake();
+        }
+      }
+    } catch {
+      // aborted or cut off: either way the stream is over
+    }
+    this.ended = true;
+    this.wake();
+  }
+
+  private wake(): void {
+    for (const w of this.waiting.splice(0)) w();
+  }
+}
