@@ -5,7 +5,8 @@
  *
  *   POST /ofrep/v1/evaluate/flags/:key  {context} -> 200 evaluation | 400 {key, errorCode: INVALID_CONTEXT|TARGETING_KEY_MISSING|PARSE_ERROR} | 404 FLAG_NOT_FOUND
  *   POST /ofrep/v1/evaluate/flags       {context} -> 200 {flags, metadata, eventStreams} (ETag; If-None-Match -> 304) | 400 {errorCode}
- *   GET  /ofrep/v1/events?channel=…    SSE: `message` events {type: refetchEvaluation, etag, lastModified} when the revision moves
+ *   GET  /ofrep/v1/events?channel=…&since=REV   SSE: `message` events {type: refetchEvaluation, etag, lastModified} when the revision moves
+ *                                       (at once when it moved past `since`, or past Last-Event-ID on a reconnect)
  *
  * The bulk ETag is the revision and the context together (one context's answers can be
  * cached, another's not mixed up with it). 401/403 answer Rollgate's error with errorDetails.
@@ -82,7 +83,8 @@ export function registerOfrepRoutes(app: Hono<ApiEnv>, d: OfrepRouteDeps): void 
       const etag = `"${s.revision}-${createHash('sha256').update(canonicalJson(ctx.context)).digest('base64url').slice(0, 16)}"`;
       if (etagMatches(c.req.header('if-none-match'), etag)) return c.body(null, 304, { etag });
       const flags = s.state.features.map((f) => ofrepEvaluate(s, s.features, f.name, ctx) ?? notFound(f.name));
-      const eventStreams = [{ type: 'sse', endpoint: { requestUri: `/ofrep/v1/events?channel=${encodeURIComponent(d.tokens.issue(key.id))}` }, inactivityDelaySec: INACTIVITY_DELAY_SEC }];
+      // `since`: a change between this answer and the stream's connect is sent as soon as it connects.
+      const eventStreams = [{ type: 'sse', endpoint: { requestUri: `/ofrep/v1/events?channel=${encodeURIComponent(d.tokens.issue(key.id))}&since=${s.revision}` }, inactivityDelaySec: INACTIVITY_DELAY_SEC }];
       return c.json({ flags, metadata: { revision: s.revision }, eventStreams }, 200, { etag, 'cache-control': 'no-cache' });
     } catch (e) {
       return answerError(c, e);
@@ -91,11 +93,18 @@ export function registerOfrepRoutes(app: Hono<ApiEnv>, d: OfrepRouteDeps): void 
 
   app.get('/ofrep/v1/events', async (c) => {
     try {
-      return await streamResponse(c, d.hub, await streamKey(c, d), 'ofrep');
+      const key = await streamKey(c, d);
+      return await streamResponse(c, d.hub, key, 'ofrep', sinceOf(c));
     } catch (e) {
       return answerError(c, e);
     }
   });
+}
+
+/** The revision the client has seen: Last-Event-ID on a reconnect, else the URL's `since` (undefined: none). */
+function sinceOf(c: Context<ApiEnv>): number | undefined {
+  const seen = [c.req.header('last-event-id'), c.req.query('since')].filter((v): v is string => v !== undefined && /^\d{1,15}$/.test(v)).map(Number);
+  return seen.length ? Math.max(...seen) : undefined;
 }
 
 /** The key of an event-stream request: its channel token (a browser sends no headers), else the request's own key. */

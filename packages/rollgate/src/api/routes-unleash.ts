@@ -48,9 +48,9 @@ export function etagMatches(header: string | undefined, etag: string): boolean {
 }
 
 /** An open delivery stream as the HTTP response (the socket is dropped when the hub cuts it off). */
-export async function streamResponse(c: Context<ApiEnv>, hub: DeliveryHub, key: ResolvedFlagKey, format: StreamFormat): Promise<Response> {
+export async function streamResponse(c: Context<ApiEnv>, hub: DeliveryHub, key: ResolvedFlagKey, format: StreamFormat, since?: number): Promise<Response> {
   const outgoing = (c.env as { outgoing?: { destroy(): void } } | undefined)?.outgoing;
-  const stream = await hub.open(key, format, outgoing ? () => outgoing.destroy() : undefined);
+  const stream = await hub.open(key, format, outgoing ? () => outgoing.destroy() : undefined, since);
   c.req.raw.signal.addEventListener('abort', () => stream.close('client'), { once: true });
   return c.body(stream.body, 200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'transfer-encoding': 'chunked' });
 }

@@ -118,9 +118,10 @@ export class DeliveryHub {
   /**
    * A stream for `key`'s (app, env), or 429 past a cap. Unleash streams start with the whole
    * state (`unleash-connected`), then get each revision's delta; OFREP streams get a refetch
-   * event per revision.
+   * event per revision, and one at once when the state moved past `since` (the revision the
+   * client last evaluated: a change between its fetch and this connect is not lost).
    */
-  async open(key: ResolvedFlagKey, format: StreamFormat, drop?: () => void): Promise<EventStream> {
+  async open(key: ResolvedFlagKey, format: StreamFormat, drop?: () => void, since?: number): Promise<EventStream> {
     if (this.streams >= this.limits.total) {
       throw new RollgateError('too_many_requests', `this server already carries ${this.limits.total} flag delivery streams, its limit; let SDKs poll instead, or raise the limit`);
     }
@@ -145,7 +146,8 @@ export class DeliveryHub {
     stream.startReplay([], []);
     // What this stream starts from is the channel's state now: every later revision comes as a delta on it.
     const cur = ch.current!;
-    stream.push(format === 'unleash' ? this.hydration(cur) : CONNECTED_COMMENT);
+    if (format === 'unleash') stream.push(this.hydration(cur));
+    else stream.push(since !== undefined && cur.revision > since ? ofrepRefetch(cur.revision, cur.readAt) : CONNECTED_COMMENT);
     this.ensureTimer();
     return stream;
   }
