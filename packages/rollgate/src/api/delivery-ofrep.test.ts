@@ -199,3 +199,25 @@ describe('OFREP on SQLite', () => {
     assert.equal((await fetch(`${p.server.url}${uri}`)).status, 401, 'its channel is gone with it');
   });
 });
+
+describe('CORS of the browser-facing delivery routes', () => {
+  let p: FlagsPlatform;
+  before(async () => {
+    p = await startFlagsPlatform();
+  });
+  after(async () => p?.stop());
+
+  test('a preflight from any origin is answered for the frontend API and OFREP (key in a header); the client API has none', async () => {
+    for (const path of ['/api/frontend', '/ofrep/v1/evaluate/flags', '/ofrep/v1/evaluate/flags/x']) {
+      const r = await fetch(p.server.url + path, { method: 'OPTIONS', headers: { origin: 'https://shop.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type' } });
+      assert.equal(r.status, 204, path);
+      assert.equal(r.headers.get('access-control-allow-origin'), '*');
+      assert.match(r.headers.get('access-control-allow-headers') ?? '', /authorization/i);
+    }
+    const refused = await fetch(`${p.server.url}/ofrep/v1/evaluate/flags`, { method: 'POST', headers: { origin: 'https://shop.example', 'content-type': 'application/json' }, body: '{"context":{}}' });
+    assert.equal(refused.status, 401);
+    assert.equal(refused.headers.get('access-control-allow-origin'), '*', 'a browser can read why');
+    const client = await fetch(`${p.server.url}/api/client/features`, { headers: { origin: 'https://shop.example' } });
+    assert.equal(client.headers.get('access-control-allow-origin'), null);
+  });
+});

@@ -5,6 +5,7 @@
  * authorization, because each route authenticates the SDK key itself.
  */
 import type { Hono } from 'hono';
+import { cors } from 'hono/cors';
 import type { EventBus } from '../engine/events.js';
 import type { Logger } from '../engine/logger.js';
 import { DeliveryAuth } from '../flags/delivery/auth.js';
@@ -44,6 +45,11 @@ export function registerDeliveryRoutes(app: Hono<ApiEnv>, d: DeliveryDeps): Deli
   const hub = d.hub ?? createDeliveryHub(d);
   const auth = new DeliveryAuth(d.flags.keys, d.log, d.trustProxy ?? false);
   const instances = new SdkInstances();
+  // Browser SDKs call the frontend API and OFREP from other origins. They send the key in a
+  // header, never a cookie, so any origin may: a page without the key gets nothing.
+  const browsers = cors({ origin: '*', allowMethods: ['GET', 'POST'], exposeHeaders: ['ETag'], maxAge: 600 });
+  app.use('/api/frontend*', browsers);
+  app.use('/ofrep/*', browsers);
   registerUnleashRoutes(app, { hub, auth, store: d.store, instances, log: d.log, trustProxy: d.trustProxy });
   registerOfrepRoutes(app, { hub, auth, store: d.store, tokens: new StreamTokens() });
   return { hub, instances };
