@@ -7,6 +7,8 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { connect } from 'node:net';
 import type { ClientFeatures, DeltaEvent } from '@rollgate/sdk/engine';
 import type { Unleash } from 'unleash-client';
 import { canonicalJson } from '../core/canonical-json.js';
@@ -124,6 +126,45 @@ describe('flag streaming on SQLite', () => {
       await until('the capped client to follow the change by polling', () => sdk.isEnabled('beta', { userId: 'x' }) !== before || sdk.getFeatureToggleDefinition('beta')?.enabled !== before);
     } finally {
       for (const s of open) s.close();
+    }
+  });
+});
+
+describe('a delivery stream whose SDK stops reading', () => {
+  let p: FlagsPlatform;
+  const warnings: { msg: string; fields: unknown }[] = [];
+
+  before(async () => {
+    p = await startFlagsPlatform(undefined, { deliveryStreams: { maxBufferedBytes: 256 * 1024, keepAliveMs: 100 }, log: { info() {}, warn: (msg, fields) => warnings.push({ msg, fields }), error() {} } });
+    await p.admin.request('POST', '/v1/apps/shop/flags', { body: { name: 'big', kind: 'release' } });
+    // Every change of this flag sends it whole: about 220 KB a delta.
+    const variants = Array.from({ length: 4 }, (_v, i) => ({ name: `v${i}`, weight: 250, weightType: 'variable', stickiness: 'default', payload: { type: 'string', value: String(i).repeat(55_000) } }));
+    await p.admin.request('PUT', '/v1/apps/shop/envs/staging/flags/big', { body: { enabled: true, strategies: [], variants } });
+  });
+  after(async () => p?.stop());
+
+  test('is cut off (and logged) while a reading stream of the same key keeps every change', async () => {
+    const key = await sdkKey(p.admin, 'shop', 'staging', 'server');
+    const port = Number(new URL(p.server.url).port);
+    const stalled = connect({ host: '127.0.0.1', port });
+    await once(stalled, 'connect');
+    // Asks for the stream, then never reads a byte of it (no data listener: the socket stays paused).
+    stalled.write(`GET /api/client/streaming HTTP/1.1\r\nhost: 127.0.0.1\r\nauthorization: ${key.key}\r\n\r\n`);
+    stalled.pause();
+    const reader = await SseConnection.open(`${p.server.url}/api/client/streaming`, { authorization: key.key });
+    let changes = 0;
+    try {
+      const cut = () => warnings.some((w) => w.msg === 'flag delivery stream closed: its SDK does not read');
+      for (; changes < 150 && !cut(); changes++) await p.admin.request('POST', `/v1/apps/shop/envs/staging/flags/big/${changes % 2 ? 'enable' : 'disable'}`);
+      assert.ok(cut(), `the stalled stream was not cut off after ${changes} changes of about 220 KB`);
+      assert.equal((warnings.find((w) => w.msg.startsWith('flag delivery stream closed'))!.fields as { key: string }).key, key.id);
+      const { revision } = await p.store.flags.readState('shop', 'staging');
+      await reader.next((e) => e.event === 'unleash-updated' && e.id === String(revision), 'the reading stream to get the last change');
+      assert.equal(reader.ended, false, 'the reading stream is still open');
+      assert.equal(reader.events.filter((e) => e.event === 'unleash-updated').length, changes);
+    } finally {
+      reader.close();
+      stalled.destroy();
     }
   });
 });

@@ -32,7 +32,7 @@ export interface FlagsPlatform {
 }
 
 /** `serverOptions`: options of the server beyond the defaults (e.g. stream caps). */
-export async function startFlagsPlatform(databaseUrl?: string, serverOptions: Pick<ServerOptions, 'deliveryStreams' | 'eventStreams'> = {}): Promise<FlagsPlatform> {
+export async function startFlagsPlatform(databaseUrl?: string, serverOptions: Pick<ServerOptions, 'deliveryStreams' | 'eventStreams' | 'log'> = {}): Promise<FlagsPlatform> {
   const work = await mkdtemp(join(tmpdir(), 'rollgate-flags-'));
   const dataDir = join(work, '.rollgate');
   const platform = new SplitPlatform(dataDir);
