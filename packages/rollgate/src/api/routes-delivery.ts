@@ -43,7 +43,8 @@ export interface DeliveryRoutes {
 
 export function registerDeliveryRoutes(app: Hono<ApiEnv>, d: DeliveryDeps): DeliveryRoutes {
   const hub = d.hub ?? createDeliveryHub(d);
-  const auth = new DeliveryAuth(d.flags.keys, d.log, d.trustProxy ?? false);
+  // Resolved per request: building the routes touches no service.
+  const auth = new DeliveryAuth({ resolve: (presented) => d.flags.keys.resolve(presented) }, d.log, d.trustProxy ?? false);
   const instances = new SdkInstances();
   // Browser SDKs call the frontend API and OFREP from other origins. They send the key in a
   // header, never a cookie, so any origin may: a page without the key gets nothing.
