@@ -13,6 +13,7 @@ import { ApiError } from '../cli/exit.js';
 import { freePort } from '../demo/fixtures.js';
 import { startFlagsPlatform, type FlagsPlatform } from '../test/flags-platform.js';
 import { withPostgres } from '../test/pg.js';
+import { until } from '../test/split-platform.js';
 import { connectUnleash, plainVariant, sdkKey, specFiles } from '../test/delivery-kit.js';
 
 const get = (url: string, key: string | null, headers: Record<string, string> = {}) => fetch(url, { headers: { ...(key ? { authorization: key } : {}), ...headers } });
@@ -121,6 +122,17 @@ function suite(name: string, databaseUrl: () => string | undefined, opts: { spec
       assert.equal(moved.status, 200);
       assert.equal(moved.headers.get('etag'), `"${revision + 1}"`);
       assert.equal(((await moved.json()) as ClientFeatures).features.find((f) => f.name === 'banner')?.enabled, true);
+      // The filters Unleash SDKs send: a name prefix, the project (every flag is in "default").
+      const prefixed = (await (await get(`${url}?namePrefix=ban`, server.key)).json()) as ClientFeatures & { query: unknown };
+      assert.deepEqual([prefixed.features.map((f) => f.name), prefixed.query], [['banner'], { namePrefix: 'ban' }]);
+      assert.equal(((await (await get(`${url}?project=other`, server.key)).json()) as ClientFeatures).features.length, 0);
+      assert.equal(((await (await get(`${url}?project=default`, server.key)).json()) as ClientFeatures).features.length, 2);
+      const sdk = await connectUnleash(p.server.url, server.key, { namePrefix: 'check' });
+      try {
+        assert.deepEqual(sdk.getFeatureToggleDefinitions().map((f) => f.name), ['checkout']);
+      } finally {
+        sdk.destroy();
+      }
     });
 
     test('register and metrics: accepted with a server key; counts add up per (flag, variant) with last seen; unknown flags and variants are left out', async () => {
@@ -152,6 +164,32 @@ function suite(name: string, databaseUrl: () => string | undefined, opts: { spec
       // Not audited: SDK traffic is no one's change.
       const entries = await p.admin.request<{ action: string }[]>('GET', '/v1/audit', { query: { limit: 1000 } });
       assert.ok(!entries.some((e) => /^api\.|ofrep/.test(e.action)), entries.map((e) => e.action).join(', '));
+    });
+
+    test('the real unleash-client reports its registration and metrics: the store counts what it evaluated', async () => {
+      const sdk = await connectUnleash(p.server.url, server.key, { disableMetrics: false, metricsInterval: 200, appName: 'shop-api' });
+      const count = async () => {
+        const u = await p.store.flagMetrics.usage('shop', 'staging');
+        const banner = u.find((r) => r.name === 'banner' && r.variant === null);
+        return { banner: banner ? banner.yes + banner.no : 0, blue: u.find((r) => r.name === 'checkout' && r.variant === 'blue')?.yes ?? 0 };
+      };
+      const before = await count();
+      try {
+        for (let i = 0; i < 5; i++) sdk.isEnabled('banner', { userId: `u${i}` });
+        for (let i = 0; i < 3; i++) sdk.getVariant('checkout', { userId: `u${i}`, properties: { plan: 'pro' } });
+        await until('the SDK\'s metrics in the store', async () => {
+          const now = await count();
+          return now.banner >= before.banner + 5 && now.blue >= before.blue + 3;
+        });
+        // Its registration is listed for people with "read" there.
+        const sdks = await p.as('viewer').request<{ instances: { appName: string; instanceId: string; sdkVersion: string | null; interval: number | null }[] }>('GET', '/v1/apps/shop/envs/staging/flag-sdks');
+        const me = sdks.instances.find((i) => i.appName === 'shop-api');
+        assert.ok(me, JSON.stringify(sdks));
+        assert.match(me.sdkVersion ?? '', /^unleash-(node-sdk|client-node):/);
+        assert.equal(me.interval, 200);
+      } finally {
+        sdk.destroy();
+      }
     });
 
     test('frontend API: only enabled toggles, evaluated for the query or body context, with variants; client and server keys', async () => {

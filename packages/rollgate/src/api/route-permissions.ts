@@ -225,6 +225,7 @@ export const ROUTE_PERMISSIONS: readonly RoutePermission[] = [
   P('GET', '/v1/apps/:app/flag-keys', 'read', { app: appParam, env: { query: 'env' } }, 'key ids, names and prefixes only; a key is shown once, when it is created'),
   P('POST', '/v1/apps/:app/envs/:env/flag-keys', 'flags', envParams),
   P('DELETE', '/v1/apps/:app/envs/:env/flag-keys/:id', 'flags', envParams),
+  P('GET', '/v1/apps/:app/envs/:env/flag-sdks', 'read', envParams, 'the SDK instances that registered (names, versions, addresses) and the open delivery streams (routes-delivery.ts)'),
   // Last of the flag routes, so a walk in table order changes the flag before archiving it.
   P('POST', '/v1/apps/:app/flags/:flag/archive', 'flags', { app: appParam }, 'takes the flag out of every environment, so only grants without environment limits allow it'),
 

@@ -2,7 +2,8 @@
  * The flag delivery endpoints in one place: Unleash's client and frontend APIs
  * (routes-unleash.ts) and OFREP (routes-ofrep.ts) over one hub (flags/delivery/hub.ts).
  * Their entries in the permission table are DELIVERY_ROUTE_PERMISSIONS: public to the user
- * authorization, because each route authenticates the SDK key itself.
+ * authorization, because each route authenticates the SDK key itself. One user route besides:
+ *   GET /v1/apps/:app/envs/:env/flag-sdks  (read) -> {streams: {unleash, ofrep}, instances: SdkInstance[] (newest first)}
  */
 import type { Hono } from 'hono';
 import { cors } from 'hono/cors';
@@ -15,7 +16,8 @@ import { SdkInstances } from '../flags/delivery/usage.js';
 import type { Flags } from '../flags/flags.js';
 import type { Store } from '../store/types.js';
 import type { RouteMethod, RoutePermission } from './authz.js';
-import type { ApiEnv } from './http.js';
+import { AppName, EnvName } from './contract.js';
+import { parse, type ApiEnv } from './http.js';
 import { registerOfrepRoutes } from './routes-ofrep.js';
 import { registerUnleashRoutes } from './routes-unleash.js';
 
@@ -53,6 +55,12 @@ export function registerDeliveryRoutes(app: Hono<ApiEnv>, d: DeliveryDeps): Deli
   app.use('/ofrep/*', browsers);
   registerUnleashRoutes(app, { hub, auth, store: d.store, instances, log: d.log, trustProxy: d.trustProxy });
   registerOfrepRoutes(app, { hub, auth, store: d.store, tokens: new StreamTokens() });
+  // For people (user permission "read"): which SDK instances said they run, and the open streams.
+  app.get('/v1/apps/:app/envs/:env/flag-sdks', (c) => {
+    const a = parse(AppName, c.req.param('app'), 'app');
+    const e = parse(EnvName, c.req.param('env'), 'env');
+    return c.json({ app: a, env: e, streams: hub.connected(a, e), instances: instances.list(a, e) });
+  });
   return { hub, instances };
 }
 

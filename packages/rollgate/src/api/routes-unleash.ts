@@ -3,7 +3,7 @@
  * flags unchanged. Authenticated by SDK key (flags/delivery/auth.ts), not by user tokens:
  * these routes are public in the permission table and check their key here.
  *
- *   GET  /api/client/features    server key -> ClientFeatures {version: 2, features, segments} (ETag: the revision; If-None-Match -> 304)
+ *   GET  /api/client/features    server key, ?namePrefix=&project= -> ClientFeatures {version: 2, features, segments, query?} (ETag: the revision; If-None-Match -> 304)
  *   POST /api/client/register    server key, {appName, instanceId, sdkVersion, started, interval} -> 202
  *   POST /api/client/metrics     server key, {appName, instanceId, bucket: {start, stop, toggles}} -> 202 {recorded, unknown}
  *   GET  /api/client/streaming   server key -> SSE: unleash-connected (hydration), unleash-updated (delta events)
@@ -18,7 +18,7 @@ import type { Logger } from '../engine/logger.js';
 import type { DeliveryAuth } from '../flags/delivery/auth.js';
 import { frontendContext, frontendToggles } from '../flags/delivery/frontend.js';
 import type { DeliveryHub, StreamFormat } from '../flags/delivery/hub.js';
-import { FrontendBody, MetricsBody, RegisterBody } from '../flags/delivery/sdk-inputs.js';
+import { FeaturesQuery, FrontendBody, MetricsBody, RegisterBody } from '../flags/delivery/sdk-inputs.js';
 import { seenAt, usageOf, type SdkInstances } from '../flags/delivery/usage.js';
 import type { ResolvedFlagKey } from '../flags/flag-keys.js';
 import type { FlagKeyKind } from '../store/flags-types.js';
@@ -60,9 +60,16 @@ export function registerUnleashRoutes(app: Hono<ApiEnv>, d: DeliveryRouteDeps): 
 
   app.get('/api/client/features', async (c) => {
     const key = await d.auth.require(c, SERVER);
+    const q = parse(FeaturesQuery, c.req.query(), 'query');
     const s = await d.hub.snapshot(key.app, key.env);
-    if (etagMatches(c.req.header('if-none-match'), s.etag)) return c.body(null, 304, { etag: s.etag });
-    return c.json(s.state, 200, { etag: s.etag, 'cache-control': 'no-cache' });
+    // Every Rollgate flag is in Unleash's project "default"; tags are not kept, so a tag filter filters nothing.
+    const filtered = q.namePrefix !== undefined || q.project !== undefined;
+    const etag = filtered ? `"${s.revision}-${encodeURIComponent(`${q.project ?? ''}:${q.namePrefix ?? ''}`).slice(0, 200)}"` : s.etag;
+    if (etagMatches(c.req.header('if-none-match'), etag)) return c.body(null, 304, { etag });
+    const body = filtered
+      ? { ...s.state, features: q.project !== undefined && q.project !== 'default' ? [] : s.state.features.filter((f) => f.name.startsWith(q.namePrefix ?? '')), query: { ...(q.namePrefix !== undefined ? { namePrefix: q.namePrefix } : {}), ...(q.project !== undefined ? { project: [q.project] } : {}) } }
+      : s.state;
+    return c.json(body, 200, { etag, 'cache-control': 'no-cache' });
   });
 
   app.get('/api/client/streaming', async (c) => streamResponse(c, d.hub, await d.auth.require(c, SERVER), 'unleash'));

@@ -108,6 +108,13 @@ export class DeliveryHub {
     return this.fresh(ch, await this.d.revision(app, env));
   }
 
+  /** The streams open on (app, env), by format. */
+  connected(app: string, env: string): Record<StreamFormat, number> {
+    const out: Record<StreamFormat, number> = { unleash: 0, ofrep: 0 };
+    for (const m of this.channels.get(channelKey(app, env))?.members ?? []) out[m.format]++;
+    return out;
+  }
+
   /** Calls `fn` with every new revision of (app, env) this server sees; returns the unsubscribe. */
   watch(app: string, env: string, fn: (next: Snapshot, prev: Snapshot | null) => void): () => void {
     const ch = this.channel(app, env);

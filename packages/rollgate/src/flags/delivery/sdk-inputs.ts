@@ -43,3 +43,6 @@ export type MetricsBody = z.output<typeof MetricsBody>;
 
 /** The frontend API's context in a POST body. */
 export const FrontendBody = z.looseObject({ context: z.record(z.string().max(255), z.unknown()).optional() });
+
+/** The filters of GET /api/client/features that Unleash SDKs send (tags are accepted and not applied: flags have none). */
+export const FeaturesQuery = z.looseObject({ namePrefix: z.string().max(255).optional(), project: z.string().max(255).optional() });
