@@ -51,7 +51,10 @@ export function etagMatches(header: string | undefined, etag: string): boolean {
 export async function streamResponse(c: Context<ApiEnv>, hub: DeliveryHub, key: ResolvedFlagKey, format: StreamFormat, since?: number): Promise<Response> {
   const outgoing = (c.env as { outgoing?: { destroy(): void } } | undefined)?.outgoing;
   const stream = await hub.open(key, format, outgoing ? () => outgoing.destroy() : undefined, since);
-  c.req.raw.signal.addEventListener('abort', () => stream.close('client'), { once: true });
+  // The client may have gone while the state was read: then no abort event is still to come.
+  const signal = c.req.raw.signal;
+  if (signal.aborted) stream.close('client');
+  else signal.addEventListener('abort', () => stream.close('client'), { once: true });
   return c.body(stream.body, 200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'transfer-encoding': 'chunked' });
 }
 
