@@ -8,6 +8,8 @@ import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
 import { AgentClient } from '../agent/client.js';
 import { createApi } from '../api/app.js';
+import { createDeliveryHub } from '../api/routes-delivery.js';
+import type { DeliveryConfig } from '../flags/delivery/hub.js';
 import type { EventStreamConfig } from '../api/event-hub.js';
 import { RollgateError, errorMessage } from '../core/errors.js';
 import { DEFAULT_RELEASE_POLICY, type ReleasePolicy } from '../core/release-limits.js';
@@ -60,6 +62,8 @@ export interface ServerOptions {
   auth?: Pick<AuthOptions, 'now' | 'scrypt' | 'throttle'>;
   /** Caps and bounds of the event streams (GET /v1/events): per principal, in all, replay count and age. */
   eventStreams?: EventStreamConfig;
+  /** Caps of the flag delivery streams (per SDK key, in all, buffered bytes, keep-alive). */
+  deliveryStreams?: DeliveryConfig;
 }
 
 export interface RunningServer {
@@ -139,7 +143,9 @@ export async function runServer(opts: ServerOptions): Promise<RunningServer> {
   const pipelines = createPipelineEngine({ store, events, log, dataDir, releases, deployments, runtime, analysis, rolesOf: rolesOfRequest, isolation, mask: (text, o) => secrets.mask(text, o), ...(opts.maxParallelCommands ? { maxParallelCommands: opts.maxParallelCommands } : {}) });
   // Feature flags; the delivery endpoints resolve SDK keys with flags.keys.resolve.
   const flags = new Flags({ store, audit, events, log });
-  const app = createApi({ store, deployments, releases, retention, views, events, runtime, log, version: ROLLGATE_VERSION, releaseLimits: releasePolicy, incidents, chaos, notifications, pipelines, auth, accounts, audit, secrets, flags, loginAudit, ...(opts.eventStreams ? { eventStreams: opts.eventStreams } : {}) });
+  // One hub per server: the SDK routes serve from it, and whatever follows flag revisions in-process can too.
+  const delivery = createDeliveryHub({ store, events, log, ...(opts.deliveryStreams ? { config: opts.deliveryStreams } : {}) });
+  const app = createApi({ delivery, store, deployments, releases, retention, views, events, runtime, log, version: ROLLGATE_VERSION, releaseLimits: releasePolicy, incidents, chaos, notifications, pipelines, auth, accounts, audit, secrets, flags, loginAudit, ...(opts.eventStreams ? { eventStreams: opts.eventStreams } : {}) });
 
   const host = opts.host ?? '127.0.0.1';
   const server: ServerType = await new Promise((ok, fail) => {
@@ -186,6 +192,7 @@ export async function runServer(opts: ServerOptions): Promise<RunningServer> {
       chaos.close();
       await notifications.close();
       await runtime.close();
+      delivery.close();
       await new Promise<void>((r) => {
         server.close(() => r());
         (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
