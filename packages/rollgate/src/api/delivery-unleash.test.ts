@@ -8,39 +8,15 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { compile, type ClientFeatures } from '@rollgate/sdk/engine';
 import type { Context as UnleashContext } from 'unleash-client';
-import type { ApiClient } from '../cli/client.js';
-import { ApiError } from '../cli/exit.js';
 import { freePort } from '../demo/fixtures.js';
 import { startFlagsPlatform, type FlagsPlatform } from '../test/flags-platform.js';
 import { withPostgres } from '../test/pg.js';
 import { until } from '../test/split-platform.js';
-import { connectUnleash, plainVariant, sdkKey, specFiles } from '../test/delivery-kit.js';
+import { connectUnleash, importDropping, plainVariant, sdkKey, specFiles } from '../test/delivery-kit.js';
 
 const get = (url: string, key: string | null, headers: Record<string, string> = {}) => fetch(url, { headers: { ...(key ? { authorization: key } : {}), ...headers } });
 const post = (url: string, key: string | null, body: unknown, headers: Record<string, string> = {}) =>
   fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...(key ? { authorization: key } : {}), ...headers }, body: JSON.stringify(body) });
-
-/**
- * Imports a state through the flags API. The API refuses rules Unleash would take and
- * silently never match (e.g. "192.invalid" as an IP): such flags are dropped, named, and the
- * rest imported.
- */
-async function importDropping(admin: ApiClient, app: string, env: string, state: ClientFeatures): Promise<Map<string, string>> {
-  const dropped = new Map<string, string>();
-  let features = state.features;
-  for (;;) {
-    try {
-      await admin.request('POST', `/v1/apps/${app}/envs/${env}/flags/import`, { body: { ...state, features } });
-      return dropped;
-    } catch (e) {
-      const problems = e instanceof ApiError ? ((e.details as { problems?: { path: string; message: string }[] } | undefined)?.problems ?? []) : [];
-      const at = new Set(problems.flatMap((p) => (/^features\[(\d+)\]/.exec(p.path) ? [Number(/^features\[(\d+)\]/.exec(p.path)![1])] : [])));
-      if (at.size === 0) throw e;
-      for (const i of at) dropped.set(features[i]!.name, problems.find((p) => p.path.startsWith(`features[${i}]`))!.message);
-      features = features.filter((_f, i) => !at.has(i));
-    }
-  }
-}
 
 function suite(name: string, databaseUrl: () => string | undefined, opts: { spec: boolean }): void {
   describe(name, () => {

@@ -9,6 +9,7 @@ import { once } from 'node:events';
 import { applyDelta, type ClientFeatures, type Context, type DeltaEvent, type VariantResult } from '@rollgate/sdk/engine';
 import { InMemStorageProvider, Unleash, type UnleashConfig } from 'unleash-client';
 import type { ApiClient } from '../cli/client.js';
+import { ApiError } from '../cli/exit.js';
 
 export const SPEC_DIR = '/work/shared/conformance/unleash-client-spec/specifications';
 
@@ -160,5 +161,27 @@ export class SseConnection {
 
   private wake(): void {
     for (const w of this.waiting.splice(0)) w();
+  }
+}
+
+/**
+ * Imports a state through the flags API. The API refuses rules Unleash would take and
+ * silently never match (e.g. "192.invalid" as an IP): such flags are dropped, named, and the
+ * rest imported.
+ */
+export async function importDropping(admin: ApiClient, app: string, env: string, state: ClientFeatures): Promise<Map<string, string>> {
+  const dropped = new Map<string, string>();
+  let features = state.features;
+  for (;;) {
+    try {
+      await admin.request('POST', `/v1/apps/${app}/envs/${env}/flags/import`, { body: { ...state, features } });
+      return dropped;
+    } catch (e) {
+      const problems = e instanceof ApiError ? ((e.details as { problems?: { path: string; message: string }[] } | undefined)?.problems ?? []) : [];
+      const at = new Set(problems.flatMap((p) => (/^features\[(\d+)\]/.exec(p.path) ? [Number(/^features\[(\d+)\]/.exec(p.path)![1])] : [])));
+      if (at.size === 0) throw e;
+      for (const i of at) dropped.set(features[i]!.name, problems.find((p) => p.path.startsWith(`features[${i}]`))!.message);
+      features = features.filter((_f, i) => !at.has(i));
+    }
   }
 }

@@ -6,7 +6,7 @@
  * a bootstrap state serves before the first answer. Usage (evaluations per flag and variant) is
  * reported in batches.
  */
-import { applyDelta, compile, type ClientFeatures, type ClientFeaturesDelta, type Context, type Evaluator, type FlagEvaluation, type VariantResult } from '../engine/index.js';
+import { applyDelta, compile, type ClientFeatures, type ClientFeaturesDelta, type Context, type Evaluator, type Feature, type FlagEvaluation, type VariantResult } from '../engine/index.js';
 import { Emitter } from './emitter.js';
 import { readSse, type SseFields } from './sse.js';
 import { Usage } from './usage.js';
@@ -60,6 +60,7 @@ const MAX_BACKOFF_MS = 30_000;
 export class RollgateClient extends Emitter<ClientEvents> {
   private evaluator: Evaluator;
   private state: ClientFeatures | undefined;
+  private features = new Map<string, Feature>();
   private etag: string | undefined;
   private lastEventId: string | undefined;
   private revisionSeen: number | null = null;
@@ -80,6 +81,7 @@ export class RollgateClient extends Emitter<ClientEvents> {
     this.base = o.url.replace(/\/+$/, '');
     this.state = o.bootstrap;
     this.evaluator = compile(o.bootstrap ?? EMPTY, o.hostname ? { hostname: o.hostname } : {});
+    this.features = byName(o.bootstrap ?? EMPTY);
   }
 
   /** Starts fetching and following; evaluations work at once (bootstrap or defaults). */
@@ -135,6 +137,11 @@ export class RollgateClient extends Emitter<ClientEvents> {
   /** Every flag's evaluation for one context (not counted as usage). */
   evaluateAll(context: Context = {}): FlagEvaluation[] {
     return this.evaluator.evaluateAll(context);
+  }
+
+  /** A flag's rules as in force (undefined when there is no such flag). */
+  feature(name: string): Feature | undefined {
+    return this.features.get(name);
   }
 
   /** The rules in force (for a bootstrap file). */
@@ -214,6 +221,7 @@ export class RollgateClient extends Emitter<ClientEvents> {
   private apply(state: ClientFeatures, revision: number | null): void {
     this.state = state;
     this.evaluator = compile(state, this.o.hostname ? { hostname: this.o.hostname } : {});
+    this.features = byName(state);
     this.revisionSeen = revision ?? this.revisionSeen;
     this.markReady('server');
     this.emit('changed', { revision: this.revisionSeen });
@@ -297,6 +305,8 @@ export class RollgateClient extends Emitter<ClientEvents> {
     }
   }
 }
+
+const byName = (s: ClientFeatures) => new Map(s.features.map((f) => [f.name, f]));
 
 /** A revision from an ETag such as `"42"` or `W/"42"`; null when it is not one. */
 function revisionOf(etag: string | undefined): number | null {
