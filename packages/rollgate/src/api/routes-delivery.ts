@@ -54,7 +54,7 @@ export function registerDeliveryRoutes(app: Hono<ApiEnv>, d: DeliveryDeps): Deli
   app.use('/api/frontend*', browsers);
   app.use('/ofrep/*', browsers);
   registerUnleashRoutes(app, { hub, auth, store: d.store, instances, log: d.log, trustProxy: d.trustProxy });
-  registerOfrepRoutes(app, { hub, auth, store: d.store, tokens: new StreamTokens() });
+  registerOfrepRoutes(app, { log: d.log, hub, auth, store: d.store, tokens: new StreamTokens() });
   // For people (user permission "read"): which SDK instances said they run, and the open streams.
   app.get('/v1/apps/:app/envs/:env/flag-sdks', (c) => {
     const a = parse(AppName, c.req.param('app'), 'app');

@@ -14,18 +14,20 @@
 import { createHash } from 'node:crypto';
 import type { Context, Hono } from 'hono';
 import { canonicalJson } from '../core/canonical-json.js';
-import { RollgateError, isRollgateError } from '../core/errors.js';
+import { RollgateError, errorMessage, isRollgateError } from '../core/errors.js';
 import type { DeliveryAuth } from '../flags/delivery/auth.js';
 import type { DeliveryHub } from '../flags/delivery/hub.js';
 import { OfrepRequestError, isFailure, notFound, ofrepContext, ofrepEvaluate, type OfrepContext, type OfrepResult } from '../flags/delivery/ofrep.js';
 import type { StreamTokens } from '../flags/delivery/stream-tokens.js';
 import type { ResolvedFlagKey } from '../flags/flag-keys.js';
+import type { Logger } from '../engine/logger.js';
 import type { Store } from '../store/types.js';
 import type { FlagKeyKind } from '../store/flags-types.js';
 import { readJson, type ApiEnv } from './http.js';
 import { etagMatches, streamResponse } from './routes-unleash.js';
 
 export interface OfrepRouteDeps {
+  log: Logger;
   hub: DeliveryHub;
   auth: DeliveryAuth;
   store: Store;
@@ -48,14 +50,15 @@ async function contextOf(c: Context<ApiEnv>): Promise<OfrepContext> {
   return ofrepContext(body);
 }
 
-/** Errors as OFREP has them: its errorCode and errorDetails; Rollgate's own code besides, for 401/403/429. */
-function answerError(c: Context<ApiEnv>, e: unknown, key?: string): Response {
+/** Errors as OFREP has them: its errorCode and errorDetails; Rollgate's own code besides, for 401/403/429; GENERAL for the server's own failures. */
+function answerError(c: Context<ApiEnv>, log: Logger, e: unknown, key?: string): Response {
   if (e instanceof OfrepRequestError) return c.json({ ...(key === undefined ? {} : { key }), errorCode: e.errorCode, errorDetails: e.message }, e.status);
   if (isRollgateError(e) && e.status < 500) {
     const headers: Record<string, string> = e.status === 429 ? { 'retry-after': '60' } : {};
     return c.json({ ...(key === undefined ? {} : { key }), errorCode: e.status === 400 ? 'INVALID_CONTEXT' : 'GENERAL', errorDetails: e.message, error: { code: e.code, message: e.message } }, e.status as 400, headers);
   }
-  throw e;
+  log.error('OFREP request failed', { path: c.req.path.slice(0, 200), error: errorMessage(e) });
+  return c.json({ errorCode: 'GENERAL', errorDetails: 'internal error while evaluating; see the server log' }, 500);
 }
 
 const statusOf = (r: OfrepResult): 200 | 400 => (isFailure(r) ? 400 : 200);
@@ -71,7 +74,7 @@ export function registerOfrepRoutes(app: Hono<ApiEnv>, d: OfrepRouteDeps): void 
       if (!r) return c.json(notFound(flag), 404);
       return c.json(r, statusOf(r));
     } catch (e) {
-      return answerError(c, e, flag);
+      return answerError(c, d.log, e, flag);
     }
   });
 
@@ -87,7 +90,7 @@ export function registerOfrepRoutes(app: Hono<ApiEnv>, d: OfrepRouteDeps): void 
       const eventStreams = [{ type: 'sse', endpoint: { requestUri: `/ofrep/v1/events?channel=${encodeURIComponent(d.tokens.issue(key.id))}&since=${s.revision}` }, inactivityDelaySec: INACTIVITY_DELAY_SEC }];
       return c.json({ flags, metadata: { revision: s.revision }, eventStreams }, 200, { etag, 'cache-control': 'no-cache' });
     } catch (e) {
-      return answerError(c, e);
+      return answerError(c, d.log, e);
     }
   });
 
@@ -96,7 +99,7 @@ export function registerOfrepRoutes(app: Hono<ApiEnv>, d: OfrepRouteDeps): void 
       const key = await streamKey(c, d);
       return await streamResponse(c, d.hub, key, 'ofrep', sinceOf(c));
     } catch (e) {
-      return answerError(c, e);
+      return answerError(c, d.log, e);
     }
   });
 }
