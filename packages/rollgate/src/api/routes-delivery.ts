@@ -9,7 +9,8 @@ import type { Hono } from 'hono';
 import { cors } from 'hono/cors';
 import type { EventBus } from '../engine/events.js';
 import type { Logger } from '../engine/logger.js';
-import { DeliveryAuth } from '../flags/delivery/auth.js';
+import { CachedKeys, DeliveryAuth } from '../flags/delivery/auth.js';
+import { FLAG_KEY_REVOKED } from '../flags/flag-keys.js';
 import { DeliveryHub, type DeliveryConfig } from '../flags/delivery/hub.js';
 import { StreamTokens } from '../flags/delivery/stream-tokens.js';
 import { SdkInstances } from '../flags/delivery/usage.js';
@@ -46,7 +47,12 @@ export interface DeliveryRoutes {
 export function registerDeliveryRoutes(app: Hono<ApiEnv>, d: DeliveryDeps): DeliveryRoutes {
   const hub = d.hub ?? createDeliveryHub(d);
   // Resolved per request: building the routes touches no service.
-  const auth = new DeliveryAuth({ resolve: (presented) => d.flags.keys.resolve(presented) }, d.log, d.trustProxy ?? false);
+  const keys = new CachedKeys({ resolve: (presented) => d.flags.keys.resolve(presented) });
+  d.events.subscribe((e) => {
+    const id = (e.data as { id?: unknown } | null)?.id;
+    if (e.type === FLAG_KEY_REVOKED && typeof id === 'string') keys.forget(id);
+  });
+  const auth = new DeliveryAuth(keys, d.log, d.trustProxy ?? false);
   const instances = new SdkInstances();
   // Browser SDKs call the frontend API and OFREP from other origins. They send the key in a
   // header, never a cookie, so any origin may: a page without the key gets nothing.

@@ -25,6 +25,36 @@ export function presentedKey(c: Context): string | null {
 const NO_KEY = 'no SDK key: send a Rollgate SDK key as `Authorization: <key>` (or `Authorization: Bearer <key>`, or X-API-Key for OFREP); create one with `rollgate flags key create --app APP --env ENV --kind server|client`';
 const CLIENT_KEY = 'client keys only get evaluated results (this route gives every rule of the environment): use /api/frontend or OFREP with this key, or a server key here';
 
+/**
+ * Keys resolved once per KEY_CACHE_MS instead of on every request (each resolution is a
+ * database read). A revocation on this server evicts at once (`forget`); one made through
+ * another server on the same database holds here for at most KEY_CACHE_MS.
+ */
+export const KEY_CACHE_MS = 1000;
+const KEY_CACHE_MAX = 10_000;
+
+export class CachedKeys implements KeyResolver {
+  private readonly cache = new Map<string, { key: ResolvedFlagKey; at: number }>();
+
+  constructor(private readonly keys: KeyResolver) {}
+
+  async resolve(presented: string): Promise<ResolvedFlagKey> {
+    const hit = this.cache.get(presented);
+    const t = Date.now();
+    if (hit && t - hit.at < KEY_CACHE_MS) return hit.key;
+    const key = await this.keys.resolve(presented);
+    // Bounded: a flood of distinct valid keys only ever costs a read each.
+    if (this.cache.size >= KEY_CACHE_MAX) this.cache.clear();
+    this.cache.set(presented, { key, at: t });
+    return key;
+  }
+
+  /** Drops a revoked key's entries. */
+  forget(id: string): void {
+    for (const [k, v] of this.cache) if (v.key.id === id) this.cache.delete(k);
+  }
+}
+
 export class DeliveryAuth {
   constructor(
     private readonly keys: KeyResolver,

@@ -69,7 +69,18 @@ interface Channel {
   loading: Promise<Snapshot> | null;
   members: Set<Member>;
   watchers: Set<(next: Snapshot, prev: Snapshot | null) => void>;
+  /** The highest revision this server announced (its own changes, known at once). */
+  announced: number;
+  /** When the store's revision was last read (ms). */
+  checkedAt: number;
 }
+
+/**
+ * How long a cached state serves without asking the store for its revision. This server's own
+ * changes reach the cache at once (their event is seen before the change is answered); this
+ * bounds how late a change made by another server on the same database is seen.
+ */
+export const REVISION_RECHECK_MS = 250;
 
 export interface DeliveryHubDeps {
   bus: EventBus;
@@ -105,7 +116,11 @@ export class DeliveryHub {
   /** The newest state of (app, env): the cached one when its revision is still the store's. */
   async snapshot(app: string, env: string): Promise<Snapshot> {
     const ch = this.channel(app, env);
-    return this.fresh(ch, await this.d.revision(app, env));
+    const t = Date.now();
+    if (ch.current && ch.current.revision >= ch.announced && t - ch.checkedAt < REVISION_RECHECK_MS) return ch.current;
+    const stored = await this.d.revision(app, env);
+    ch.checkedAt = t;
+    return this.fresh(ch, Math.max(stored, ch.announced));
   }
 
   /** The streams open on (app, env), by format. */
@@ -172,7 +187,7 @@ export class DeliveryHub {
     const k = channelKey(app, env);
     let ch = this.channels.get(k);
     if (!ch) {
-      ch = { app, env, current: null, loading: null, members: new Set(), watchers: new Set() };
+      ch = { app, env, current: null, loading: null, members: new Set(), watchers: new Set(), announced: 0, checkedAt: 0 };
       this.channels.set(k, ch);
     }
     return ch;
@@ -182,6 +197,7 @@ export class DeliveryHub {
     if (e.type === FLAG_CHANGED && e.app && e.env) {
       const ch = this.channels.get(channelKey(e.app, e.env));
       const revision = (e.data as FlagChangedData | null)?.revision ?? null;
+      if (ch && revision !== null) ch.announced = Math.max(ch.announced, revision);
       if (!ch || revision === null || (ch.current && ch.current.revision >= revision)) return;
       // Only a channel someone follows reads at once; the others read on their next request.
       if (ch.members.size === 0 && ch.watchers.size === 0) return;
