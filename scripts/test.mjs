@@ -23,9 +23,10 @@ if (chosen.length === 0) {
   console.error(`no test files matched ${filters.join(' ') || '(all)'}`);
   process.exit(1);
 }
-// As root, isolated instances run as OS accounts the platform makes: tests make theirs under one
-// prefix, removed at the end, so a test run never touches a real platform's accounts.
-const prefix = 'rgtest';
+// As root, isolated instances run as OS accounts the platform makes: a test run makes its own
+// under a prefix of its own, removed at its end, so it never touches a real platform's accounts
+// nor those of another test run going on at the same time.
+const prefix = `rgt${Math.random().toString(36).slice(2, 8).padEnd(6, '0')}`;
 const r = spawnSync(process.execPath, ['--test', '--test-concurrency=2', '--test-timeout=180000', ...chosen], { stdio: 'inherit', env: { ...process.env, ROLLGATE_ISOLATION_ACCOUNT_PREFIX: prefix } });
 if (process.getuid?.() === 0) {
   const { removeAccounts } = await import(new URL('isolation/os-accounts.js', `file://${root}`).href);
