@@ -139,6 +139,20 @@ function rolloutSuite(name: string, databaseUrl: () => string | undefined): void
       assert.equal((await api.ok<FlagScheduleRecord[]>('GET', '/v1/apps/shop/envs/production/flag-schedules?all=true')).find((x) => x.id === c.id)?.status, 'cancelled');
     });
 
+    test("a variant rollout moves the variant's share step by step; the others share the rest", async () => {
+      await api.createFlag('colours');
+      await api.ok('PUT', api.flagPath('production', 'colours'), { enabled: true, strategies: [{ name: 'default' }], variants: [{ name: 'control', weight: 1000, weightType: 'variable' }, { name: 'treatment', weight: 0, weightType: 'variable' }] });
+      const r = await api.ok<RolloutView>('POST', `${api.flagPath('production', 'colours')}/rollouts`, { steps: [10, 50], every: '1s', variant: 'treatment' });
+      assert.equal(r.variant, 'treatment');
+      const weights = async () => (await api.state('production')).state.features.find((f) => f.name === 'colours')?.variants?.map((v) => [v.name, v.weight]);
+      assert.deepEqual(await weights(), [['control', 900], ['treatment', 100]]);
+      await api.waitFor('production', 'colours', 'the variant rollout to complete', (x) => x.status === 'completed');
+      assert.deepEqual(await weights(), [['control', 500], ['treatment', 500]]);
+      const steps = await api.steps(r.id);
+      assert.deepEqual(steps.map((e) => e.after.percent), [10, 50]);
+      assert.equal((await api.call('POST', `${api.flagPath('production', 'colours')}/rollouts`, { steps: [10, 50], every: '1s', variant: 'purple' })).status, 400, 'no such variant');
+    });
+
     test('bad input is refused naming what is wrong (400, 404, 409), and changes nothing', async () => {
       await api.createFlag('careful');
       const path = `${api.flagPath('production', 'careful')}/rollouts`;
