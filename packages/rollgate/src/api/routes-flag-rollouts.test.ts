@@ -113,6 +113,11 @@ function rolloutSuite(name: string, databaseUrl: () => string | undefined): void
       await api.ok('POST', `${path}/resume`);
       await api.ok('POST', `${api.flagPath('production', 'taken')}/enable`);
       assert.equal((await api.latest('production', 'taken')).status, 'running', 'turning it on does not move the percentage: the rollout goes on');
+
+      await api.ok('POST', '/v1/apps/shop/envs/production/flags/import', { version: 1, features: [{ name: 'taken', enabled: true, strategies: [{ name: 'flexibleRollout', parameters: { rollout: '70', stickiness: 'default', groupId: 'taken' }, constraints: [] }] }] });
+      const imported = await api.latest('production', 'taken');
+      assert.equal(imported.status, 'paused', 'an import that moves the percentage takes over too');
+      assert.match(imported.reason ?? '', /set the rollout to 70%/);
     });
 
     test('a scheduled enable fires at its time, as one audited change by the platform; a cancelled one never does', async () => {

@@ -227,13 +227,18 @@ export class Flags {
     const problems = newProblems(before.state, after, [index], renamer({ features: new Map([[index, '']]) }));
     if (problems.length) throw rulesRefused('flag state', problems);
     await tx.putState(app, env, name, state, actor);
-    if (opts.byRollout === undefined) await this.stateHook?.(tx, { app, env, flag: name, prior: prior?.state ?? null, state, actor });
+    if (opts.byRollout === undefined) await this.stateChanged(tx, { app, env, flag: name, prior: prior?.state ?? null, state, actor });
     return { revision, before: prior?.state ?? null, state };
   }
 
-  /** Called in the transaction of every state change not made by a rollout (flags/takeover.ts). */
+  /** Called in the transaction of every state change not made by a rollout (flags/rollouts.ts: a user taking over pauses it). */
   onStateChange(hook: StateHook): void {
     this.stateHook = hook;
+  }
+
+  /** Tells the state hook about a change made in `tx` (putStateIn and imports). */
+  async stateChanged(tx: FlagsTx, ch: StateChange): Promise<void> {
+    await this.stateHook?.(tx, ch);
   }
 
   /** Bumps the revision of every environment where the flag has a state. */

@@ -76,7 +76,12 @@ export async function importState(flags: Flags, c: ChangeDeps, app: string, env:
       const kind = isFlagKind(f.type) ? f.type : 'release';
       await tx.insertFlag({ app, name: f.name, kind, owner: who.actor, description: f.description ?? '', lifetimeDays: DEFAULT_LIFETIME_DAYS[kind], createdBy: who.actor });
     }
-    for (const f of file.features) await tx.putState(app, env, f.name, stateOf(f), who.actor);
+    for (const f of file.features) {
+      await tx.putState(app, env, f.name, stateOf(f), who.actor);
+      // A rollout running on a flag whose percentage the file moves pauses: the import took over.
+      const prior = before.state.features.find((x) => x.name === f.name);
+      await flags.stateChanged(tx, { app, env, flag: f.name, prior: prior ? stateOf(prior) : null, state: stateOf(f), actor: who.actor });
+    }
     for (const s of file.segments ?? []) await tx.putSegment(app, env, s, who.actor);
 
     const names = file.features.map((f) => f.name);
