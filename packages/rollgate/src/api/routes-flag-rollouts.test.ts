@@ -44,8 +44,10 @@ function rolloutSuite(name: string, databaseUrl: () => string | undefined): void
       assert.deepEqual(changed.map((e) => (e.data as FlagChangedData).action), ['flag.rollout.start', 'flag.rollout.step', 'flag.rollout.step', 'flag.rollout.step']);
       const revisions = changed.map((e) => (e.data as FlagChangedData).revision!);
       assert.deepEqual([...revisions].sort((a, b) => a - b), revisions, 'each step moved the revision on');
-      const startEntry = (await api.trail()).find((e) => e.action === 'flag.rollout.start' && (e.after as { id?: string })?.id === r.id);
-      assert.equal(startEntry?.actor, 'user:admin', 'who started it is on the trail');
+      const all = await api.trail();
+      const startAt = all.findIndex((e) => e.action === 'flag.rollout.start' && (e.after as { id?: string })?.id === r.id);
+      assert.equal(all[startAt]?.actor, 'user:admin', 'who started it is on the trail');
+      assert.equal((all[startAt + 1]?.after as { rollout?: string; step?: number } | undefined)?.step, 1, 'then the first step, by the platform');
     });
 
     test('pause stops the clock (no step while paused); resume goes on from the next step; each step still once', async () => {
@@ -101,8 +103,10 @@ function rolloutSuite(name: string, databaseUrl: () => string | undefined): void
       assert.equal(paused.status, 'paused');
       assert.match(paused.reason ?? '', /the user took over: user:admin set the rollout to 30%/);
       assert.equal((await api.delivered('production', 'taken'))?.percent, '30', "the user's percentage stands");
-      const pauseEntry = (await api.trail()).find((e) => e.action === 'flag.rollout.pause' && (e.after as { id?: string })?.id === r.id);
-      assert.ok(pauseEntry, 'the pause is on the trail');
+      const all = await api.trail();
+      const pauseAt = all.findIndex((e) => e.action === 'flag.rollout.pause' && (e.after as { id?: string })?.id === r.id);
+      assert.ok(pauseAt > 0, 'the pause is on the trail');
+      assert.deepEqual([all[pauseAt - 1]?.action, all[pauseAt - 1]?.actor, all[pauseAt]?.actor], ['flag.rollout', 'user:admin', `system (rollout ${r.id} started by user:admin)`], "right after the user's change");
 
       await api.ok('POST', `${path}/resume`);
       await api.ok('POST', `${api.flagPath('production', 'taken')}/disable`);

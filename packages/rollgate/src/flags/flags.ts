@@ -4,6 +4,7 @@
  * with its audit entry, then `flag.changed`. Bad input is refused before anything is written.
  */
 import { RollgateError } from '../core/errors.js';
+import type { AuditInput } from '../engine/audit.js';
 import type { FlagEnvState, FlagRecord, FlagState, FlagStateRecord, FlagsTx } from '../store/flags-types.js';
 import type { Store } from '../store/types.js';
 import { change, type ChangeDeps, type Moved, type Who } from './changes.js';
@@ -72,6 +73,8 @@ export interface PutState {
   revision: number;
   before: FlagState | null;
   state: FlagState;
+  /** Entries the change caused (a rollout it paused), for the change's Outcome. */
+  also: AuditInput[];
 }
 
 export interface StateChange {
@@ -83,7 +86,7 @@ export interface StateChange {
   actor: string;
 }
 
-export type StateHook = (tx: FlagsTx, change: StateChange) => Promise<void>;
+export type StateHook = (tx: FlagsTx, change: StateChange) => Promise<AuditInput[]>;
 
 export class Flags {
   private readonly c: ChangeDeps;
@@ -207,7 +210,7 @@ export class Flags {
     await this.mustEnv(env);
     return change(this.c, who, app, action, flagTarget(app, name, env), async (tx) => {
       const r = await this.putStateIn(tx, app, env, name, who.actor, make);
-      return { result: { app, env, flag: name, revision: r.revision, state: r.state }, before: r.before, after: { revision: r.revision, state: r.state }, moved: [{ env, revision: r.revision, flag: name }] };
+      return { result: { app, env, flag: name, revision: r.revision, state: r.state }, before: r.before, after: { revision: r.revision, state: r.state }, moved: [{ env, revision: r.revision, flag: name }], also: r.also };
     });
   }
 
@@ -227,8 +230,8 @@ export class Flags {
     const problems = newProblems(before.state, after, [index], renamer({ features: new Map([[index, '']]) }));
     if (problems.length) throw rulesRefused('flag state', problems);
     await tx.putState(app, env, name, state, actor);
-    if (opts.byRollout === undefined) await this.stateChanged(tx, { app, env, flag: name, prior: prior?.state ?? null, state, actor });
-    return { revision, before: prior?.state ?? null, state };
+    const also = opts.byRollout === undefined ? await this.stateChanged(tx, { app, env, flag: name, prior: prior?.state ?? null, state, actor }) : [];
+    return { revision, before: prior?.state ?? null, state, also };
   }
 
   /** Called in the transaction of every state change not made by a rollout (flags/rollouts.ts: a user taking over pauses it). */
@@ -236,9 +239,9 @@ export class Flags {
     this.stateHook = hook;
   }
 
-  /** Tells the state hook about a change made in `tx` (putStateIn and imports). */
-  async stateChanged(tx: FlagsTx, ch: StateChange): Promise<void> {
-    await this.stateHook?.(tx, ch);
+  /** Tells the state hook about a change made in `tx` (putStateIn and imports); the entries it asks for go on the trail after the change's. */
+  async stateChanged(tx: FlagsTx, ch: StateChange): Promise<AuditInput[]> {
+    return (await this.stateHook?.(tx, ch)) ?? [];
   }
 
   /** Bumps the revision of every environment where the flag has a state. */

@@ -12,7 +12,7 @@
  * or leaves it (`keep`).
  */
 import { randomBytes } from 'node:crypto';
-import type { AuditTrail } from '../engine/audit.js';
+import type { AuditInput, AuditTrail } from '../engine/audit.js';
 import type { EventBus } from '../engine/events.js';
 import type { Logger } from '../engine/logger.js';
 import { RollgateError, errorMessage, isRollgateError } from '../core/errors.js';
@@ -44,6 +44,21 @@ export const ROLLOUT_ID_RE = /^fr_[0-9a-f]{16}$/;
 export const rolloutActor = (r: Pick<FlagRolloutRecord, 'id' | 'startedBy'>) => `system (rollout ${r.id} started by ${r.startedBy})`;
 
 const iso = (ms: number) => new Date(ms).toISOString();
+
+/**
+ * A user's command read the rollout, then a step (or another command) committed before its
+ * compare-and-set: read again, a few times, then say so (never a 500).
+ */
+async function retryingRaces<T>(what: string, fn: () => Promise<T>, tries = 3): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (!(e instanceof LostRace)) throw e;
+      if (i >= tries) throw new RollgateError('conflict', `${what} kept moving while this was asked; try again`);
+    }
+  }
+}
 
 /** The state with the rollout's percentage at `percent`; a percentage rollout also turns the flag on. */
 export function stepState(prior: FlagState | null, r: Pick<FlagRolloutRecord, 'flag' | 'env' | 'variant'>, percent: number): FlagState {
@@ -119,9 +134,9 @@ export class FlagRollouts {
       if (!inserted) throw this.inProgress(await tx.rollouts.activeRollout(app, env, flag));
       if (done) await tx.rollouts.updateRollout(id, { status: 'completed', applied: 1 }, { finishedAt: iso(now) });
       const rec = (await tx.rollouts.getRollout(id))!;
-      // The first step is the platform's, like every other: its own entry, in this same transaction.
-      await this.d.audit.record({ actor, action: 'flag.rollout.step', target, before: put.before, after: { revision: put.revision, state: put.state, rollout: id, step: 1, of: body.steps.length, percent: body.steps[0] } }, tx.audit);
-      return { result: rolloutView(rec), before: null, after: rec, moved: [{ env, revision: put.revision, flag }] };
+      // The first step is the platform's, like every other: its own entry, after the start's, in this same transaction.
+      const step = { actor, action: 'flag.rollout.step', target, before: put.before, after: { revision: put.revision, state: put.state, rollout: id, step: 1, of: body.steps.length, percent: body.steps[0] } };
+      return { result: rolloutView(rec), before: null, after: rec, moved: [{ env, revision: put.revision, flag }], also: [step] };
     });
     this.d.wake?.();
     return out;
@@ -151,26 +166,29 @@ export class FlagRollouts {
     if (to === null) return this.command(app, env, flag, 'flag.rollout.abort', who, (tx, r) => this.endIn(tx, r, `aborted by ${who.actor}; the percentage stays at ${rolloutView(r).percent ?? 0}%`));
     await this.d.flags.mustApp(app);
     await this.d.flags.mustEnv(env);
-    return change(this.c, who, app, 'flag.rollout.abort', flagTarget(app, flag, env), async (tx) => {
-      let found: FlagRolloutRecord | null = null;
-      // The state first (revision before the rollout's row, the order every step takes too).
-      const put = await this.d.flags.putStateIn(
-        tx,
-        app,
-        env,
-        flag,
-        who.actor,
-        async (prior) => {
-          found = await tx.rollouts.activeRollout(app, env, flag);
-          if (!found) throw this.noneInProgress(app, env, flag);
-          return found.variant === null ? withPercent(prior, flag, env, to) : withVariantPercent(prior, flag, env, found.variant, to);
-        },
-        { byRollout: 'abort' },
-      );
-      const r = found as unknown as FlagRolloutRecord;
-      const after = await this.endIn(tx, r, `aborted by ${who.actor}; the percentage was set to ${to}%`);
-      return { result: rolloutView(after), before: r, after: { rollout: after, revision: put.revision, state: put.state }, moved: [{ env, revision: put.revision, flag }] };
-    });
+    return retryingRaces(`the rollout of ${flag} in ${env}`, () =>
+      change(this.c, who, app, 'flag.rollout.abort', flagTarget(app, flag, env), async (tx) => {
+        const held: { r: FlagRolloutRecord | null } = { r: null };
+        // The state first (revision before the rollout's row, the order every step takes too).
+        const put = await this.d.flags.putStateIn(
+          tx,
+          app,
+          env,
+          flag,
+          who.actor,
+          async (prior) => {
+            const r = await tx.rollouts.activeRollout(app, env, flag);
+            if (!r) throw this.noneInProgress(app, env, flag);
+            held.r = r;
+            return r.variant === null ? withPercent(prior, flag, env, to) : withVariantPercent(prior, flag, env, r.variant, to);
+          },
+          { byRollout: 'abort' },
+        );
+        const r = held.r!;
+        const after = await this.endIn(tx, r, `aborted by ${who.actor}; the percentage was set to ${to}%`);
+        return { result: rolloutView(after), before: r, after: { rollout: after, revision: put.revision, state: put.state }, moved: [{ env, revision: put.revision, flag }] };
+      }),
+    );
   }
 
   // ---- the scheduler's part
@@ -235,28 +253,17 @@ export class FlagRollouts {
   // ---- helpers
 
   /** A user's command on the rollout in progress, in one transaction with its audit entry. */
-  private command(app: string, env: string, flag: string, action: string, who: Who, fn: (tx: FlagsTx, r: FlagRolloutRecord) => Promise<FlagRolloutRecord>): Promise<RolloutView> {
-    const attempt = async (): Promise<RolloutView> => {
-      await this.d.flags.mustApp(app);
-      await this.d.flags.mustEnv(env);
-      return change(this.c, who, app, action, flagTarget(app, flag, env), async (tx) => {
+  private async command(app: string, env: string, flag: string, action: string, who: Who, fn: (tx: FlagsTx, r: FlagRolloutRecord) => Promise<FlagRolloutRecord>): Promise<RolloutView> {
+    await this.d.flags.mustApp(app);
+    await this.d.flags.mustEnv(env);
+    return retryingRaces(`the rollout of ${flag} in ${env}`, () =>
+      change(this.c, who, app, action, flagTarget(app, flag, env), async (tx) => {
         const r = await tx.rollouts.activeRollout(app, env, flag);
         if (!r) throw this.noneInProgress(app, env, flag);
         const after = await fn(tx, r);
         return { result: rolloutView(after), before: r, after, moved: [] };
-      });
-    };
-    // A step that commits between our read and our write makes the compare-and-set miss: read again.
-    const run = async (tries: number): Promise<RolloutView> => {
-      try {
-        return await attempt();
-      } catch (e) {
-        if (e instanceof LostRace && tries > 1) return run(tries - 1);
-        if (e instanceof LostRace) throw new RollgateError('conflict', `the rollout of ${flag} in ${env} kept moving while this was asked; try again`);
-        throw e;
-      }
-    };
-    return run(3);
+      }),
+    );
   }
 
   private async pauseIn(tx: FlagsTx, r: FlagRolloutRecord, reason: string): Promise<FlagRolloutRecord> {
@@ -272,18 +279,27 @@ export class FlagRollouts {
     return (await tx.rollouts.getRollout(r.id))!;
   }
 
-  /** A change by anyone but the rollout: moving its percentage, or turning the flag off, pauses it. */
-  private async takeover(tx: FlagsTx, ch: StateChange): Promise<void> {
+  /**
+   * A change by anyone but the rollout: moving its percentage, or turning the flag off, pauses it
+   * (in the change's transaction; its entry goes on the trail after the change's).
+   */
+  private async takeover(tx: FlagsTx, ch: StateChange): Promise<AuditInput[]> {
     const r = await tx.rollouts.activeRollout(ch.app, ch.env, ch.flag);
-    if (!r || r.status !== 'running') return;
+    if (!r || r.status !== 'running') return [];
     const pct = (s: FlagState | null) => (r.variant === null ? percentOf(s) : variantPercentOf(s, r.variant));
-    const before = pct(ch.prior);
     const after = pct(ch.state);
     const turnedOff = ch.prior?.enabled === true && !ch.state.enabled;
-    if (before === after && !turnedOff) return;
+    if (pct(ch.prior) === after && !turnedOff) return [];
     const what = turnedOff ? 'turned the flag off' : `set ${r.variant === null ? 'the rollout' : `variant ${r.variant}`} to ${after ?? 'none'}%`;
-    const paused = await this.pauseIn(tx, r, `the user took over: ${ch.actor} ${what}; resume with \`rollgate flags rollout resume ${ch.flag} --app ${ch.app} --env ${ch.env}\``);
-    await this.d.audit.record({ actor: rolloutActor(r), action: 'flag.rollout.pause', target: flagTarget(ch.app, ch.flag, ch.env), before: r, after: paused }, tx.audit);
+    let paused: FlagRolloutRecord;
+    try {
+      paused = await this.pauseIn(tx, r, `the user took over: ${ch.actor} ${what}; resume with \`rollgate flags rollout resume ${ch.flag} --app ${ch.app} --env ${ch.env}\``);
+    } catch (e) {
+      // Paused or ended by its own command a moment ago (steps cannot move: this change holds the revision).
+      if (e instanceof LostRace) return [];
+      throw e;
+    }
+    return [{ actor: rolloutActor(r), action: 'flag.rollout.pause', target: flagTarget(ch.app, ch.flag, ch.env), before: r, after: paused }];
   }
 
   private inProgress(r: FlagRolloutRecord | null): RollgateError {

@@ -110,7 +110,7 @@ export class FlagSchedules {
           return make(s, prior);
         });
         if (!(await tx.rollouts.updateSchedule(s.id, 'pending', { status: 'applied', appliedAt: new Date(now).toISOString(), lateMs, message: late }))) throw new LostRace();
-        return { result: null, before: put.before, after: { revision: put.revision, state: put.state, schedule: s.id, at: s.at, ...(late ? { late } : {}) }, moved: [{ env: s.env, revision: put.revision, flag: s.flag }] };
+        return { result: null, before: put.before, after: { revision: put.revision, state: put.state, schedule: s.id, at: s.at, ...(late ? { late } : {}) }, moved: [{ env: s.env, revision: put.revision, flag: s.flag }], also: put.also };
       });
       if (late) this.d.log?.warn('scheduled flag change applied late', { schedule: s.id, app: s.app, env: s.env, flag: s.flag, lateMs });
       return true;
