@@ -148,6 +148,18 @@ function rolloutSuite(name: string, databaseUrl: () => string | undefined): void
       assert.equal((await api.ok<FlagScheduleRecord[]>('GET', '/v1/apps/shop/envs/production/flag-schedules?all=true')).find((x) => x.id === c.id)?.status, 'cancelled');
     });
 
+    test('a step the flag refuses for good (archived mid-rollout) fails the rollout with the reason, on the trail', async () => {
+      await api.createFlag('doomed');
+      const r = await api.ok<RolloutView>('POST', `${api.flagPath('production', 'doomed')}/rollouts`, { steps: [10, 50, 100], every: '1s' });
+      await api.ok('POST', '/v1/apps/shop/flags/doomed/archive');
+      const failed = await api.waitFor('production', 'doomed', 'the rollout to fail', (x) => x.status !== 'running');
+      assert.equal(failed.status, 'failed');
+      assert.match(failed.reason ?? '', /step 2 \(50%\) could not be applied: flag doomed of shop is archived/);
+      assert.equal(failed.applied, 1, 'nothing more was applied');
+      const entry = (await api.trail()).find((e) => e.action === 'flag.rollout.fail' && (e.after as { id?: string })?.id === r.id);
+      assert.equal(entry?.actor, `system (rollout ${r.id} started by user:admin)`);
+    });
+
     test("a variant rollout moves the variant's share step by step; the others share the rest", async () => {
       await api.createFlag('colours');
       await api.ok('PUT', api.flagPath('production', 'colours'), { enabled: true, strategies: [{ name: 'default' }], variants: [{ name: 'control', weight: 1000, weightType: 'variable' }, { name: 'treatment', weight: 0, weightType: 'variable' }] });
