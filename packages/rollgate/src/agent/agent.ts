@@ -215,6 +215,7 @@ export class Agent {
       routes: svc.routes,
       metrics: this.router.metrics(svc.env, svc.app),
       instanceLatency: this.router.instanceLatency(versions.flatMap((v) => v.instances.map((i) => i.id))),
+      flagMetrics: this.router.flagMetrics(svc.env, svc.app),
       observedAt: new Date().toISOString(),
       awaitingSecrets: awaiting,
       isolation: svc.versions.length > 0 && svc.versions.every((v) => v.isolation === 'none') ? 'none' : this.supervisor.isolation.kind,

@@ -11,6 +11,7 @@
 import type { RouteSpec } from '../core/dataplane.js';
 import type { Backend, ServiceTable } from './router-types.js';
 import type { VersionCounters } from './metrics.js';
+import type { FlagCounters } from './flag-metrics.js';
 import type { EjectionGuard, OutlierSubject } from './outlier.js';
 import type { BackendState } from './router-backend.js';
 
@@ -73,6 +74,8 @@ export class CompiledService implements EjectionGuard {
     stateOf: (b: Backend) => BackendState,
     countersOf: (version: string) => VersionCounters,
     private readonly availability: Availability,
+    /** The service's per-(flag, variant) counters (kept across table swaps by the registry). */
+    readonly flags: FlagCounters,
   ) {
     this.env = table.env;
     this.app = table.app;

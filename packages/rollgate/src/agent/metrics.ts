@@ -11,7 +11,8 @@
  *   elsewhere (a crashing canary shows up here even when users saw no error).
  * Requests abandoned by the client before an answer are not counted.
  */
-import type { LatencyHistogram, VersionMetrics } from '../core/dataplane.js';
+import type { FlagMetrics, LatencyHistogram, VersionMetrics } from '../core/dataplane.js';
+import { FlagCounters } from './flag-metrics.js';
 
 /** Latency bucket upper bounds (ms); the histogram has one more bucket for +Inf. */
 export const LATENCY_BOUNDS_MS: readonly number[] = Object.freeze([1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000]);
@@ -95,16 +96,37 @@ export class VersionCounters {
 }
 
 /** Counters of every service, kept across table swaps (monotonic while the service exists). */
-export class MetricsRegistry {
-  private readonly services = new Map<string, { env: string; app: string; versions: Map<string, VersionCounters> }>();
+interface ServiceCounters {
+  env: string;
+  app: string;
+  versions: Map<string, VersionCounters>;
+  flags: FlagCounters;
+}
 
-  counters(env: string, app: string, version: string): VersionCounters {
+export class MetricsRegistry {
+  private readonly services = new Map<string, ServiceCounters>();
+
+  private service(env: string, app: string): ServiceCounters {
     const key = serviceKey(env, app);
     let svc = this.services.get(key);
     if (!svc) {
-      svc = { env, app, versions: new Map() };
+      svc = { env, app, versions: new Map(), flags: new FlagCounters() };
       this.services.set(key, svc);
     }
+    return svc;
+  }
+
+  /** The service's per-(flag, variant) counters, kept across table swaps like the versions'. */
+  flags(env: string, app: string): FlagCounters {
+    return this.service(env, app).flags;
+  }
+
+  flagSnapshot(env: string, app: string): FlagMetrics | undefined {
+    return this.services.get(serviceKey(env, app))?.flags.snapshot();
+  }
+
+  counters(env: string, app: string, version: string): VersionCounters {
+    const svc = this.service(env, app);
     let c = svc.versions.get(version);
     if (!c) {
       c = new VersionCounters();

@@ -184,6 +184,8 @@ export class Exchange implements UpstreamSink, PickTarget {
   private drainHooked = false;
   private bodyStarted = false;
   private wroteBody = false;
+  /** The upstream's `rollgate-flags` value (already out of the relayed head), or null. */
+  private flags: string | null = null;
 
   constructor(
     private readonly ctx: ExchangeContext,
@@ -231,6 +233,7 @@ export class Exchange implements UpstreamSink, PickTarget {
     }
     this.status = head.status;
     this.headSent = true;
+    this.flags = head.flags;
     if (head.status >= 500) this.ctx.detector.onFailure(this.backend as BackendState, this.svc, `HTTP ${head.status}`);
     else this.ctx.detector.onSuccess(this.backend as BackendState);
   }
@@ -290,7 +293,7 @@ export class Exchange implements UpstreamSink, PickTarget {
       // The response had started: all we can do is cut it so the client sees it is incomplete.
       c.cutShort++;
       this.res.destroy();
-      this.account(c, this.status);
+      this.account(c, this.status, true);
       return;
     }
     const status = kind === 'timeout' ? 504 : 502;
@@ -307,10 +310,12 @@ export class Exchange implements UpstreamSink, PickTarget {
   }
 
   /** One answer, counted under its version and under the instance that gave it. */
-  private account(c: VersionCounters, status: number): void {
+  private account(c: VersionCounters, status: number, cutShort = false): void {
     const ms = performance.now() - this.start;
     c.observe(status, ms);
     this.backend?.latency.observe(ms);
+    // Under each flag variant the app said served it (only when it said: no work otherwise).
+    if (this.flags !== null) this.svc.flags.observe(this.flags, status, ms, cutShort);
   }
 
   /** True once the exchange ended (answered, failed, or the client went away). */

@@ -19,6 +19,8 @@ export interface ResponseHead {
   close: boolean;
   /** `Keep-Alive: timeout=N` hint in ms, or -1. */
   keepAliveMs: number;
+  /** The app's `rollgate-flags` value (several fields joined by `, `), taken out of `headers`; null when absent. */
+  flags: string | null;
 }
 
 export const MAX_HEAD_BYTES = 64 * 1024;
@@ -41,6 +43,7 @@ export function parseResponseHead(text: string): ResponseHead | string {
   let close = minor === 48; // HTTP/1.0 closes unless it says keep-alive
   let keepAliveMs = -1;
   let extraHop: string[] | null = null;
+  let flags: string | null = null;
   for (let i = 1; i < lines.length; i++) {
     const line = lines[i] as string;
     const c0 = line.charCodeAt(0);
@@ -77,15 +80,21 @@ export function parseResponseHead(text: string): ResponseHead | string {
         }
         break;
       }
-      case 14:
-        if (name.toLowerCase() === 'content-length') {
+      case 14: {
+        const l = name.toLowerCase();
+        if (l === 'content-length') {
           const n = parseDigits(value);
           if (n < 0) return `invalid content-length "${value.slice(0, 20)}"`;
           if (contentLength !== -1 && contentLength !== n) return 'conflicting content-length headers';
           if (contentLength === n) continue; // duplicate of the same value: send it once
           contentLength = n;
+        } else if (l === 'rollgate-flags') {
+          // For the router's per-flag counters only: a client never sees it.
+          flags = flags === null ? value : `${flags}, ${value}`;
+          continue;
         }
         break;
+      }
       case 16:
         if (name.toLowerCase() === 'proxy-connection') continue;
         break;
@@ -108,7 +117,7 @@ export function parseResponseHead(text: string): ResponseHead | string {
   }
   if (extraHop !== null) for (const h of extraHop) removeHeader(headers, h);
   const untilClose = !chunked && contentLength === -1;
-  return { status, reason, headers, contentLength, chunked, untilClose, close, keepAliveMs };
+  return { status, reason, headers, contentLength, chunked, untilClose, close, keepAliveMs, flags };
 }
 
 /** A non-negative decimal integer (at most 15 digits), or -1. No regex: this runs per response. */

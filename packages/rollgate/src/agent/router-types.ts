@@ -2,7 +2,7 @@
  * The in-process contract between the agent's supervisor (which owns instances) and its
  * router (which owns listeners and the request hot path).
  */
-import type { LatencyHistogram, RouteSpec, VersionMetrics } from '../core/dataplane.js';
+import type { FlagMetrics, LatencyHistogram, RouteSpec, VersionMetrics } from '../core/dataplane.js';
 
 /** One instance the router may send requests to. */
 export interface Backend {
@@ -58,6 +58,8 @@ export interface DataRouter {
   releaseBackend(backendId: string): void;
   /** Monotonic per-version counters of one service. */
   metrics(env: string, app: string): Record<string, VersionMetrics>;
+  /** Monotonic per-(flag, variant) counters of one service (undefined: the router never saw it). */
+  flagMetrics(env: string, app: string): FlagMetrics | undefined;
   /** Each listed instance's own latency histogram (see core/analysis/warmup.ts). */
   instanceLatency(ids: Iterable<string>): Record<string, LatencyHistogram>;
   /** Prometheus text exposition of every service's counters. */

@@ -1,6 +1,8 @@
 /**
  * Upgrade passthrough (WebSocket and any other `Upgrade:` protocol): the request head is
- * forwarded with its Connection/Upgrade fields, then bytes are piped both ways untouched.
+ * forwarded with its Connection/Upgrade fields, then bytes are piped both ways untouched, except
+ * that the upstream's response head is read first to take out an app's `rollgate-flags` field
+ * (see upgrade-head.ts), which a client must never see.
  * The backend counts as in flight for the life of the tunnel, so draining waits for it.
  */
 import net from 'node:net';
@@ -10,6 +12,8 @@ import { performance } from 'node:perf_hooks';
 import type { CompiledService, PickTarget, VersionSlot } from './balancer.js';
 import type { BackendState } from './router-backend.js';
 import type { ExchangeContext } from './router-exchange.js';
+import { MAX_HEAD_BYTES } from './router-http1.js';
+import { takeFlagsField } from './upgrade-head.js';
 
 /** Builds the upstream head of an upgrade request: everything kept but X-Forwarded-*, which is extended. */
 function upgradeHead(req: IncomingMessage): string {
@@ -80,10 +84,9 @@ export class UpgradeTunnel implements PickTarget {
       b.inFlight++;
       up.write(this.head, 'latin1');
       if (this.firstBytes.length > 0) up.write(this.firstBytes);
-      up.pipe(this.client);
+      this.readHead(up);
       this.client.pipe(up);
     });
-    up.once('data', (d: Buffer) => this.countResponse(d));
     up.on('error', (e: NodeJS.ErrnoException) => {
       if (connected || this.closed) return;
       this.tracker.delete(up);
@@ -107,14 +110,39 @@ export class UpgradeTunnel implements PickTarget {
     });
   }
 
-  private countResponse(d: Buffer): void {
+  /** Holds the upstream's bytes until its response head is complete, relays it without the flags field, then pipes. */
+  private readHead(up: net.Socket): void {
+    let buf: Buffer | null = null;
+    const onData = (d: Buffer): void => {
+      buf = buf === null ? d : Buffer.concat([buf, d]);
+      const end = buf.indexOf('\r\n\r\n', 0, 'latin1');
+      if (end < 0) {
+        if (buf.length > MAX_HEAD_BYTES) this.close(); // not HTTP as the router relays it
+        return;
+      }
+      up.off('data', onData);
+      const { head, flags } = takeFlagsField(buf.toString('latin1', 0, end));
+      const status = buf.length >= 12 ? Number(buf.toString('latin1', 9, 12)) : 0;
+      this.countResponse(status, flags);
+      if (flags === null) this.client.write(buf);
+      else {
+        this.client.write(head, 'latin1');
+        this.client.write(buf.subarray(end));
+      }
+      up.pipe(this.client);
+    };
+    up.on('data', onData);
+  }
+
+  private countResponse(status: number, flags: string | null): void {
     if (this.counted) return;
     this.counted = true;
-    const status = d.length >= 12 ? Number(d.toString('latin1', 9, 12)) : 0;
     const slot = this.slot as VersionSlot;
     const ms = performance.now() - this.start;
-    slot.counters.observe(Number.isInteger(status) && status >= 100 ? status : 502, ms);
+    const answered = Number.isInteger(status) && status >= 100 ? status : 502;
+    slot.counters.observe(answered, ms);
     (this.backend as BackendState).latency.observe(ms);
+    if (flags !== null) this.svc.flags.observe(flags, answered, ms, false);
     if (status >= 500) this.ctx.detector.onFailure(this.backend as BackendState, this.svc, `HTTP ${status}`);
     else this.ctx.detector.onSuccess(this.backend as BackendState);
   }

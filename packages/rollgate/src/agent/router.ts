@@ -9,7 +9,7 @@ import http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import { RollgateError } from '../core/errors.js';
-import { STICKY_COOKIE, type LatencyHistogram, type VersionMetrics } from '../core/dataplane.js';
+import { STICKY_COOKIE, type FlagMetrics, type LatencyHistogram, type VersionMetrics } from '../core/dataplane.js';
 import type { Backend, DataRouter, FaultSource, RouterOptions, ServiceTable } from './router-types.js';
 import { CompiledService, type VersionSlot } from './balancer.js';
 import { MetricsRegistry, serviceKey } from './metrics.js';
@@ -162,6 +162,7 @@ export class Router implements DataRouter, ExchangeContext {
       (b) => this.stateOf(b),
       (v) => this.metricsReg.counters(table.env, table.app, v),
       this.detector,
+      this.metricsReg.flags(table.env, table.app),
     );
     this.services.set(key, svc);
     this.refreshRouting(table.env);
@@ -266,6 +267,10 @@ export class Router implements DataRouter, ExchangeContext {
 
   metrics(env: string, app: string): Record<string, VersionMetrics> {
     return this.metricsReg.snapshot(env, app);
+  }
+
+  flagMetrics(env: string, app: string): FlagMetrics | undefined {
+    return this.metricsReg.flagSnapshot(env, app);
   }
 
   /** Each listed backend's own latency histogram (backends the router does not know are left out). */

@@ -40,6 +40,8 @@ import { registerAuditRoutes } from './routes-audit.js';
 import { registerAuthRoutes, type AuthAuditEntry } from './routes-auth.js';
 import { registerSecretRoutes } from './routes-secrets.js';
 import { registerFlagRoutes } from './routes-flags.js';
+import { registerDeliveryRoutes } from './routes-delivery.js';
+import type { DeliveryHub } from '../flags/delivery/hub.js';
 import { registerFlagRolloutRoutes } from './routes-flag-rollouts.js';
 import type { FlagRollouts } from '../flags/rollouts.js';
 import type { FlagSchedules } from '../flags/schedules.js';
@@ -80,6 +82,8 @@ export interface ApiDeps {
   pipelines: PipelineEngine;
   /** Where push webhooks find their secrets (default: process.env). */
   env?: NodeJS.ProcessEnv;
+  /** The flag delivery hub (flags/delivery/hub.ts) the SDK routes serve from; one is made when absent. */
+  delivery?: DeliveryHub;
   /** Caps and bounds of GET /v1/events (api/event-hub.ts; defaults there). */
   eventStreams?: EventStreamConfig;
 }
@@ -124,6 +128,7 @@ export function createApi(d: ApiDeps): Hono<ApiEnv> {
   registerAuditRoutes(app, { audit: d.audit, loginAudit });
   registerSecretRoutes(app, { secrets: d.secrets, audit: d.audit, auditOptions: { trustProxy: d.trustProxy } });
   registerFlagRoutes(app, { flags: d.flags, auditOptions: { trustProxy: d.trustProxy } });
+  registerDeliveryRoutes(app, { store: d.store, flags: d.flags, events: d.events, log: d.log, trustProxy: d.trustProxy, ...(d.delivery ? { hub: d.delivery } : {}) });
   if (d.flagRollouts) registerFlagRolloutRoutes(app, { ...d.flagRollouts, auditOptions: { trustProxy: d.trustProxy } });
   const small = jsonLimit(1024 * 1024);
 

@@ -15,6 +15,7 @@ import type { Store } from '../store/types.js';
 import type { ApiEnv } from './http.js';
 import { matchedRoutes } from 'hono/route';
 import { routeParams } from './authz.js';
+import { isDeliveryPath } from './routes-delivery.js';
 
 const SELF_AUDITED = [/^\/v1\/auth\//, /^\/v1\/users(\/|$)/, /^\/v1\/tokens(\/|$)/, /^\/v1\/roles(\/|$)/, /\/secrets(\/|$)/, /\/flags(\/|$)/, /\/flag-keys(\/|$)/];
 const SUMMARY_KEYS = ['id', 'app', 'env', 'version', 'status', 'kind', 'pipeline', 'releaseVersion', 'deliveryId', 'apps', 'environments', 'pipelines', 'stopped', 'opened', 'resolved'];
@@ -72,7 +73,7 @@ const selfAudited = (path: string) => SELF_AUDITED.some((re) => re.test(path));
 
 /** Throws at startup unless every mutating route this middleware records has an action the trail accepts. */
 export function assertEveryMutationAuditable(routes: readonly { method: string; path: string }[]): void {
-  const bad = routes.filter((r) => r.method !== 'ALL' && isMutation(r.method) && !isAuditAction(actionOf(r.method, r.path)));
+  const bad = routes.filter((r) => r.method !== 'ALL' && isMutation(r.method) && !isDeliveryPath(r.path) && !isAuditAction(actionOf(r.method, r.path)));
   if (bad.length) throw new Error(`API audit incomplete: no valid audit action for ${bad.map((r) => `${r.method} ${r.path} (${actionOf(r.method, r.path)})`).join(', ')}`);
 }
 
@@ -81,6 +82,8 @@ export function auditMutations(deps: { audit: AuditTrail; store: Store; log: Log
     const method = c.req.method;
     // Logins are recorded (and aggregated) by their route, whatever the outcome.
     if (!isMutation(method) || c.req.path === '/v1/auth/login') return next();
+    // SDKs reading flags (and reporting their use) are the flags' normal traffic, not changes by anyone.
+    if (isDeliveryPath(c.req.path)) return next();
     // Routes that record their own richer entry on success still get a generic one when they fail.
     const self = selfAudited(c.req.path);
     const matched = matchedRoutes(c).find((r) => r.method !== 'ALL');

@@ -23,6 +23,7 @@ import type { Store } from '../store/types.js';
 import { assertEveryRouteHasPermission, authorize, currentPrincipal, rolesOfRequest, environmentIsProduction, routeParams, unusedPermissionEntries } from './authz.js';
 import type { ApiEnv } from './http.js';
 import { ROUTE_PERMISSIONS, exampleRequests } from './route-permissions.js';
+import { DELIVERY_ROUTE_PERMISSIONS } from './routes-delivery.js';
 import { registerAuthRoutes } from './routes-auth.js';
 import { registerChaosRoutes } from './routes-chaos.js';
 import { registerDoraRoutes } from './routes-dora.js';
@@ -76,9 +77,11 @@ describe('the route table', () => {
     const missing = [...new Set(served.map(key))].filter((k) => !table.has(k));
     assert.deepEqual(missing, []);
     assert.ok(served.length > 40);
-    // Entries are unique, and the only public routes are the three the table explains.
+    // Entries are unique, and the only public routes are the three the table explains and the SDK
+    // delivery routes (each authenticates its SDK key itself).
     assert.equal(table.size, ROUTE_PERMISSIONS.length);
-    assert.deepEqual(ROUTE_PERMISSIONS.filter((e) => e.permission === 'public').map(key), ['GET /v1/health', 'POST /v1/auth/login', 'POST /hooks/git/:name']);
+    assert.deepEqual(ROUTE_PERMISSIONS.filter((e) => e.permission === 'public').map(key), ['GET /v1/health', 'POST /v1/auth/login', 'POST /hooks/git/:name', ...DELIVERY_ROUTE_PERMISSIONS.map(key)]);
+    assert.ok(DELIVERY_ROUTE_PERMISSIONS.every((e) => /^\/(api|ofrep)\//.test(e.path) && e.note?.startsWith('SDK route:')));
     assert.ok(ROUTE_PERMISSIONS.filter((e) => e.permission === 'public').every((e) => e.note));
     assert.equal(ROUTE_PERMISSIONS.find((e) => e.path === '/v1/webhooks/alertmanager')?.permission, 'incidents');
   });

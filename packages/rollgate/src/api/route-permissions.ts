@@ -9,6 +9,9 @@
  *                          against the pipeline's webhook secret; a bearer token cannot be configured
  *                          in every git host, and the only thing it can do is start that pipeline
  *                          at a commit of its own repository
+ *   /api/client/*, /api/frontend*, /ofrep/*  the flag delivery endpoints (api/routes-delivery.ts): SDKs
+ *                          present an SDK key, never a user token; each route resolves and checks
+ *                          the key itself (401 unknown or revoked, 403 a client key on server routes)
  * The Alertmanager webhook (POST /v1/webhooks/alertmanager) is NOT public: Alertmanager sends a
  * bearer token (http_config.authorization.credentials) of a user whose role grants "incidents".
  */
@@ -21,6 +24,7 @@ import { TOKEN_ID_RE } from '../engine/auth/tokens.js';
 import { INCIDENT_ID_RE } from '../engine/incidents.js';
 import type { Store } from '../store/types.js';
 import { MAX_IMPORT_BYTES } from '../flags/inputs.js';
+import { DELIVERY_ROUTE_PERMISSIONS } from './routes-delivery.js';
 import { envResource, type RouteMethod, type RoutePermission, type ScopeContext, type ScopeResolver } from './authz.js';
 import type { ApiEnv } from './http.js';
 
@@ -232,8 +236,12 @@ export const ROUTE_PERMISSIONS: readonly RoutePermission[] = [
   P('POST', '/v1/apps/:app/envs/:env/flags/:flag/schedules', 'flags', envParams),
   P('GET', '/v1/apps/:app/envs/:env/flag-schedules', 'read', envParams),
   P('DELETE', '/v1/apps/:app/envs/:env/flags/:flag/schedules/:id', 'flags', envParams),
+  P('GET', '/v1/apps/:app/envs/:env/flag-sdks', 'read', envParams, 'the SDK instances that registered (names, versions, addresses) and the open delivery streams (routes-delivery.ts)'),
   // Last of the flag routes, so a walk in table order changes the flag before archiving it.
   P('POST', '/v1/apps/:app/flags/:flag/archive', 'flags', { app: appParam }, 'takes the flag out of every environment, so only grants without environment limits allow it'),
+
+  // flag delivery to SDKs (routes-delivery.ts): public here, the SDK key is checked by the route
+  ...DELIVERY_ROUTE_PERMISSIONS,
 ];
 
 /** Names to fill an example request with: whatever exists in the test's fixture. */

@@ -3,7 +3,7 @@
  * request body with these; the `satisfies`-style checks below keep them in step with the types.
  */
 import { z } from 'zod';
-import type { HealthCheckSpec, InstanceObserved, RouteSpec, ServiceKey, ServiceObserved, VersionDesired, VersionMetrics, VersionObserved } from './dataplane.js';
+import type { FlagMetrics, HealthCheckSpec, InstanceObserved, RouteSpec, ServiceKey, ServiceObserved, VersionDesired, VersionMetrics, VersionObserved } from './dataplane.js';
 import { NAME_RE, VERSION_RE } from './spec.js';
 
 export const NameParam = z
@@ -159,6 +159,14 @@ export const VersionMetricsSchema = z.object({
   latency: LatencyHistogramSchema,
 });
 
+export const FlagMetricsSchema = z.object({
+  pairs: z.array(z.object({ flag: z.string(), variant: z.string(), metrics: VersionMetricsSchema })),
+  droppedPairs: z.number(),
+  malformed: z.number(),
+  appDropped: z.number(),
+  maxPairs: z.number(),
+});
+
 /** Routes as reported back (already validated by the agent when set, so no sum check here). */
 const RouteSpecObservedSchema = z.object({
   balance: z.enum(['weights', 'instances']),
@@ -176,6 +184,7 @@ export const ServiceObservedSchema = z.object({
   routes: RouteSpecObservedSchema.nullable(),
   metrics: z.record(z.string(), VersionMetricsSchema),
   instanceLatency: z.record(z.string(), LatencyHistogramSchema).optional(),
+  flagMetrics: FlagMetricsSchema.optional(),
   observedAt: z.string(),
   awaitingSecrets: z.array(z.string()).optional(),
   isolation: z.string().optional(),
@@ -250,6 +259,7 @@ export type _Checks = [
   Assert<Same<z.infer<typeof InstanceObservedSchema>, InstanceObserved>>,
   Assert<Same<z.infer<typeof VersionObservedSchema>, VersionObserved>>,
   Assert<Same<z.infer<typeof VersionMetricsSchema>, VersionMetrics>>,
+  Assert<Same<z.infer<typeof FlagMetricsSchema>, FlagMetrics>>,
   Assert<z.infer<typeof ServiceObservedSchema> extends ServiceObserved ? true : false>,
   Assert<Same<z.infer<typeof LogLineSchema>, LogLine>>,
 ];

@@ -149,6 +149,29 @@ export interface VersionMetrics {
   latency: LatencyHistogram;
 }
 
+/** One (flag, variant) pair's counters: every response whose `rollgate-flags` header named it. */
+export interface FlagVariantMetrics {
+  flag: string;
+  variant: string;
+  /** Same shape and latency buckets as a version's; `retries` is always 0 (a retry has no response yet). */
+  metrics: VersionMetrics;
+}
+
+/**
+ * Per-(flag, variant) counters of a service since the agent started (monotonic), from the
+ * response header apps set with @rollgate/sdk/node. Bounded: at most `maxPairs` pairs.
+ */
+export interface FlagMetrics {
+  pairs: FlagVariantMetrics[];
+  /** Pairs named by responses and not counted because the service already tracks `maxPairs`. */
+  droppedPairs: number;
+  /** Headers or items not understood (too long, too many pairs, bad encoding), not counted. */
+  malformed: number;
+  /** Pairs the app itself left out of its headers (their `+N` markers, summed). */
+  appDropped: number;
+  maxPairs: number;
+}
+
 export interface ServiceObserved extends ServiceKey {
   listenPort: number;
   versions: VersionObserved[];
@@ -160,6 +183,8 @@ export interface ServiceObserved extends ServiceKey {
    * instance id: latency is judged without what an instance answered while it warmed up.
    */
   instanceLatency?: Record<string, LatencyHistogram> | undefined;
+  /** Per-(flag, variant) counters (absent from agents older than flag guards). */
+  flagMetrics?: FlagMetrics | undefined;
   /** Time the agent produced this report. */
   observedAt: string;
   /**

@@ -55,7 +55,8 @@ environments:
   }
   for (const env of ['staging', 'live']) {
     const first = await client.deploy({ app: 'demo', env, version: 'v1' });
-    assert.equal((await waitForDeployment(client, first.id)).status, 'succeeded');
+    const end = await waitForDeployment(client, first.id);
+    assert.equal(end.status, 'succeeded', `${env}: ${end.message}`);
   }
 });
 

@@ -14,6 +14,7 @@ import { Webhook } from 'standardwebhooks';
 import { parse as parseYaml } from 'yaml';
 import { runAgent, type RunningAgent } from '../agent/main.js';
 import { ApiClient } from '../cli/client.js';
+import { flagsClient } from '../cli/client-flags.js';
 import { checkReleaseDir, packDir } from '../cli/pack.js';
 import { demoSpec, freePort, makeDemoRelease } from '../demo/fixtures.js';
 import { waitForDeployment } from '../demo/platform.js';
@@ -103,4 +104,29 @@ test('a deployment is announced to the channel, signed per Standard Webhooks; de
   while (received.length < 2 && Date.now() < deadline2) await new Promise((r) => setTimeout(r, 50));
   assert.equal(received.length, 2);
   assert.equal(received[1]!.headers['webhook-id'], msg.headers['webhook-id'], 'a resend keeps the message id (receivers deduplicate on it)');
+});
+
+test('flag changes reach a channel that asks for flag.*: who changed what, where, and the revision', async () => {
+  const hook = `notifications:
+  channels:
+    - name: flag-hook
+      kind: webhook
+      url: http://127.0.0.1:${receiverPort}/flags
+      secretEnv: ROLLGATE_TEST_WEBHOOK_SECRET
+      events: ["flag.*"]
+      envs: [staging]
+`;
+  await client.applySpec(parseYaml(demoSpec({ stagingPort: await freePort(), productionPort: await freePort(), analysis: false }) + hook));
+  const flags = flagsClient(client);
+  await flags.create('demo', { name: 'new-checkout' });
+  await flags.enable('demo', 'production', 'new-checkout'); // not this channel's environment
+  await flags.enable('demo', 'staging', 'new-checkout');
+  const deadline = Date.now() + 10_000;
+  const ours = () => received.filter((m) => m.body.includes('"flag.changed"'));
+  while (ours().length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  await new Promise((r) => setTimeout(r, 300)); // a delivery for production, if wrongly sent, would be here by now
+  const got = ours().map((m) => JSON.parse(m.body) as { type: string; data: { env: string; summary: string } });
+  assert.equal(got.length, 1, JSON.stringify(got));
+  assert.equal(got[0]!.data.env, 'staging');
+  assert.match(got[0]!.data.summary, /^Flag new-checkout of demo: enabled in staging by user:admin \(revision \d+\)$/);
 });

@@ -143,7 +143,15 @@ test('a wrong health check in the next version never reaches the version that se
   assert.ok(back.every((i) => i.restarts === 0 && i.state !== 'failed'), JSON.stringify(back));
   // The same release again with other settings rolls them out as a release of its own: new
   // instances first; a bad health check fails there and v1 keeps serving, untouched.
-  const before = (await instancesOf('v1')).map((i) => i.pid).sort();
+  // Once the rollback's leftovers have drained: v1's two ready instances alone.
+  const before = (
+    await until('v1 alone, ready', async () => {
+      const i = await instancesOf('v1');
+      return i.length === 2 && i.every((x) => x.state === 'ready') ? i : null;
+    })
+  )
+    .map((i) => i.pid)
+    .sort();
   const bad = await deploy('v1');
   assert.equal(bad.version, 'v1+s1', 'the settings change rolls out as v1+s1');
   assert.notEqual(bad.status, 'succeeded', 'the settings of /no-such-path cannot become healthy');

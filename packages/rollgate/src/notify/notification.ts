@@ -13,6 +13,7 @@ export interface NormaliseOptions {
 
 const DEPLOYMENT_OUTCOMES = new Set(['succeeded', 'failed', 'aborted', 'rolled_back']);
 const PIPELINE_OUTCOMES = new Set(['succeeded', 'failed', 'cancelled', 'error']);
+const FLAG_VERBS: Record<string, string> = { create: 'created', update: 'updated', set: 'rules set', enable: 'enabled', disable: 'disabled', rollout: 'rollout percentage changed', archive: 'archived', import: 'imported' };
 
 export function notificationFromEvent(e: EventRecord, opts: NormaliseOptions = {}): Notification {
   const data = isRecord(e.data) ? e.data : {};
@@ -129,6 +130,15 @@ export function summarise(n: Notification): string {
       const note = str(n.data.reason);
       return `Pipeline ${str(n.data.pipeline) ?? app} run ${n.subjectId ?? '?'}: ${str(n.data.stage) ?? '?'} ${n.type.slice(9)} by ${str(n.data.actor) ?? '?'}${note ? `: ${note}` : ''}`;
     }
+    case 'flag.changed': {
+      // action is the audit action: flag.enable, flag.rollout, flag.import, ...
+      const what = (str(n.data.action) ?? 'flag.change').replace(/^flag\./, '');
+      const flag = str(n.data.flag) ?? (Array.isArray(n.data.flags) ? `${n.data.flags.length} flag(s)` : 'a flag');
+      const rev = typeof n.data.revision === 'number' ? ` (revision ${n.data.revision})` : '';
+      return `Flag ${flag} of ${app}: ${FLAG_VERBS[what] ?? what}${env} by ${str(n.data.actor) ?? '?'}${rev}`;
+    }
+    case 'flag-key.revoked':
+      return `SDK key ${str(n.data.id) ?? '?'} of ${app}${env} revoked by ${str(n.data.actor) ?? '?'}`;
     default:
       return `${n.type} for ${app}${ver}${env}`;
   }

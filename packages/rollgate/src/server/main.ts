@@ -8,6 +8,8 @@ import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
 import { AgentClient } from '../agent/client.js';
 import { createApi } from '../api/app.js';
+import { createDeliveryHub } from '../api/routes-delivery.js';
+import type { DeliveryConfig } from '../flags/delivery/hub.js';
 import type { EventStreamConfig } from '../api/event-hub.js';
 import { RollgateError, errorMessage } from '../core/errors.js';
 import { DEFAULT_RELEASE_POLICY, type ReleasePolicy } from '../core/release-limits.js';
@@ -63,6 +65,8 @@ export interface ServerOptions {
   auth?: Pick<AuthOptions, 'now' | 'scrypt' | 'throttle'>;
   /** Caps and bounds of the event streams (GET /v1/events): per principal, in all, replay count and age. */
   eventStreams?: EventStreamConfig;
+  /** Caps of the flag delivery streams (per SDK key, in all, buffered bytes, keep-alive). */
+  deliveryStreams?: DeliveryConfig;
 }
 
 export interface RunningServer {
@@ -146,7 +150,9 @@ export async function runServer(opts: ServerOptions): Promise<RunningServer> {
   const flagScheduler = new FlagScheduler({ store, log });
   const flagRollouts = new FlagRollouts({ flags, store, audit, events, log, wake: flagScheduler.wake });
   const flagSchedules = new FlagSchedules({ flags, store, audit, events, log, wake: flagScheduler.wake });
-  const app = createApi({ store, deployments, releases, retention, views, events, runtime, log, version: ROLLGATE_VERSION, releaseLimits: releasePolicy, incidents, chaos, notifications, pipelines, auth, accounts, audit, secrets, flags, flagRollouts: { rollouts: flagRollouts, schedules: flagSchedules }, loginAudit, ...(opts.eventStreams ? { eventStreams: opts.eventStreams } : {}) });
+  // One hub per server: the SDK routes serve from it, and whatever follows flag revisions in-process can too.
+  const delivery = createDeliveryHub({ store, events, log, ...(opts.deliveryStreams ? { config: opts.deliveryStreams } : {}) });
+  const app = createApi({ delivery, store, deployments, releases, retention, views, events, runtime, log, version: ROLLGATE_VERSION, releaseLimits: releasePolicy, incidents, chaos, notifications, pipelines, auth, accounts, audit, secrets, flags, flagRollouts: { rollouts: flagRollouts, schedules: flagSchedules }, loginAudit, ...(opts.eventStreams ? { eventStreams: opts.eventStreams } : {}) });
 
   const host = opts.host ?? '127.0.0.1';
   const server: ServerType = await new Promise((ok, fail) => {
@@ -196,6 +202,7 @@ export async function runServer(opts: ServerOptions): Promise<RunningServer> {
       chaos.close();
       await notifications.close();
       await runtime.close();
+      delivery.close();
       await new Promise<void>((r) => {
         server.close(() => r());
         (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();

@@ -47,6 +47,7 @@ import { AuditQueries } from './audit-queries.js';
 import { AuthQueries } from './auth-queries.js';
 import { SecretsQueries } from './secrets-queries.js';
 import { FlagsQueries } from './flags-queries.js';
+import { FlagMetricsQueries } from './flag-metrics-queries.js';
 import type { DeploymentPatch, NewEvent, NewLogLine, NewRun, NewStage, RunFilter, RunPatch, StagePatch, Store } from './types.js';
 import { constraintViolation } from './violations.js';
 
@@ -63,6 +64,7 @@ export class KyselyStore implements Store {
   readonly auth: AuthQueries;
   readonly secrets: SecretsQueries;
   readonly flags: FlagsQueries;
+  readonly flagMetrics: FlagMetricsQueries;
 
   constructor(
     readonly db: Kysely<Database>,
@@ -72,6 +74,7 @@ export class KyselyStore implements Store {
     this.auth = new AuthQueries(db, dialect);
     this.secrets = new SecretsQueries(db, dialect);
     this.flags = new FlagsQueries(db, dialect);
+    this.flagMetrics = new FlagMetricsQueries(db, dialect);
   }
 
   async migrate(): Promise<void> {

@@ -1,4 +1,4 @@
-/** Table types of flag rollouts and scheduled flag changes (migration 0010). */
+/** Table types of flag rollouts and scheduled flag changes (migration 0011). */
 
 export interface FlagRolloutsTable {
   id: string;

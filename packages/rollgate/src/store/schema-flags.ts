@@ -57,10 +57,23 @@ export interface FlagKeysTable {
   revoked_by: string | null;
 }
 
+/** SDK-reported usage per (app, env, flag, variant) (migration 0010; variant '' is the flag's yes/no). */
+export interface FlagMetricsTable {
+  app: string;
+  env: string;
+  name: string;
+  variant: string;
+  yes: number | string | bigint;
+  no: number | string | bigint;
+  first_seen_at: string;
+  last_seen_at: string;
+}
+
 export interface FlagsTables {
   flags: FlagsTable;
   flag_states: FlagStatesTable;
   flag_segments: FlagSegmentsTable;
   flag_revisions: FlagRevisionsTable;
   flag_keys: FlagKeysTable;
+  flag_metrics: FlagMetricsTable;
 }

@@ -27,6 +27,7 @@ import type { AuditStore } from './audit-types.js';
 import type { AuthStore } from './auth-types.js';
 import type { SecretsStore } from './secrets-types.js';
 import type { FlagsStore } from './flags-types.js';
+import type { FlagMetricsStore } from './flag-metrics-types.js';
 
 export interface NewEvent {
   type: string;
@@ -94,6 +95,8 @@ export interface Store {
   readonly secrets: SecretsStore;
   /** Feature flags: metadata per app, state and segments per (app, env), revisions, SDK keys. */
   readonly flags: FlagsStore;
+  /** Flag usage as SDKs report it (counts and last-seen per flag and variant). */
+  readonly flagMetrics: FlagMetricsStore;
 
   /** Applies pending migrations (idempotent). */
   migrate(): Promise<void>;

@@ -15,7 +15,7 @@ import { freePort } from '../demo/fixtures.js';
 import { AuditTrail } from '../engine/audit.js';
 import { silentLogger } from '../engine/logger.js';
 import { Flags } from '../flags/flags.js';
-import { runServer, type RunningServer } from '../server/main.js';
+import { runServer, type RunningServer, type ServerOptions } from '../server/main.js';
 import { openStore, type Store } from '../store/index.js';
 import { SplitPlatform } from './split-platform.js';
 
@@ -31,12 +31,13 @@ export interface FlagsPlatform {
   stop(): Promise<void>;
 }
 
-export async function startFlagsPlatform(databaseUrl?: string): Promise<FlagsPlatform> {
+/** `serverOptions`: options of the server beyond the defaults (e.g. stream caps). */
+export async function startFlagsPlatform(databaseUrl?: string, serverOptions: Pick<ServerOptions, 'deliveryStreams' | 'eventStreams' | 'log'> = {}): Promise<FlagsPlatform> {
   const work = await mkdtemp(join(tmpdir(), 'rollgate-flags-'));
   const dataDir = join(work, '.rollgate');
   const platform = new SplitPlatform(dataDir);
   await platform.startAgent();
-  const server = await runServer({ dataDir, port: await freePort(), agent: await platform.agentConnection(), log: silentLogger, ...(databaseUrl ? { databaseUrl } : {}) });
+  const server = await runServer({ dataDir, port: await freePort(), agent: await platform.agentConnection(), log: silentLogger, ...(databaseUrl ? { databaseUrl } : {}), ...serverOptions });
   const admin = new ApiClient(server.url, server.token!);
   await admin.applySpec({
     apps: { shop: { run: 'node server.js', replicas: 1 } },

@@ -37,7 +37,7 @@ export function registerInit(program: Command): void {
             `  port:        $${found.portEnv?.name ?? 'PORT'}   (${found.portEnv ? `used in ${found.portEnv.from}` : 'default; the app must listen on it'})`,
             `  healthCheck: ${found.healthPath?.path ?? '/'}   (${found.healthPath ? `found in ${found.healthPath.from}` : 'no health route found; / must answer 2xx'})`,
             gitignore === 'unchanged' ? '  .gitignore already keeps .rollgate/ out of git' : `  .gitignore: .rollgate/ ${gitignore === 'created' ? 'in a new file' : 'added'}`,
-            'next: `rollgate up`, then `rollgate deploy ' + found.app + ' --env staging --path DIR --version 1 --wait` (DIR: the app\'s files; not a directory that holds .rollgate/)',
+            'next: `rollgate up`, then `rollgate deploy ' + found.app + ' --env staging --path DIR --version 1 --wait` (DIR: the app\'s files, . included: .rollgate/ is always left out)',
           ].join('\n'),
         );
       }),

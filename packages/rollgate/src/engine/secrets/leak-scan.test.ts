@@ -101,7 +101,8 @@ function leakSuite(name: string, database: () => TestDatabase | null) {
         answers.push(JSON.stringify(end));
         return end;
       };
-      assert.equal((await deploy('v1', false)).status, 'succeeded');
+      const v1End = await deploy('v1', false);
+      assert.equal(v1End.status, 'succeeded', v1End.message);
       // The app did print its secrets: the captured output shows them masked.
       const logs1 = await until('the app output', async () => {
         const t = await read('/v1/logs?app=vault&env=staging&tail=200');
@@ -111,7 +112,8 @@ function leakSuite(name: string, database: () => TestDatabase | null) {
       assert.match(logs1, /API_TOKEN=\[secret:API_TOKEN\]/);
 
       answers.push(JSON.stringify(await rotateSecret(client, 'vault', 'staging', 'DB_PASSWORD', Buffer.from(ROTATED))));
-      assert.equal((await deploy('v2', false)).status, 'succeeded');
+      const v2End = await deploy('v2', false);
+      assert.equal(v2End.status, 'succeeded', v2End.message);
       const failed = await deploy('v3', true);
       assert.notEqual(failed.status, 'succeeded', 'the crashing release does not go live');
 

@@ -1,0 +1,50 @@
+/**
+ * One flag resolved for the type the caller asked, with OpenFeature's error codes: the value
+ * the flag gives (resolve.ts) when it is of that type, else the caller's default with
+ * TYPE_MISMATCH; no value (off, or a variant without payload) gives the default.
+ */
+import type { Feature, FlagEvaluation } from '../engine/index.js';
+import { ContextError, isFailed, resolveFlag, unleashContextOf, type FlagMetadata, type OpenFeatureErrorCode, type OpenFeatureReason } from './resolve.js';
+
+export type FlagType = 'boolean' | 'string' | 'number' | 'object';
+
+export interface TypedResolution<T> {
+  value: T;
+  variant?: string;
+  reason: OpenFeatureReason | 'DEFAULT' | 'ERROR';
+  flagMetadata?: FlagMetadata;
+  errorCode?: OpenFeatureErrorCode;
+  errorMessage?: string;
+}
+
+/** What the provider reads rules through (RollgateClient). */
+export interface RuleSource {
+  feature(name: string): Feature | undefined;
+  evaluate(name: string, context: Record<string, unknown>): FlagEvaluation | undefined;
+}
+
+function typeOf(v: unknown): FlagType | 'null' | 'other' {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'object';
+  const t = typeof v;
+  return t === 'boolean' || t === 'string' || t === 'number' || t === 'object' ? t : 'other';
+}
+
+export function resolveTyped<T>(source: RuleSource, type: FlagType, key: string, defaultValue: T, rawContext: unknown): TypedResolution<T> {
+  const fail = (errorCode: OpenFeatureErrorCode, errorMessage: string, flagMetadata?: FlagMetadata): TypedResolution<T> => ({ value: defaultValue, reason: 'ERROR', errorCode, errorMessage, ...(flagMetadata ? { flagMetadata } : {}) });
+  let mapped;
+  try {
+    mapped = unleashContextOf(rawContext);
+  } catch (e) {
+    if (e instanceof ContextError) return fail('INVALID_CONTEXT', e.message);
+    throw e;
+  }
+  const f = source.feature(key);
+  const e = f && source.evaluate(key, mapped.context);
+  if (!f || !e) return fail('FLAG_NOT_FOUND', `flag ${key} was not found in this environment (or is archived)`);
+  const r = resolveFlag(f, e, mapped.hasTargetingKey);
+  if (isFailed(r)) return fail(r.errorCode, r.errorDetails, r.metadata);
+  if (r.value === undefined) return { value: defaultValue, reason: r.reason === 'UNKNOWN' ? 'DEFAULT' : r.reason, flagMetadata: r.metadata, ...(r.variant ? { variant: r.variant } : {}) };
+  if (typeOf(r.value) !== type) return fail('TYPE_MISMATCH', `flag ${key} gives a ${typeOf(r.value)}${r.variant ? ` (variant ${r.variant})` : ''}, not a ${type}`, r.metadata);
+  return { value: r.value as T, reason: r.reason, flagMetadata: r.metadata, ...(r.variant ? { variant: r.variant } : {}) };
+}
