@@ -42,6 +42,9 @@ import { registerSecretRoutes } from './routes-secrets.js';
 import { registerFlagRoutes } from './routes-flags.js';
 import { registerDeliveryRoutes } from './routes-delivery.js';
 import type { DeliveryHub } from '../flags/delivery/hub.js';
+import { registerFlagRolloutRoutes } from './routes-flag-rollouts.js';
+import type { FlagRollouts } from '../flags/rollouts.js';
+import type { FlagSchedules } from '../flags/schedules.js';
 import type { Flags } from '../flags/flags.js';
 import { appliedSpecView } from './spec-view.js';
 import { registerReleaseRoutes } from './routes-releases.js';
@@ -64,6 +67,8 @@ export interface ApiDeps {
   secrets: Secrets;
   /** Feature flags (src/flags/). */
   flags: Flags;
+  /** Flag rollouts and scheduled changes (routes only when given). */
+  flagRollouts?: { rollouts: FlagRollouts; schedules: FlagSchedules };
   /** Failed logins, aggregated on the trail (default: one over `audit` with the auth clock). */
   loginAudit?: LoginAudit;
   /** Behind a trusted reverse proxy: take the client address and scheme from X-Forwarded-*. */
@@ -124,6 +129,7 @@ export function createApi(d: ApiDeps): Hono<ApiEnv> {
   registerSecretRoutes(app, { secrets: d.secrets, audit: d.audit, auditOptions: { trustProxy: d.trustProxy } });
   registerFlagRoutes(app, { flags: d.flags, auditOptions: { trustProxy: d.trustProxy } });
   registerDeliveryRoutes(app, { store: d.store, flags: d.flags, events: d.events, log: d.log, trustProxy: d.trustProxy, ...(d.delivery ? { hub: d.delivery } : {}) });
+  if (d.flagRollouts) registerFlagRolloutRoutes(app, { ...d.flagRollouts, auditOptions: { trustProxy: d.trustProxy } });
   const small = jsonLimit(1024 * 1024);
 
   app.post('/v1/spec', small, async (c) => {

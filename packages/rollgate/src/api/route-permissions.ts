@@ -225,6 +225,17 @@ export const ROUTE_PERMISSIONS: readonly RoutePermission[] = [
   P('GET', '/v1/apps/:app/flag-keys', 'read', { app: appParam, env: { query: 'env' } }, 'key ids, names and prefixes only; a key is shown once, when it is created'),
   P('POST', '/v1/apps/:app/envs/:env/flag-keys', 'flags', envParams),
   P('DELETE', '/v1/apps/:app/envs/:env/flag-keys/:id', 'flags', envParams),
+  // flag rollouts and scheduled changes (routes-flag-rollouts.ts): they change the flag in the
+  // environment, so they need "flags" there like the change itself
+  P('POST', '/v1/apps/:app/envs/:env/flags/:flag/rollouts', 'flags', envParams),
+  P('GET', '/v1/apps/:app/envs/:env/flags/:flag/rollouts', 'read', envParams),
+  P('POST', '/v1/apps/:app/envs/:env/flags/:flag/rollouts/pause', 'flags', envParams),
+  P('POST', '/v1/apps/:app/envs/:env/flags/:flag/rollouts/resume', 'flags', envParams),
+  P('POST', '/v1/apps/:app/envs/:env/flags/:flag/rollouts/abort', 'flags', envParams),
+  P('GET', '/v1/flag-rollouts', 'read', queryAppEnv),
+  P('POST', '/v1/apps/:app/envs/:env/flags/:flag/schedules', 'flags', envParams),
+  P('GET', '/v1/apps/:app/envs/:env/flag-schedules', 'read', envParams),
+  P('DELETE', '/v1/apps/:app/envs/:env/flags/:flag/schedules/:id', 'flags', envParams),
   P('GET', '/v1/apps/:app/envs/:env/flag-sdks', 'read', envParams, 'the SDK instances that registered (names, versions, addresses) and the open delivery streams (routes-delivery.ts)'),
   // Last of the flag routes, so a walk in table order changes the flag before archiving it.
   P('POST', '/v1/apps/:app/flags/:flag/archive', 'flags', { app: appParam }, 'takes the flag out of every environment, so only grants without environment limits allow it'),
@@ -249,6 +260,8 @@ export interface ExampleFixture {
   version: string;
   flag: string;
   flagKeyId: string;
+  /** A scheduled flag change (a well-formed id of none when left out). */
+  scheduleId?: string;
 }
 
 export interface ExampleRequest {
@@ -293,6 +306,10 @@ const EXAMPLE_BODIES: Record<string, (f: ExampleFixture) => unknown> = {
   'POST /v1/apps/:app/envs/:env/flags/:flag/rollout': () => ({ percent: 20 }),
   'POST /v1/apps/:app/envs/:env/flags/import': (f) => ({ version: 1, features: [{ name: `${f.flag}-imported`, enabled: false, strategies: [{ name: 'default', segments: [1] }] }], segments: [{ id: 1, name: 'walk', constraints: [{ contextName: 'country', operator: 'IN', values: ['no'] }] }] }),
   'POST /v1/apps/:app/envs/:env/flag-keys': () => ({ kind: 'server', name: 'walk' }),
+  // Steps an hour apart: after the first step nothing moves by itself while the walk compares states.
+  'POST /v1/apps/:app/envs/:env/flags/:flag/rollouts': () => ({ steps: [10, 50, 100], every: '1h' }),
+  'POST /v1/apps/:app/envs/:env/flags/:flag/rollouts/abort': () => ({ keep: true }),
+  'POST /v1/apps/:app/envs/:env/flags/:flag/schedules': () => ({ at: '2099-01-01T00:00:00Z', action: 'enable' }),
 };
 
 const EXAMPLE_QUERIES: Record<string, (f: ExampleFixture) => Record<string, string>> = {
@@ -324,7 +341,9 @@ export function exampleRequests(f: ExampleFixture, table: readonly RoutePermissi
               ? f.tokenId
               : entry.path.includes('/flag-keys/')
                 ? f.flagKeyId
-                : '';
+                : entry.path.includes('/schedules/')
+                  ? (f.scheduleId ?? 'fs_0000000000000000')
+                  : '';
     const name = entry.path.startsWith('/v1/users/')
       ? f.user
       : entry.path.startsWith('/v1/roles/')

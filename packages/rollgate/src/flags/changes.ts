@@ -4,7 +4,7 @@
  * on the event bus for each environment whose delivery state moved (after the commit: an event
  * never names a revision that was rolled back).
  */
-import type { AuditSource, AuditTrail } from '../engine/audit.js';
+import type { AuditInput, AuditSource, AuditTrail } from '../engine/audit.js';
 import type { EventBus } from '../engine/events.js';
 import type { Logger } from '../engine/logger.js';
 import { errorMessage } from '../core/errors.js';
@@ -49,6 +49,8 @@ export interface Outcome<T> {
   before: unknown;
   after: unknown;
   moved: Moved[];
+  /** More entries of the same transaction, recorded after the change's own (a rollout's step, a rollout paused by it). */
+  also?: AuditInput[];
 }
 
 /** Runs `fn` in one transaction, records `action` on `target` in it, then announces what moved. */
@@ -56,6 +58,7 @@ export async function change<T>(d: ChangeDeps, who: Who, app: string, action: st
   const out = await d.flags.change(async (tx) => {
     const o = await fn(tx);
     await d.audit.record({ actor: who.actor, action, target, source: who.source, before: o.before, after: o.after }, tx.audit);
+    for (const e of o.also ?? []) await d.audit.record(e, tx.audit);
     return o;
   });
   for (const m of out.moved) {

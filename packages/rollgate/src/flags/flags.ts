@@ -3,8 +3,8 @@
  * per environment as an Unleash Feature. Every change goes through changes.ts: one transaction
  * with its audit entry, then `flag.changed`. Bad input is refused before anything is written.
  */
-import type { Strategy } from '@rollgate/sdk/engine';
 import { RollgateError } from '../core/errors.js';
+import type { AuditInput } from '../engine/audit.js';
 import type { FlagEnvState, FlagRecord, FlagState, FlagStateRecord, FlagsTx } from '../store/flags-types.js';
 import type { Store } from '../store/types.js';
 import { change, type ChangeDeps, type Moved, type Who } from './changes.js';
@@ -15,6 +15,7 @@ import { importState, type ImportResult } from './import.js';
 import { DEFAULT_LIFETIME_DAYS } from './kinds.js';
 import { newProblems, parseRules, renamer, rulesRefused } from './rules-check.js';
 import { FeatureSchema } from './rules-schema.js';
+import { FLEXIBLE_ROLLOUT, flexibleRollouts, withPercent } from './percent.js';
 
 export interface FlagsDeps extends Omit<ChangeDeps, 'flags'> {
   store: Store;
@@ -51,14 +52,10 @@ export interface FlagStateResult {
   state: FlagState;
 }
 
-export const FLEXIBLE_ROLLOUT = 'flexibleRollout';
+export { FLEXIBLE_ROLLOUT };
 
 function staleAfter(f: FlagRecord): string | null {
   return f.lifetimeDays === null ? null : new Date(Date.parse(f.createdAt) + f.lifetimeDays * 86_400_000).toISOString();
-}
-
-function flexibleRollouts(state: FlagState): number[] {
-  return (state.strategies ?? []).flatMap((s, i) => (s.name === FLEXIBLE_ROLLOUT ? [i] : []));
 }
 
 function summary(s: FlagStateRecord): FlagEnvSummary {
@@ -69,8 +66,31 @@ function summary(s: FlagStateRecord): FlagEnvSummary {
 
 export const flagTarget = (app: string, name: string, env?: string) => (env === undefined ? `flag/${app}/${name}` : `flag/${app}/${env}/${name}`);
 
+/** Makes a flag's new state in an environment from its prior one (null: never set there). */
+export type MakeState = (prior: FlagState | null, flag: FlagRecord) => FlagState | Promise<FlagState>;
+
+export interface PutState {
+  revision: number;
+  before: FlagState | null;
+  state: FlagState;
+  /** Entries the change caused (a rollout it paused), for the change's Outcome. */
+  also: AuditInput[];
+}
+
+export interface StateChange {
+  app: string;
+  env: string;
+  flag: string;
+  prior: FlagState | null;
+  state: FlagState;
+  actor: string;
+}
+
+export type StateHook = (tx: FlagsTx, change: StateChange) => Promise<AuditInput[]>;
+
 export class Flags {
   private readonly c: ChangeDeps;
+  private stateHook: StateHook | null = null;
   /** SDK keys of the app's environments. */
   readonly keys: FlagKeys;
 
@@ -175,28 +195,7 @@ export class Flags {
    * Whether the flag is on stays as it was.
    */
   rollout(app: string, env: string, name: string, body: RolloutBody, who: Who): Promise<FlagStateResult> {
-    return this.changeState(app, env, name, 'flag.rollout', who, (prior) => {
-      const state: FlagState = prior ? { ...prior } : { enabled: false };
-      const strategies = [...(state.strategies ?? [])];
-      const candidates = flexibleRollouts(state);
-      const rollout = String(body.percent);
-      let at: number;
-      if (body.strategy !== undefined) {
-        at = typeof body.strategy === 'number' ? body.strategy : strategies.findIndex((s) => s.id === body.strategy);
-        if (at < 0 || strategies[at]?.name !== FLEXIBLE_ROLLOUT) {
-          throw new RollgateError('invalid_input', `strategy ${String(body.strategy)} of flag ${name} in ${env} is not a flexibleRollout strategy; its flexibleRollout strategies are ${describe(strategies, candidates)}`);
-        }
-      } else if (candidates.length > 1) {
-        throw new RollgateError('invalid_input', `flag ${name} has ${candidates.length} flexibleRollout strategies in ${env} (${describe(strategies, candidates)}); say which with --strategy INDEX or ID (strategy in the body)`);
-      } else at = candidates[0] ?? -1;
-      if (at < 0) {
-        strategies.push({ name: FLEXIBLE_ROLLOUT, parameters: { rollout, stickiness: 'default', groupId: name }, constraints: [] });
-      } else {
-        const s: Strategy = strategies[at]!;
-        strategies[at] = { ...s, parameters: { stickiness: 'default', groupId: name, ...s.parameters, rollout } };
-      }
-      return { ...state, strategies };
-    });
+    return this.changeState(app, env, name, 'flag.rollout', who, (prior) => withPercent(prior, name, env, body.percent, body.strategy));
   }
 
   /** A `{version, features, segments}` file into one environment (see import.ts for what it does). */
@@ -206,22 +205,43 @@ export class Flags {
 
   // ---- helpers
 
-  private async changeState(app: string, env: string, name: string, action: string, who: Who, make: (prior: FlagState | null, flag: FlagRecord) => FlagState): Promise<FlagStateResult> {
+  private async changeState(app: string, env: string, name: string, action: string, who: Who, make: MakeState): Promise<FlagStateResult> {
     await this.mustApp(app);
     await this.mustEnv(env);
     return change(this.c, who, app, action, flagTarget(app, name, env), async (tx) => {
-      // First: the revision bump holds the (app, env) until commit, so changes there queue up.
-      const revision = await tx.bumpRevision(app, env);
-      const flag = await this.liveFlag(tx, app, name, false);
-      const prior = await tx.getState(app, env, name);
-      const state = make(prior?.state ?? null, flag);
-      const before = await tx.readState(app, env);
-      const { after, index } = withFeature(before.state, { name, type: flag.kind, description: flag.description, ...state });
-      const problems = newProblems(before.state, after, [index], renamer({ features: new Map([[index, '']]) }));
-      if (problems.length) throw rulesRefused('flag state', problems);
-      await tx.putState(app, env, name, state, who.actor);
-      return { result: { app, env, flag: name, revision, state }, before: prior?.state ?? null, after: { revision, state }, moved: [{ env, revision, flag: name }] };
+      const r = await this.putStateIn(tx, app, env, name, who.actor, make);
+      return { result: { app, env, flag: name, revision: r.revision, state: r.state }, before: r.before, after: { revision: r.revision, state: r.state }, moved: [{ env, revision: r.revision, flag: name }], also: r.also };
     });
+  }
+
+  /**
+   * Inside a change's transaction: bumps the (app, env) revision first (which holds it until
+   * commit, so changes there queue up), makes the new state from the prior one, checks it and
+   * writes it. Anyone but a rollout itself changing the state is told to the state hook (a running
+   * rollout pauses when the user takes over).
+   */
+  async putStateIn(tx: FlagsTx, app: string, env: string, name: string, actor: string, make: MakeState, opts: { byRollout?: string } = {}): Promise<PutState> {
+    const revision = await tx.bumpRevision(app, env);
+    const flag = await this.liveFlag(tx, app, name, false);
+    const prior = await tx.getState(app, env, name);
+    const state = await make(prior?.state ?? null, flag);
+    const before = await tx.readState(app, env);
+    const { after, index } = withFeature(before.state, { name, type: flag.kind, description: flag.description, ...state });
+    const problems = newProblems(before.state, after, [index], renamer({ features: new Map([[index, '']]) }));
+    if (problems.length) throw rulesRefused('flag state', problems);
+    await tx.putState(app, env, name, state, actor);
+    const also = opts.byRollout === undefined ? await this.stateChanged(tx, { app, env, flag: name, prior: prior?.state ?? null, state, actor }) : [];
+    return { revision, before: prior?.state ?? null, state, also };
+  }
+
+  /** Called in the transaction of every state change not made by a rollout (flags/rollouts.ts: a user taking over pauses it). */
+  onStateChange(hook: StateHook): void {
+    this.stateHook = hook;
+  }
+
+  /** Tells the state hook about a change made in `tx` (putStateIn and imports); the entries it asks for go on the trail after the change's. */
+  async stateChanged(tx: FlagsTx, ch: StateChange): Promise<AuditInput[]> {
+    return (await this.stateHook?.(tx, ch)) ?? [];
   }
 
   /** Bumps the revision of every environment where the flag has a state. */
@@ -264,8 +284,4 @@ export class Flags {
   private noFlag(app: string, name: string): RollgateError {
     return new RollgateError('not_found', `app ${app} has no flag ${name.slice(0, 255)}; list them with \`rollgate flags list --app ${app}\``);
   }
-}
-
-function describe(strategies: Strategy[], at: number[]): string {
-  return at.length ? at.map((i) => `${i}${strategies[i]?.id ? ` (id ${strategies[i]!.id})` : ''}`).join(', ') : 'none';
 }

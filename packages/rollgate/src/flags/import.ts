@@ -12,6 +12,7 @@
  */
 import type { ClientFeatures } from '@rollgate/sdk/engine';
 import { RollgateError } from '../core/errors.js';
+import type { AuditInput } from '../engine/audit.js';
 import { change, type ChangeDeps, type Who } from './changes.js';
 import { stateOf, withFeature } from './feature-state.js';
 import type { Flags } from './flags.js';
@@ -76,7 +77,13 @@ export async function importState(flags: Flags, c: ChangeDeps, app: string, env:
       const kind = isFlagKind(f.type) ? f.type : 'release';
       await tx.insertFlag({ app, name: f.name, kind, owner: who.actor, description: f.description ?? '', lifetimeDays: DEFAULT_LIFETIME_DAYS[kind], createdBy: who.actor });
     }
-    for (const f of file.features) await tx.putState(app, env, f.name, stateOf(f), who.actor);
+    const also: AuditInput[] = [];
+    for (const f of file.features) {
+      await tx.putState(app, env, f.name, stateOf(f), who.actor);
+      // A rollout running on a flag whose percentage the file moves pauses: the import took over.
+      const prior = before.state.features.find((x) => x.name === f.name);
+      also.push(...(await flags.stateChanged(tx, { app, env, flag: f.name, prior: prior ? stateOf(prior) : null, state: stateOf(f), actor: who.actor })));
+    }
     for (const s of file.segments ?? []) await tx.putSegment(app, env, s, who.actor);
 
     const names = file.features.map((f) => f.name);
@@ -89,6 +96,7 @@ export async function importState(flags: Flags, c: ChangeDeps, app: string, env:
       before: { revision: before.revision, features: before.state.features.filter((f) => touched.has(f.name)), segments: (before.state.segments ?? []).filter((s) => ids.has(s.id)) },
       after: { revision, created: created.length, updated: updated.length, features: file.features, segments: file.segments ?? [] },
       moved: [{ env, revision, flag: null, flags: names.slice(0, LISTED) }],
+      also,
     };
   });
 }

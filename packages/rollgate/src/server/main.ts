@@ -35,6 +35,9 @@ import { feedAuditFromEvents, SYSTEM_ACTOR } from '../engine/audit-hooks.js';
 import { loadMasterKey } from '../engine/secrets/master-key.js';
 import { Secrets } from '../engine/secrets/secrets.js';
 import { Flags } from '../flags/flags.js';
+import { FlagRollouts } from '../flags/rollouts.js';
+import { FlagSchedules } from '../flags/schedules.js';
+import { FlagScheduler } from '../flags/scheduler.js';
 import { SecretRollout } from '../engine/secret-rollout.js';
 import { LocalAgentRuntime } from '../runtime/local-agent.js';
 import { openStore } from '../store/index.js';
@@ -143,9 +146,13 @@ export async function runServer(opts: ServerOptions): Promise<RunningServer> {
   const pipelines = createPipelineEngine({ store, events, log, dataDir, releases, deployments, runtime, analysis, rolesOf: rolesOfRequest, isolation, mask: (text, o) => secrets.mask(text, o), ...(opts.maxParallelCommands ? { maxParallelCommands: opts.maxParallelCommands } : {}) });
   // Feature flags; the delivery endpoints resolve SDK keys with flags.keys.resolve.
   const flags = new Flags({ store, audit, events, log });
+  // Rollout steps and scheduled changes: one loop, woken by their commands, timed by the store.
+  const flagScheduler = new FlagScheduler({ store, log });
+  const flagRollouts = new FlagRollouts({ flags, store, audit, events, log, wake: flagScheduler.wake });
+  const flagSchedules = new FlagSchedules({ flags, store, audit, events, log, wake: flagScheduler.wake });
   // One hub per server: the SDK routes serve from it, and whatever follows flag revisions in-process can too.
   const delivery = createDeliveryHub({ store, events, log, ...(opts.deliveryStreams ? { config: opts.deliveryStreams } : {}) });
-  const app = createApi({ delivery, store, deployments, releases, retention, views, events, runtime, log, version: ROLLGATE_VERSION, releaseLimits: releasePolicy, incidents, chaos, notifications, pipelines, auth, accounts, audit, secrets, flags, loginAudit, ...(opts.eventStreams ? { eventStreams: opts.eventStreams } : {}) });
+  const app = createApi({ delivery, store, deployments, releases, retention, views, events, runtime, log, version: ROLLGATE_VERSION, releaseLimits: releasePolicy, incidents, chaos, notifications, pipelines, auth, accounts, audit, secrets, flags, flagRollouts: { rollouts: flagRollouts, schedules: flagSchedules }, loginAudit, ...(opts.eventStreams ? { eventStreams: opts.eventStreams } : {}) });
 
   const host = opts.host ?? '127.0.0.1';
   const server: ServerType = await new Promise((ok, fail) => {
@@ -167,6 +174,8 @@ export async function runServer(opts: ServerOptions): Promise<RunningServer> {
   await executor.start();
   await chaos.start();
   await pipelines.start();
+  // Steps and scheduled changes that fell due while no server ran are applied now (said to be late).
+  flagScheduler.start(flagRollouts, flagSchedules);
   // Retention: after each successful deployment, and once now for what accumulated while down.
   const autoPrune = autoPruneAfterDeploys(events, retention, store);
   void autoPrune.startup();
@@ -188,6 +197,7 @@ export async function runServer(opts: ServerOptions): Promise<RunningServer> {
       await auditFeed.stop();
       await secretRollout.close();
       await executor.stop();
+      await flagScheduler.stop();
       analysis.close();
       chaos.close();
       await notifications.close();

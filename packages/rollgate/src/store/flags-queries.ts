@@ -21,6 +21,7 @@ import { now } from './rows.js';
 import type { FlagKeysTable, FlagStatesTable, FlagsTable } from './schema-flags.js';
 import type { Database, SqlDialect } from './schema.js';
 import { writeTransaction, type Db } from './write-transaction.js';
+import { FlagRolloutQueries } from './flag-rollouts-queries.js';
 
 const KEY_META = ['id', 'app', 'env', 'kind', 'name', 'prefix', 'created_at', 'created_by', 'revoked_at', 'revoked_by'] as const;
 
@@ -103,11 +104,13 @@ async function readStateOn(db: Db, app: string, env: string): Promise<FlagEnvSta
 
 class Tx implements FlagsTx {
   readonly audit;
+  readonly rollouts;
   constructor(
     private readonly db: Db,
     private readonly dialect: SqlDialect,
   ) {
     this.audit = auditStoreIn(db, dialect);
+    this.rollouts = new FlagRolloutQueries(db);
   }
 
   async bumpRevision(app: string, env: string): Promise<number> {
@@ -210,10 +213,13 @@ class Tx implements FlagsTx {
 }
 
 export class FlagsQueries implements FlagsStore {
+  readonly rollouts: FlagRolloutQueries;
   constructor(
     readonly db: Kysely<Database>,
     readonly dialect: SqlDialect,
-  ) {}
+  ) {
+    this.rollouts = new FlagRolloutQueries(db);
+  }
 
   change<T>(fn: (tx: FlagsTx) => Promise<T>): Promise<T> {
     return writeTransaction(this.db, this.dialect, (trx) => fn(new Tx(trx, this.dialect)));

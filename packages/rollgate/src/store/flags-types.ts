@@ -6,6 +6,7 @@
  */
 import type { ClientFeatures, Constraint, Feature } from '@rollgate/sdk/engine';
 import type { AuditStore } from './audit-types.js';
+import type { FlagRolloutQueriesApi } from './flag-rollouts-types.js';
 
 export const FLAG_KINDS = ['release', 'experiment', 'operational', 'kill-switch', 'permission'] as const;
 export type FlagKind = (typeof FLAG_KINDS)[number];
@@ -82,6 +83,8 @@ export interface NewFlagKey extends Omit<FlagKeyRecord, 'createdAt' | 'revokedAt
 export interface FlagsTx {
   /** The audit trail's store inside this transaction: an entry appended here commits or rolls back with the change. */
   readonly audit: AuditStore;
+  /** Rollouts and scheduled changes inside this transaction (a step commits with the state it sets). */
+  readonly rollouts: FlagRolloutQueriesApi;
   /** Adds 1 to the (app, env) revision and returns it; also serializes changes of that (app, env). */
   bumpRevision(app: string, env: string): Promise<number>;
   /** `lock`: held until the transaction ends (PostgreSQL row lock; SQLite has one writer anyway). */
@@ -106,6 +109,8 @@ export interface FlagsTx {
 export interface FlagsStore {
   /** Runs `fn` in one write transaction (serialized with audit appends); everything or nothing. */
   change<T>(fn: (tx: FlagsTx) => Promise<T>): Promise<T>;
+  /** Rollouts and scheduled changes, read outside a change. */
+  readonly rollouts: FlagRolloutQueriesApi;
   getFlag(app: string, name: string): Promise<FlagRecord | null>;
   /** By name; archived ones only with `archived`. */
   listFlags(app: string, opts?: { archived?: boolean }): Promise<FlagRecord[]>;

@@ -202,8 +202,9 @@ import type { AuditTables } from './schema-audit.js';
 import type { AuthTables } from './schema-auth.js';
 import type { SecretsTables } from './schema-secrets.js';
 import type { FlagsTables } from './schema-flags.js';
+import type { FlagRolloutTables } from './schema-flag-rollouts.js';
 
-export interface Database extends AuditTables, AuthTables, SecretsTables, FlagsTables {
+export interface Database extends AuditTables, AuthTables, SecretsTables, FlagsTables, FlagRolloutTables {
   settings: SettingsTable;
   apps: SpecTable;
   environments: SpecTable;

@@ -1,5 +1,6 @@
 /**
- * `rollgate flags list|get|create|update|set|enable|disable|rollout|archive|import` and
+ * `rollgate flags list|get|create|update|set|enable|disable|archive|import` (rollout and schedule:
+ * flag-rollouts.ts) and
  * `rollgate flags key create|list|revoke`: feature flags of an app, their rules per environment,
  * and the SDK keys apps read them with. A key is printed once, when it is created.
  */
@@ -14,13 +15,15 @@ import { flagsClient, type FlagDetail, type FlagKeyRecord, type FlagRecord, type
 import { ClientOpts, IntString, action, clientFor, clientOptions, parseArg } from '../command.js';
 import { UsageError } from '../exit.js';
 import { formatTime, table } from '../format.js';
+import { flagRolloutsClient } from '../client-flag-rollouts.js';
+import { rolloutLine } from '../flag-rollout-text.js';
+import { registerFlagRollouts } from './flag-rollouts.js';
 
 const AppOpts = ClientOpts.extend({ app: AppName });
 const EnvOpts = AppOpts.extend({ env: EnvName });
 const Lifetime = z.union([z.literal('permanent').transform(() => null), IntString(1, 3650)], { error: 'give a number of days (1 to 3650) or "permanent"' });
 const MetaOpts = AppOpts.extend({ kind: z.enum(FLAG_KINDS).optional(), owner: z.string().optional(), description: z.string().optional(), lifetime: Lifetime.optional() });
 const ListOpts = AppOpts.extend({ env: EnvName.optional(), archived: z.boolean().optional() });
-const RolloutOpts = EnvOpts.extend({ percent: IntString(0, 100), strategy: z.string().max(100).optional() });
 const SetOpts = EnvOpts.extend({ file: z.string().min(1) });
 const KeyCreateOpts = EnvOpts.extend({ kind: z.enum(FLAG_KEY_KINDS), name: z.string().optional() });
 const KeyListOpts = AppOpts.extend({ env: EnvName.optional() });
@@ -109,8 +112,10 @@ export function registerFlags(program: Command): void {
 
   clientOptions(appOption(flags.command('get').description('a flag: what it is, and its rules in every environment').argument('<flag>', 'flag name'))).action(
     action(AppOpts, async (opts, { out }, flagName: string) => {
-      const f = await flagsClient(clientFor(opts)).get(opts.app, flagArg(flagName));
-      out.result(f, () =>
+      const client = clientFor(opts);
+      const f = await flagsClient(client).get(opts.app, flagArg(flagName));
+      const rollouts = (await flagRolloutsClient(client).active({ app: opts.app })).filter((r) => r.flag === f.name);
+      out.result({ ...f, rollouts }, () =>
         [
           `flag ${f.name} of ${f.app}: ${f.kind}, owner ${f.owner ?? '-'}${f.archived ? `, archived ${formatTime(f.archivedAt)} by ${f.archivedBy ?? '-'}` : ''}`,
           ...(f.description ? [`description: ${f.description}`] : []),
@@ -122,6 +127,7 @@ export function registerFlags(program: Command): void {
               )
             : 'not set in any environment yet',
           ...f.environments.map((e) => `${e.env}: ${strategiesText(f.states[e.env]!)}`),
+          ...rollouts.map((r) => rolloutLine(r)),
         ].join('\n'),
       );
     }),
@@ -173,25 +179,7 @@ export function registerFlags(program: Command): void {
     );
   }
 
-  clientOptions(
-    envOption(
-      appOption(
-        flags
-          .command('rollout')
-          .description("set the percentage of a flag's flexibleRollout strategy now (one is added when the flag has none)")
-          .argument('<flag>', 'flag name')
-          .requiredOption('--percent <n>', 'percentage of users, 0 to 100')
-          .option('--strategy <index|id>', 'which flexibleRollout strategy, when the flag has several'),
-      ),
-    ),
-  ).action(
-    action(RolloutOpts, async (opts, { out }, flagName: string) => {
-      const strategy = opts.strategy === undefined ? undefined : /^\d+$/.test(opts.strategy) ? Number(opts.strategy) : opts.strategy;
-      const r = await flagsClient(clientFor(opts)).rollout(opts.app, opts.env, flagArg(flagName), { percent: opts.percent, ...(strategy !== undefined ? { strategy } : {}) });
-      if (!r.state.enabled) out.warn(`${r.flag} is off in ${r.env}: the rollout applies once it is enabled (\`rollgate flags enable ${r.flag} --app ${r.app} --env ${r.env}\`)`);
-      out.result(r, () => stateLine(`rollout ${opts.percent}%`, r));
-    }),
-  );
+  registerFlagRollouts(flags);
 
   clientOptions(appOption(flags.command('archive').description('archive a flag: it leaves every environment, and can no longer change').argument('<flag>', 'flag name'))).action(
     action(AppOpts, async (opts, { out }, flagName: string) => {

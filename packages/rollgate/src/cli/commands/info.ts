@@ -18,6 +18,8 @@ import { oneLine } from '../terminal-text.js';
 import { keepLine, parseGrep, parseLogSince, type LogFilter } from '../log-filter.js';
 import { onInterrupt } from '../interrupt.js';
 import { missingEnvMessage } from '../env-hint.js';
+import { flagRolloutsClient } from '../client-flag-rollouts.js';
+import { rolloutLine } from '../flag-rollout-text.js';
 
 const StatusOpts = ClientOpts.extend({ env: EnvName.optional(), watch: z.boolean().optional() });
 const HistoryOpts = ClientOpts.extend({ env: EnvName.optional(), limit: IntString(1, 1000).default(20) });
@@ -46,12 +48,16 @@ export function registerInfo(program: Command): void {
   ).action(
     action(StatusOpts, async (opts, { out }, appArg: string | undefined) => {
       if (opts.watch) return watchDeployment(clientFor(opts), out, { app: optionalApp(appArg), env: opts.env });
-      const services = await clientFor(opts).status({ app: optionalApp(appArg), env: opts.env });
+      const client = clientFor(opts);
+      const services = await client.status({ app: optionalApp(appArg), env: opts.env });
+      // Flag rollouts in progress, a line each (JSON stays the services: scripts read that shape).
+      const rollouts = out.json ? [] : await flagRolloutsClient(client).active({ app: optionalApp(appArg), env: opts.env }).catch(() => []);
       out.result(services, () => {
-        if (services.length === 0) return 'nothing deployed yet; deploy with `rollgate deploy APP --env ENV --path DIR`';
+        const flagLines = rollouts.map((r) => `${r.app}/${r.env}: ${rolloutLine(r)}`);
+        if (services.length === 0) return ['nothing deployed yet; deploy with `rollgate deploy APP --env ENV --path DIR`', ...flagLines].join('\n');
         const problems = services.filter((s) => s.dataPlaneError).map((s) => `warning: ${s.app}/${s.env}: data plane not reachable (${oneLine(s.dataPlaneError)}); shown from the store`);
         for (const s of services.filter((x) => x.isolation === 'none')) problems.push(`warning: ${s.app}/${s.env}: instances are not isolated and can read the platform's data directory (keys, tokens, database); install bubblewrap or run the platform as root, or keep isolation: none only where you trust the code`);
-        return [statusTable(services), ...deploymentDetails(services), ...problems].join('\n');
+        return [statusTable(services), ...deploymentDetails(services), ...flagLines, ...problems].join('\n');
       });
     }),
   );

@@ -14,6 +14,7 @@ import * as m0007 from './0007_login_throttle.js';
 import * as m0008 from './0008_release_pruning.js';
 import * as m0009 from './0009_flags.js';
 import * as m0010 from './0010_flag_metrics.js';
+import * as m0011 from './0011_flag_rollouts.js';
 
 interface StoreMigration {
   up(db: Kysely<unknown>, dialect: SqlDialect): Promise<void>;
@@ -31,6 +32,7 @@ const MIGRATIONS: Record<string, StoreMigration> = {
   '0008_release_pruning': m0008,
   '0009_flags': m0009,
   '0010_flag_metrics': m0010,
+  '0011_flag_rollouts': m0011,
 };
 
 export class StoreMigrationProvider implements MigrationProvider {
