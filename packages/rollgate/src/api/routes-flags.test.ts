@@ -14,7 +14,7 @@ import type { FlagEnvState } from '../store/flags-types.js';
 import { startFlagsPlatform, type FlagsPlatform } from '../test/flags-platform.js';
 import { withPostgres } from '../test/pg.js';
 
-const SPEC_DIR = '/work/shared/conformance/unleash-client-spec/specifications';
+import { SPEC_DIR } from '@rollgate/sdk/conformance';
 
 interface Answer {
   status: number;

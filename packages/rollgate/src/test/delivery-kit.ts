@@ -3,52 +3,19 @@
  * the real server, and Unleash's client specification (shared/conformance) with each file's
  * state (the delta files' events applied, as their final state).
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { once } from 'node:events';
-import { applyDelta, type ClientFeatures, type Context, type DeltaEvent, type VariantResult } from '@rollgate/sdk/engine';
+import type { ClientFeatures } from '@rollgate/sdk/engine';
 import { InMemStorageProvider, Unleash, type UnleashConfig } from 'unleash-client';
 import type { ApiClient } from '../cli/client.js';
 import { ApiError } from '../cli/exit.js';
 
-export const SPEC_DIR = '/work/shared/conformance/unleash-client-spec/specifications';
-
-export interface SpecCase {
-  kind: 'isEnabled' | 'getVariant';
-  description: string;
-  context: Context;
-  toggleName: string;
-  expected: boolean | VariantResult;
-}
-
-export interface SpecFile {
-  file: string;
-  state: ClientFeatures;
-  cases: SpecCase[];
-}
-
-type RawCase = { description: string; context: Context; toggleName: string; expectedResult: boolean | VariantResult };
-
-export function specFiles(): SpecFile[] {
-  const files = JSON.parse(readFileSync(join(SPEC_DIR, 'index.json'), 'utf8')) as string[];
-  return files.map((file) => {
-    const raw = JSON.parse(readFileSync(join(SPEC_DIR, file), 'utf8')) as { state: ClientFeatures | { events: DeltaEvent[] }; tests?: RawCase[]; variantTests?: RawCase[] };
-    const cases = [...(raw.tests ?? []).map((t) => ({ ...t, kind: 'isEnabled' as const })), ...(raw.variantTests ?? []).map((t) => ({ ...t, kind: 'getVariant' as const }))];
-    const state = 'events' in raw.state ? applyDelta(undefined, raw.state.events) : raw.state;
-    return { file, state, cases: cases.map((c) => ({ kind: c.kind, description: c.description, context: c.context, toggleName: c.toggleName, expected: c.expectedResult })) };
-  });
-}
+// The Unleash client specification, read as the SDK's own tests read it.
+export { SPEC_DIR, loadSpec as specFiles, plainVariant, type SpecCase, type SpecFile } from '@rollgate/sdk/conformance';
 
 export async function sdkKey(admin: ApiClient, app: string, env: string, kind: 'server' | 'client'): Promise<{ id: string; key: string }> {
   return admin.request<{ id: string; key: string }>('POST', `/v1/apps/${app}/envs/${env}/flag-keys`, { body: { kind, name: `${kind} test key` } });
 }
 
-/** A variant as plain data (unleash-client adds an undefined-free camel-case copy). */
-export function plainVariant(v: object): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [k, value] of Object.entries(v)) if (value !== undefined && k !== 'featureEnabled') out[k] = value;
-  return out;
-}
 
 /** unleash-client against `url` with `key`, once it has the server's state (or its first error). */
 export async function connectUnleash(url: string, key: string, opts: Partial<UnleashConfig> = {}): Promise<Unleash> {
