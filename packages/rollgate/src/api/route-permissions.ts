@@ -213,6 +213,7 @@ export const ROUTE_PERMISSIONS: readonly RoutePermission[] = [
   // feature flags (routes-flags.ts): rules in an environment need "flags" there, as deploying does
   // (developers outside production, release managers everywhere); a flag's metadata is the app's
   P('GET', '/v1/apps/:app/flags', 'read', { app: appParam }),
+  P('GET', '/v1/apps/:app/stale-flags', 'read', { app: appParam }),
   P('POST', '/v1/apps/:app/flags', 'flags', { app: appParam, envless: true }, 'a new flag is in no environment until its rules are set there'),
   P('GET', '/v1/apps/:app/flags/:flag', 'read', { app: appParam }),
   P('PATCH', '/v1/apps/:app/flags/:flag', 'flags', { app: appParam, envless: true }, 'kind, owner, description and lifetime: never what a flag evaluates to'),

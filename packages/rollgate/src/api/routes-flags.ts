@@ -24,7 +24,7 @@ import { RollgateError } from '../core/errors.js';
 import { requestSource, type AuditHookOptions } from '../engine/audit-hooks.js';
 import type { Who } from '../flags/changes.js';
 import type { Flags } from '../flags/flags.js';
-import { CreateFlagBody, CreateKeyBody, FlagListQuery, KeyListQuery, MAX_IMPORT_BYTES, RolloutBody, UpdateFlagBody } from '../flags/inputs.js';
+import { CreateFlagBody, CreateKeyBody, FlagListQuery, StaleQuery, KeyListQuery, MAX_IMPORT_BYTES, RolloutBody, UpdateFlagBody } from '../flags/inputs.js';
 import { FLAG_KEY_ID_RE } from '../flags/keys.js';
 import { FlagName } from '../flags/rules-schema.js';
 import { AppName, EnvName } from './contract.js';
@@ -49,6 +49,10 @@ export function registerFlagRoutes(app: Hono<ApiEnv>, d: FlagRouteDeps): void {
   const who = (c: Context<ApiEnv>): Who => ({ actor: c.get('actor'), source: requestSource(c, d.auditOptions) });
   const f = d.flags;
 
+  app.get('/v1/apps/:app/stale-flags', async (c) => {
+    const q = parse(StaleQuery, c.req.query(), 'query');
+    return c.json(await f.stale(names(c).app, q.days));
+  });
   app.get('/v1/apps/:app/flags', async (c) => {
     const q = parse(FlagListQuery, c.req.query(), 'query');
     return c.json(await f.list(names(c).app, { archived: q.archived === 'true' }));

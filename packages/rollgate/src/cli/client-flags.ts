@@ -1,4 +1,5 @@
 /** Client calls of the flag routes (src/api/routes-flags.ts). */
+import type { StaleFlag } from '../flags/stale.js';
 import type { CreatedFlagKey } from '../flags/flag-keys.js';
 import type { FlagDetail, FlagStateResult, FlagView } from '../flags/flags.js';
 import type { ImportResult } from '../flags/import.js';
@@ -14,6 +15,7 @@ const flagPath = (app: string, flag: string) => `${appPath(app)}/flags/${e(flag)
 const envFlags = (app: string, env: string) => `${appPath(app)}/envs/${e(env)}/flags`;
 
 export const flagsClient = (c: ApiClient) => ({
+  stale: (app: string, days?: number): Promise<StaleFlag[]> => c.request('GET', `${appPath(app)}/stale-flags`, { query: days === undefined ? {} : { days: String(days) } }),
   list: (app: string, archived = false): Promise<FlagView[]> => c.request('GET', `${appPath(app)}/flags`, { query: archived ? { archived: 'true' } : {} }),
   get: (app: string, flag: string): Promise<FlagDetail> => c.request('GET', flagPath(app, flag)),
   create: (app: string, body: CreateFlagBody): Promise<FlagRecord> => c.request('POST', `${appPath(app)}/flags`, { body }),

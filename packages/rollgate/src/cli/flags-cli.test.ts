@@ -141,4 +141,15 @@ describe('rollgate flags', { timeout: 240_000 }, () => {
     assert.deepEqual(await state('staging'), before, 'nothing changed');
     assert.equal((await cli(['list', '--app', 'shop'], 'viewer')).code, 0, 'a viewer reads');
   });
+  test('flags stale: fresh flags are not stale; --days is checked; a viewer may ask', async () => {
+    await okRun(['create', 'brand-new', '--app', 'shop']);
+    const r = await cli(['stale', '--app', 'shop', '--json'], 'viewer');
+    assert.equal(r.code, 0, r.stderr);
+    const list = JSON.parse(r.stdout) as { name: string }[];
+    assert.ok(!list.some((f) => f.name === 'brand-new'), r.stdout);
+    assert.match((await okRun(['stale', '--app', 'shop', '--days', '7'])).stdout, /^no stale flags in shop$/m);
+    const bad = await cli(['stale', '--app', 'shop', '--days', '0']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /days/);
+  });
 });

@@ -3,6 +3,7 @@
  * per environment as an Unleash Feature. Every change goes through changes.ts: one transaction
  * with its audit entry, then `flag.changed`. Bad input is refused before anything is written.
  */
+import { staleFlags, type StaleFlag } from './stale.js';
 import { RollgateError } from '../core/errors.js';
 import type { AuditInput } from '../engine/audit.js';
 import type { FlagEnvState, FlagRecord, FlagState, FlagStateRecord, FlagsTx } from '../store/flags-types.js';
@@ -111,6 +112,13 @@ export class Flags {
     const f = await this.mustFlag(app, name);
     const states = await this.d.store.flags.flagStates(app, name);
     return { ...this.view(f, states), states: Object.fromEntries(states.map((s) => [s.env, s.state])) };
+  }
+
+  /** Flags that should go: past their lifetime, decided everywhere, or unused for `days` (flags/stale.ts). */
+  async stale(app: string, days: number, now = new Date()): Promise<StaleFlag[]> {
+    await this.mustApp(app);
+    const [flags, states, usage] = await Promise.all([this.d.store.flags.listFlags(app), this.d.store.flags.appStates(app), this.d.store.flagMetrics.usage(app)]);
+    return staleFlags(flags, states, usage, days, now);
   }
 
   /** The delivery state of an (app, env) with its revision (archived flags are not in it). */

@@ -39,5 +39,8 @@ export const CreateKeyBody = z.strictObject({
 });
 export type CreateKeyBody = z.infer<typeof CreateKeyBody>;
 
+/** `days`: how long decided or unused counts as stale (default 30, as Unleash's potentially-stale nudge). */
+export const StaleQuery = z.strictObject({ days: z.coerce.number().int().min(1).max(3650).default(30) });
+
 export const FlagListQuery = z.strictObject({ archived: z.enum(['true', 'false']).optional() });
 export const KeyListQuery = z.strictObject({ env: z.string().optional() });

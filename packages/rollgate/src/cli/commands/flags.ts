@@ -26,6 +26,7 @@ const MetaOpts = AppOpts.extend({ kind: z.enum(FLAG_KINDS).optional(), owner: z.
 const ListOpts = AppOpts.extend({ env: EnvName.optional(), archived: z.boolean().optional() });
 const SetOpts = EnvOpts.extend({ file: z.string().min(1) });
 const KeyCreateOpts = EnvOpts.extend({ kind: z.enum(FLAG_KEY_KINDS), name: z.string().optional() });
+const StaleOpts = AppOpts.extend({ days: IntString(1, 3650).optional() });
 const KeyListOpts = AppOpts.extend({ env: EnvName.optional() });
 const KeyId = z.string().regex(/^fk_[0-9a-f]{16}$/, { message: 'SDK key ids look like fk_0123456789abcdef (see `rollgate flags key list`)' });
 
@@ -107,6 +108,17 @@ export function registerFlags(program: Command): void {
     action(ListOpts, async (opts, { out }) => {
       const list = await flagsClient(clientFor(opts)).list(opts.app, opts.archived === true);
       out.result(list, () => (list.length ? flagTable(list, opts.env) : `${opts.app} has no flags; create one with \`rollgate flags create NAME --app ${opts.app}\``));
+    }),
+  );
+
+  clientOptions(appOption(flags.command('stale').description('flags that should go: past their expected lifetime, on or off for everyone for --days, or not evaluated by any SDK for --days')).option('--days <n>', 'how long counts as stale (default 30)')).action(
+    action(StaleOpts, async (opts, { out }) => {
+      const list = await flagsClient(clientFor(opts)).stale(opts.app, opts.days);
+      out.result(list, () =>
+        list.length
+          ? table(['FLAG', 'KIND', 'OWNER', 'WHY'], list.map((f) => [f.name, f.kind, f.owner ?? '-', f.reasons.map((r) => r.detail).join('; ')]))
+          : `no stale flags in ${opts.app}`,
+      );
     }),
   );
 
