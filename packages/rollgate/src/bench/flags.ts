@@ -47,6 +47,7 @@ async function evalRates(): Promise<{ simple: EvalRates; targeting: EvalRates }>
 }
 
 const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+const round1 = (x: number) => Math.round(x * 10) / 10;
 const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
 
 interface Worker {
@@ -112,16 +113,20 @@ async function main(): Promise<void> {
     let missed = 0;
     for (let r = 0; r < ROUNDS; r++) {
       const t0 = now();
-      const res = (await p.admin.request('POST', `/v1/apps/shop/envs/staging/flags/f0/rollout`, { body: { percent: 10 + (r % 2) * 40 } })) as { revision: number };
+      const res = { ...((await p.admin.request('POST', `/v1/apps/shop/envs/staging/flags/f0/rollout`, { body: { percent: 10 + (r % 2) * 40 } })) as { revision: number }), at: now() };
       for (const w of workers) w.proc.stdin!.write(`${res.revision}\n`);
+      const times: number[] = [];
       for (const w of workers) {
         const line = await w.lines.next();
         const { t } = JSON.parse(String(line.value)) as { t: (number | null)[] };
         for (const x of t) {
           if (x === null) missed++;
-          else samples.push(Math.max(0, x - t0));
+          else times.push(Math.max(0, x - t0));
         }
       }
+      samples.push(...times);
+      // The first client's time is the server's part (the change, the read, the first write); the spread is the fan-out.
+      if (process.env.BENCH_VERBOSE) console.log(`round ${r}: api ${round1(res.at - t0)} ms, first ${round1(Math.min(...times))} ms, last ${round1(Math.max(...times))} ms`);
       await sleep(200);
     }
     samples.sort((a, b) => a - b);

@@ -151,7 +151,8 @@ function leakSuite(name: string, database: () => TestDatabase | null) {
       for (const file of ['secret.txt', 'signing.txt']) {
         for (const [label] of forms(file === 'secret.txt' ? SECRETS.DB_PASSWORD : SECRETS.SIGNING_KEY)) {
           const line = lines.find((l) => l.startsWith(`${file} ${label}: `));
-          assert.ok(line, `the stage printed ${file} ${label}`);
+          // The log (masked) says why when a form is missing, e.g. the file could not be read.
+          assert.ok(line, `the stage printed ${file} ${label}; its log without the environment: ${lines.filter((l) => !/^[A-Za-z_][A-Za-z0-9_]*=/.test(l)).slice(0, 30).join(' | ')}`);
           assert.match(line, /\[secret:(DB_PASSWORD|SIGNING_KEY)\]/, `${file} ${label} is masked: ${line}`);
         }
       }
