@@ -79,11 +79,17 @@ export class PipelineRunner {
     for (const run of runs) this.drive(run.id, true);
     // Workspaces are kept for retries of failed runs, for a week; older ones and strays go.
     const keepUntil = this.now() - WORKSPACE_KEEP_MS;
+    // Only what was there before this start: a run started meanwhile fills its workspace before
+    // it is recorded, and would look like a stray (its files vanished mid-stage).
+    const startedAt = Date.now();
     void this.d.workspaces
-      .prune(async (id) => {
-        const run = await this.d.store.getRun(id);
-        return run !== null && (isActiveRun(run.status) || (run.status !== 'succeeded' && Date.parse(run.finishedAt ?? run.updatedAt) > keepUntil));
-      })
+      .prune(
+        async (id) => {
+          const run = await this.d.store.getRun(id);
+          return run !== null && (isActiveRun(run.status) || (run.status !== 'succeeded' && Date.parse(run.finishedAt ?? run.updatedAt) > keepUntil));
+        },
+        { touchedBefore: startedAt },
+      )
       .catch((e: unknown) => this.d.log.warn('could not prune old run workspaces', { error: errorMessage(e) }));
   }
 

@@ -59,8 +59,12 @@ export class Workspaces {
     await rm(this.home(runId), { recursive: true, force: true });
   }
 
-  /** Removes workspaces of runs that are not in `keep` (ended long ago, or unknown). */
-  async prune(keep: (runId: string) => Promise<boolean>): Promise<number> {
+  /**
+   * Removes workspaces of runs that are not in `keep` (ended long ago, or unknown). With
+   * `touchedBefore` (epoch ms), a directory changed since then is left alone: it may be the
+   * workspace of a run being created right now, filled before its run is recorded.
+   */
+  async prune(keep: (runId: string) => Promise<boolean>, opts: { touchedBefore?: number } = {}): Promise<number> {
     let n = 0;
     const names = await readdir(this.root).catch(() => [] as string[]);
     for (const name of names) {
@@ -68,6 +72,10 @@ export class Workspaces {
       const runId = home ? name.slice(0, -HOME_SUFFIX.length) : name;
       if (!RUN_ID_RE.test(runId)) continue;
       if (await keep(runId)) continue;
+      if (opts.touchedBefore !== undefined) {
+        const st = await stat(join(this.root, name)).catch(() => null);
+        if (!st || st.mtimeMs >= opts.touchedBefore) continue;
+      }
       await rm(join(this.root, name), { recursive: true, force: true });
       if (!home) n++;
     }
