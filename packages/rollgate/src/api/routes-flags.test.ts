@@ -13,36 +13,14 @@ import { FLAG_KEY_REVOKED } from '../flags/flag-keys.js';
 import type { FlagEnvState } from '../store/flags-types.js';
 import { startFlagsPlatform, type FlagsPlatform } from '../test/flags-platform.js';
 import { withPostgres } from '../test/pg.js';
+import { callJson, type Answer, type Entry } from '../test/flag-rollouts-kit.js';
 
 import { SPEC_DIR } from '@rollgate/sdk/conformance';
-
-interface Answer {
-  status: number;
-  json: { error?: { code: string; message: string; details?: { problems?: { path: string; message: string }[] } } } & Record<string, unknown>;
-}
-
-interface Entry {
-  seq: number;
-  actor: string;
-  action: string;
-  target: string;
-  outcome: string;
-  before: unknown;
-  after: unknown;
-}
 
 function flagsSuite(name: string, databaseUrl: () => string | undefined): void {
   describe(name, () => {
     let p: FlagsPlatform;
-    const call = async (method: string, path: string, body?: unknown, token = p.server.token!, raw?: string): Promise<Answer> => {
-      const res = await fetch(p.server.url + path, {
-        method,
-        headers: { authorization: `Bearer ${token}`, ...(body !== undefined || raw !== undefined ? { 'content-type': 'application/json' } : {}) },
-        ...(raw !== undefined ? { body: raw } : body !== undefined ? { body: JSON.stringify(body) } : {}),
-      });
-      const text = await res.text();
-      return { status: res.status, json: text ? (JSON.parse(text) as Answer['json']) : {} };
-    };
+    const call = (method: string, path: string, body?: unknown, token = p.server.token!, raw?: string): Promise<Answer> => callJson(p.server.url, token, method, path, body, raw);
     const ok = async <T>(method: string, path: string, body?: unknown, token?: string): Promise<T> => {
       const r = await call(method, path, body, token);
       assert.ok(r.status < 300, `${method} ${path}: ${r.status} ${JSON.stringify(r.json).slice(0, 400)}`);

@@ -151,5 +151,13 @@ describe('rollgate flags', { timeout: 240_000 }, () => {
     const bad = await cli(['stale', '--app', 'shop', '--days', '0']);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /days/);
+    // The route itself, past the CLI: every wrong query is a 400 naming it, an unknown app a 404.
+    for (const q of ['days=abc', 'days=-1', 'days=1e9', 'days=30&extra=1']) {
+      const r = await fetch(`${p.server.url}/v1/apps/shop/stale-flags?${q}`, { headers: { authorization: `Bearer ${p.server.token}` } });
+      assert.equal(r.status, 400, q);
+      assert.match(await r.text(), /days|extra/, q);
+    }
+    const none = await fetch(`${p.server.url}/v1/apps/no-such-app/stale-flags`, { headers: { authorization: `Bearer ${p.server.token}` } });
+    assert.equal(none.status, 404);
   });
 });

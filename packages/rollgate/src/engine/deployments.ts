@@ -92,9 +92,8 @@ export class Deployments {
    */
   private async settingsRelease(base: ReleaseRecord, changed: string[], actor: string): Promise<ReleaseRecord> {
     const root = base.version.replace(SETTINGS_SUFFIX, '');
-    const taken = new Set((await this.store.listReleases(base.app, 100_000)).map((r) => r.version));
     let n = 1;
-    while (taken.has(`${root}+s${n}`)) n++;
+    while (await this.store.getReleaseByVersion(base.app, `${root}+s${n}`)) n++;
     const version = `${root}+s${n}`;
     if (!VERSION_RE.test(version)) {
       throw new RollgateError('invalid_input', `the settings of ${base.app} ${base.version} changed (${changed.join(', ')}), and they roll out as a version of their own, but ${version} is longer than 64 characters; upload the same files under a shorter --version`);

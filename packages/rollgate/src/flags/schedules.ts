@@ -6,29 +6,18 @@
  * server that was down at the time applies it when it starts, and says how late it was.
  */
 import { randomBytes } from 'node:crypto';
-import type { AuditTrail } from '../engine/audit.js';
-import type { EventBus } from '../engine/events.js';
-import type { Logger } from '../engine/logger.js';
 import { formatDuration } from '../core/duration.js';
 import { RollgateError, errorMessage, isRollgateError } from '../core/errors.js';
 import type { FlagScheduleRecord } from '../store/flag-rollouts-types.js';
 import type { FlagState } from '../store/flags-types.js';
-import type { Store } from '../store/types.js';
 import { change, type ChangeDeps, type Who } from './changes.js';
-import { flagTarget, type Flags } from './flags.js';
+import { flagTarget } from './flags.js';
 import { withPercent } from './percent.js';
 import type { ScheduleBody } from './rollout-inputs.js';
-import { LostRace } from './rollouts.js';
+import { LostRace, type FlagRolloutsDeps } from './rollouts.js';
 
-export interface FlagSchedulesDeps {
-  flags: Flags;
-  store: Store;
-  audit: AuditTrail;
-  events?: EventBus | undefined;
-  log?: Logger | undefined;
-  now?: () => number;
-  wake?: () => void;
-}
+/** Schedules need what rollouts need. */
+export type FlagSchedulesDeps = FlagRolloutsDeps;
 
 export const SCHEDULE_ID_RE = /^fs_[0-9a-f]{16}$/;
 

@@ -8,6 +8,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
 import { compile, RollgateClient, type ClientFeatures } from '@rollgate/sdk';
 import { RollgateProvider } from '@rollgate/sdk/openfeature';
 import { OFREPProvider } from '@openfeature/ofrep-provider';
@@ -18,6 +19,45 @@ import { importDropping, sdkKey, specFiles } from '../test/delivery-kit.js';
 
 const on = { enabled: true, strategies: [{ name: 'default', constraints: [] }] };
 const off = { enabled: false, strategies: [{ name: 'default', constraints: [] }] };
+
+describe('the Rollgate SDK against a misbehaving server (a local stand-in that answers garbage)', () => {
+  test('bad JSON, a stream of garbage, a 500 and a server that hangs up: errors are said, the last rules serve', async () => {
+    let mode: 'garbage-json' | 'garbage-stream' | 'fail' = 'garbage-json';
+    const hits: string[] = [];
+    const srv = createServer((req, res) => {
+      hits.push(`${mode} ${req.url}`);
+      if (mode === 'fail') return void res.writeHead(500).end('boom');
+      if (req.url?.startsWith('/api/client/features')) return void res.writeHead(200, { 'content-type': 'application/json' }).end(mode === 'garbage-json' ? '{"features": [' : JSON.stringify({ version: 2, features: 'nope' }));
+      if (req.url?.startsWith('/api/client/streaming')) {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.write('event: unleash-connected\ndata: {not json\n\n');
+        res.write('event: unleash-updated\ndata: {"events": 5}\n\n');
+        return void res.end();
+      }
+      res.writeHead(404).end();
+    });
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+    const url = `http://127.0.0.1:${(srv.address() as { port: number }).port}`;
+    const bootstrap: ClientFeatures = { version: 2, features: [{ name: 'kept', enabled: true, strategies: [{ name: 'default' }] }] };
+    const c = new RollgateClient({ url, key: 'rgs_x', bootstrap, metricsIntervalMs: 0 });
+    const errors: string[] = [];
+    c.on('error', (e) => errors.push(e.message));
+    try {
+      c.start();
+      await until('the bad JSON said', async () => errors.length > 0);
+      assert.equal(c.isEnabled('kept'), true, 'the bootstrap still serves');
+      mode = 'garbage-stream';
+      await until('the garbage stream said', async () => hits.some((h) => h.startsWith('garbage-stream /api/client/')) && errors.length > 1, 20_000);
+      assert.equal(c.isEnabled('kept'), true, 'rules that are not rules change nothing');
+      mode = 'fail';
+      await until('the 500 said', async () => errors.some((m) => /500/.test(m)), 20_000);
+      assert.equal(c.isEnabled('kept'), true);
+    } finally {
+      await c.close();
+      await new Promise((r) => srv.close(r));
+    }
+  });
+});
 
 describe('the Rollgate SDK against the server', () => {
   let p: FlagsPlatform;
@@ -167,7 +207,8 @@ describe('the Rollgate SDK against the server', () => {
     const a = OpenFeature.getClient('rollgate');
     const b = OpenFeature.getClient('ofrep');
     const pick = (d: { value: unknown; variant?: string | undefined; reason?: string | undefined; errorCode?: string | undefined }) => ({ value: d.value, variant: d.variant, reason: d.reason, errorCode: d.errorCode });
-    const contexts: EvaluationContext[] = [{ targetingKey: 'u1' }, { targetingKey: 'u2', plan: 'pro' }, {}];
+    // A context with an object in it is INVALID_CONTEXT through both (Unleash properties are strings).
+    const contexts: EvaluationContext[] = [{ targetingKey: 'u1' }, { targetingKey: 'u2', plan: 'pro' }, {}, { targetingKey: 'u1', nested: { a: 1 } }];
     for (const ctx of contexts) {
       assert.deepEqual(pick(await a.getBooleanDetails('checkout', false, ctx)), pick(await b.getBooleanDetails('checkout', false, ctx)), 'checkout');
       assert.deepEqual(pick(await a.getBooleanDetails('beta', false, ctx)), pick(await b.getBooleanDetails('beta', false, ctx)), `beta ${JSON.stringify(ctx)}`);

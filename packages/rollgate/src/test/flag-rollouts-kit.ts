@@ -6,7 +6,7 @@ import { until } from './split-platform.js';
 
 export interface Answer {
   status: number;
-  json: { error?: { code: string; message: string } } & Record<string, unknown>;
+  json: { error?: { code: string; message: string; details?: { problems?: { path: string; message: string }[] } } } & Record<string, unknown>;
 }
 
 export interface Entry {
@@ -27,6 +27,17 @@ export interface StepAfter {
   state: { enabled: boolean; strategies?: { name: string; parameters?: Record<string, string> }[] };
 }
 
+/** One API call with a JSON body (`raw`: the body's text as sent, for malformed bodies) and its JSON answer. */
+export async function callJson(url: string, token: string, method: string, path: string, body?: unknown, raw?: string): Promise<Answer> {
+  const res = await fetch(url + path, {
+    method,
+    headers: { authorization: `Bearer ${token}`, ...(body !== undefined || raw !== undefined ? { 'content-type': 'application/json' } : {}) },
+    ...(raw !== undefined ? { body: raw } : body !== undefined ? { body: JSON.stringify(body) } : {}),
+  });
+  const text = await res.text();
+  return { status: res.status, json: text ? (JSON.parse(text) as Answer['json']) : {} };
+}
+
 export class RolloutApi {
   constructor(
     readonly url: string,
@@ -34,10 +45,8 @@ export class RolloutApi {
     readonly app = 'shop',
   ) {}
 
-  async call(method: string, path: string, body?: unknown): Promise<Answer> {
-    const res = await fetch(this.url + path, { method, headers: { authorization: `Bearer ${this.token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) }, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
-    const text = await res.text();
-    return { status: res.status, json: text ? (JSON.parse(text) as Answer['json']) : {} };
+  call(method: string, path: string, body?: unknown): Promise<Answer> {
+    return callJson(this.url, this.token, method, path, body);
   }
 
   async ok<T>(method: string, path: string, body?: unknown): Promise<T> {

@@ -193,7 +193,7 @@ export class RollgateClient extends Emitter<ClientEvents> {
       this.markReady('server');
       return;
     }
-    const body = (await res.json()) as ClientFeatures;
+    const body = asState(await res.json().catch(() => undefined));
     this.etag = res.headers.get('etag') ?? undefined;
     this.apply(body, revisionOf(this.etag));
   }
@@ -205,9 +205,18 @@ export class RollgateClient extends Emitter<ClientEvents> {
     const res = await this.request('GET', '/api/client/streaming', undefined, headers);
     if (!res.body) throw new FlagClientError('the event stream has no body');
     const fields: SseFields = {};
-    for await (const ev of readSse(res.body, fields)) {
+    try {
+      await this.follow(res.body, fields);
+    } finally {
+      // A stream left after a bad event (or an error here) must not hold its connection open.
+      await res.body.cancel().catch(() => undefined);
+    }
+  }
+
+  private async follow(body: ReadableStream<Uint8Array>, fields: SseFields): Promise<void> {
+    for await (const ev of readSse(body, fields)) {
       if (ev.event !== 'unleash-connected' && ev.event !== 'unleash-updated') continue;
-      const delta = JSON.parse(ev.data) as ClientFeaturesDelta;
+      const delta = asDelta(ev.data);
       const next = applyDelta(ev.event === 'unleash-connected' ? undefined : this.state, delta.events);
       const last = delta.events.at(-1)?.eventId;
       if (ev.id !== undefined) this.lastEventId = ev.id;
@@ -305,6 +314,34 @@ export class RollgateClient extends Emitter<ClientEvents> {
     }
   }
 }
+
+/**
+ * What the server sent, checked for the shape the engine needs before it replaces the rules in
+ * force: a broken or hostile answer is an error, and the last good rules keep serving.
+ */
+function asState(v: unknown): ClientFeatures {
+  const o = v as { features?: unknown; segments?: unknown } | null;
+  if (!o || typeof o !== 'object' || !isFeatureList(o.features) || (o.segments !== undefined && !Array.isArray(o.segments))) {
+    throw new FlagClientError('the server answered rules that are not rules (expected {version, features: [...], segments?: [...]}); the last rules stay in force');
+  }
+  return o as ClientFeatures;
+}
+
+function asDelta(text: string): ClientFeaturesDelta {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    throw new FlagClientError('the event stream sent an event that is not JSON; the last rules stay in force');
+  }
+  const events = (v as { events?: unknown } | null)?.events;
+  const ok = Array.isArray(events) && events.every((e) => e !== null && typeof e === 'object' && typeof (e as { type?: unknown }).type === 'string' && ((e as { type: string }).type !== 'hydration' || isFeatureList((e as { features?: unknown }).features)) && ((e as { type: string }).type !== 'feature-updated' || isFeature((e as { feature?: unknown }).feature)));
+  if (!ok) throw new FlagClientError('the event stream sent changes that are not changes (expected {events: [...]}); the last rules stay in force');
+  return v as ClientFeaturesDelta;
+}
+
+const isFeature = (f: unknown) => f !== null && typeof f === 'object' && typeof (f as { name?: unknown }).name === 'string' && typeof (f as { enabled?: unknown }).enabled === 'boolean';
+const isFeatureList = (v: unknown) => Array.isArray(v) && v.every(isFeature);
 
 const byName = (s: ClientFeatures) => new Map(s.features.map((f) => [f.name, f]));
 
