@@ -1,7 +1,11 @@
 #!/usr/bin/env node
 // Rollgate demo app: a small HTTP service whose behaviour is chosen per version by
 // ./behavior.json (in the working directory) with environment variables overriding it.
-// Used by the demo, the tests and the benchmarks. No dependencies, no build step.
+// Used by the demo, the tests and the benchmarks. No dependencies, no build step; with
+// FLAGS_URL and FLAGS_KEY set it evaluates the flags named in behavior.json
+// `flags` through @rollgate/sdk (shipped in the release's node_modules), tags each response
+// with the variants it was served with (for guarded flag rollouts), and fails a request served
+// with a flag on with that flag's failure rate (a faulty feature behind a flag).
 import { createServer } from 'node:http';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -43,10 +47,31 @@ function loadBehavior() {
     coldForMs: num('COLD_FOR_MS', file.coldForMs),
     // Test hook: an app that ignores SIGTERM (to exercise SIGKILL after the drain timeout).
     ignoreSigterm: flag('IGNORE_SIGTERM', file.ignoreSigterm),
+    // Flag name -> failure rate of the requests served with it on.
+    flags: file.flags && typeof file.flags === 'object' ? file.flags : {},
   };
 }
 
+/** The SDK client and the response tagging, when flags are configured (else null). */
+async function startFlags(b) {
+  const url = process.env.FLAGS_URL;
+  const key = process.env.FLAGS_KEY;
+  if (!url || !key || Object.keys(b.flags).length === 0) return null;
+  let sdk, node;
+  try {
+    sdk = await import('@rollgate/sdk');
+    node = await import('@rollgate/sdk/node');
+  } catch (e) {
+    process.stderr.write(`demo-app: flags configured but @rollgate/sdk cannot be loaded (${e.message}); serving with every flag off\n`);
+    return null;
+  }
+  const client = new sdk.RollgateClient({ url, key, appName: 'demo-app', instanceId: process.env.ROLLGATE_INSTANCE, onEvaluation: node.recordEvaluation }).start();
+  client.on('error', (e) => process.stderr.write(`demo-app: flags: ${e.message ?? e}\n`));
+  return { client, wrap: node.withFlagTracking };
+}
+
 const b = loadBehavior();
+const flags = await startFlags(b);
 const port = Number(process.env.PORT ?? 3000);
 const instance = process.env.ROLLGATE_INSTANCE ?? null;
 
@@ -92,6 +117,16 @@ async function handle(req, res) {
   }
   // Drain any request body so keep-alive works for bodies we do not read.
   req.resume();
+  if (flags) {
+    const userId = req.headers['x-user-id'] ?? undefined;
+    for (const [name, rate] of Object.entries(b.flags)) {
+      if (flags.client.isEnabled(name, userId ? { userId } : {}) && Math.random() < Number(rate)) {
+        res.writeHead(500, { 'content-type': 'application/json', 'x-app-version': b.version });
+        res.end(JSON.stringify({ error: `injected failure of flag ${name}`, version: b.version }));
+        return;
+      }
+    }
+  }
   if (b.failRate > 0 && Math.random() < b.failRate) {
     res.writeHead(500, { 'content-type': 'application/json', 'x-app-version': b.version });
     res.end(JSON.stringify({ error: 'injected failure', version: b.version }));
@@ -111,13 +146,14 @@ async function handle(req, res) {
   res.end('not found');
 }
 
-const server = createServer((req, res) => {
+const handler = (req, res) => {
   handle(req, res).catch((e) => {
     process.stderr.write(`demo-app: request failed: ${e?.stack ?? e}\n`);
     if (!res.headersSent) res.writeHead(500);
     res.end();
   });
-});
+};
+const server = createServer(flags ? flags.wrap(handler) : handler);
 server.keepAliveTimeout = 65_000;
 
 // --- Minimal WebSocket echo (RFC 6455): handshake, text/binary echo, ping/pong, close ---
@@ -221,6 +257,7 @@ function shutdown(signal) {
   process.stdout.write(`demo-app ${b.version} received ${signal}, draining\n`);
   // Stop accepting; in-flight requests finish, then their keep-alive sockets close.
   server.close(() => {
+    flags?.client.close();
     process.stdout.write(`demo-app ${b.version} drained, exiting\n`);
     process.exit(0);
   });

@@ -191,7 +191,8 @@ function rolloutSuite(name: string, databaseUrl: () => string | undefined): void
       await refused({ steps: [5, 50], every: '0s' }, 400, /every must be at least 1s/);
       await refused({ steps: [5, 50], every: '500ms' }, 400, /every must be at least 1s/);
       await refused({ steps: [5, 50], every: 'soon' }, 400, /every/);
-      await refused({ steps: [5, 50], every: '1m', guard: true }, 400, /not yet available/);
+      await refused({ steps: [5, 50], every: '1m', control: 'blue' }, 400, /control goes with guard and variant/);
+      await refused({ steps: [5, 50], every: '1m', guard: true, variant: 'blue', control: 'blue' }, 400, /control must be another variant/);
       await refused({ steps: [5, 50], every: '1m', variant: 'blue' }, 400, /flag careful is off in production/);
       await refused({ steps: [5, 50], every: '1m' }, 404, /no flag nope/, `${api.flagPath('production', 'nope')}/rollouts`);
       await refused({ steps: [5, 50], every: '1m' }, 404, /no environment nowhere/, `${api.flagPath('nowhere', 'careful')}/rollouts`);

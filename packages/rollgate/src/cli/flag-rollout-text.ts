@@ -13,7 +13,18 @@ export function rolloutLine(r: RolloutView, now = Date.now()): string {
   if (r.status === 'running') tail = r.nextStepAt ? `running, ${at}, next ${r.nextPercent}% at ${formatTime(r.nextStepAt)} (in ${formatDuration(Math.max(0, Date.parse(r.nextStepAt) - now))})` : `running, ${at}`;
   else if (r.status === 'paused') tail = `paused at ${at}${r.remainingMs !== null ? `, ${formatDuration(r.remainingMs)} left before ${r.nextPercent}%` : ''}: ${oneLine(r.reason ?? 'paused')}`;
   else tail = `${r.status} at ${at}${r.reason ? `: ${oneLine(r.reason)}` : ''}${r.finishedAt ? ` (${formatTime(r.finishedAt)})` : ''}`;
-  return `${head}: ${tail}; steps ${r.steps.join(',')}% every ${formatDuration(r.everyMs)}; started by ${r.startedBy}`;
+  return `${head}: ${tail}; steps ${r.steps.join(',')}% every ${formatDuration(r.everyMs)}; started by ${r.startedBy}${guardText(r)}`;
+}
+
+/** "; guarded (on vs off, router): pass after 40 looks, 812 vs 7,301 requests, 0 vs 3 errors" */
+function guardText(r: RolloutView): string {
+  const g = r.guard;
+  if (!g) return '';
+  const head = `; guarded (${g.treatment.join('/')} vs ${g.control.join('/')}${g.look?.evidence ? `, ${g.look.evidence}` : ''})`;
+  if (g.killedAt) return `${head}: killed ${formatTime(g.killedAt)}`;
+  const l = g.look;
+  if (!l) return `${head}: no look yet`;
+  return `${head}: ${l.verdict} after ${l.looks} looks, ${l.treatmentRequests} vs ${l.controlRequests} requests, ${l.treatmentErrors} vs ${l.controlErrors} failed`;
 }
 
 export function scheduleLine(s: FlagScheduleRecord): string {

@@ -62,7 +62,8 @@ describe('rollgate flags rollout and schedule', { timeout: 240_000 }, () => {
     await refused(['rollout', 'strict', ...at, '--steps', '5,x', '--every', '1m'], /--steps "5,x": give whole percentages/);
     await refused(['rollout', 'strict', ...at, '--steps', '5,50', '--every', '0s'], /every must be at least 1s/);
     await refused(['rollout', 'strict', ...at, '--steps', '5,50'], /needs both --steps .* and --every/);
-    await refused(['rollout', 'strict', ...at, '--steps', '5,50', '--every', '1m', '--guard'], /not yet available/);
+    await refused(['rollout', 'strict', ...at, '--steps', '5,50', '--every', '1m', '--control', 'blue'], /control goes with guard and variant/);
+    await refused(['rollout', 'strict', ...at, '--percent', '5', '--guard'], /--guard and --control go with --steps/);
     await refused(['rollout', 'strict', ...at, '--steps', '5,50', '--every', '1m', '--percent', '5'], /not both/);
     await refused(['rollout', 'pause', 'strict', ...at], /has no rollout in progress in production/);
     const history = await p.admin.request<RolloutView[]>('GET', '/v1/apps/shop/envs/production/flags/strict/rollouts');

@@ -93,7 +93,19 @@ describe('flag guard inputs', () => {
     assert.match(r.reason, /already has 1 flag variant pairs \(42 dropped\)/);
   });
 
-  test('treatment equal to control is refused', () => {
-    assert.throws(() => newFlagGuard({ flag: 'f', treatment: 'x', control: 'x' }, undefined), /same variant "x"/);
+  test('treatment sharing a variant with control, or an empty side, is refused', () => {
+    assert.throws(() => newFlagGuard({ flag: 'f', treatment: 'x', control: 'x' }, undefined), /treatment \(x\) and control \(x\) must be non-empty and apart/);
+    assert.throws(() => newFlagGuard({ flag: 'f', treatment: ['a', 'x'], control: ['x'] }, undefined), /must be non-empty and apart/);
+    assert.throws(() => newFlagGuard({ flag: 'f', treatment: [], control: ['x'] }, undefined), /must be non-empty and apart/);
+  });
+
+  test('several names on a side are counted as one: their counters added up', () => {
+    const a = new Accumulator().add({ counts: { requests: 10, errors: 1 }, buckets: { boundsMs: [], counts: [10] } }).snapshot();
+    const b = new Accumulator().add({ counts: { requests: 5, errors: 2 }, buckets: { boundsMs: [], counts: [5] } }).snapshot();
+    const r: FlagMetrics = { pairs: [{ flag: TARGET.flag, variant: 'blue', metrics: a }, { flag: TARGET.flag, variant: 'green', metrics: b }, { flag: 'other', variant: 'blue', metrics: a }], droppedPairs: 0, malformed: 0, appDropped: 0, maxPairs: 256 };
+    const s = flagSnapshot(r, { flag: TARGET.flag, treatment: ['blue', 'green'], control: ['disabled', 'off'] });
+    assert.equal(s.canary?.requests, 15);
+    assert.equal(s.canary?.byClass['5xx'], 3);
+    assert.equal(s.stable, undefined);
   });
 });

@@ -11,15 +11,19 @@
  * apply (flag pairs are not tied to instances): every response counts.
  */
 import type { FlagMetrics, VersionMetrics } from './dataplane.js';
+import { sumMetrics } from './analysis/counters.js';
 import { BUILTIN_DEFAULTS, lookBuiltin, newBuiltinAnalysis, type BuiltinConfig, type BuiltinState, type MetricVerdict, type Snapshot, type Verdict } from './analysis/index.js';
 
 export interface FlagGuardTarget {
   flag: string;
-  /** The variant being rolled out (judged like a canary). */
-  treatment: string;
-  /** The variant it is compared with (like the stable). */
-  control: string;
+  /** The variant being rolled out (judged like a canary); several names are counted as one. */
+  treatment: string | readonly string[];
+  /** The variant it is compared with (like the stable); several names are counted as one. */
+  control: string | readonly string[];
 }
+
+const namesOf = (v: string | readonly string[]): readonly string[] => (typeof v === 'string' ? [v] : v);
+const label = (v: string | readonly string[]) => namesOf(v).join('/');
 
 export interface FlagGuardState {
   readonly target: FlagGuardTarget;
@@ -36,9 +40,14 @@ export interface FlagGuardLook {
   metrics: MetricVerdict[];
 }
 
-/** A pair's counters in a report, or undefined when the router has not counted it. */
-export function flagVariantMetrics(report: FlagMetrics | undefined, flag: string, variant: string): VersionMetrics | undefined {
-  return report?.pairs.find((p) => p.flag === flag && p.variant === variant)?.metrics;
+/** The counters of a flag's variants in a report, added up; undefined when the router has counted none of them. */
+export function flagVariantMetrics(report: FlagMetrics | undefined, flag: string, variant: string | readonly string[]): VersionMetrics | undefined {
+  let out: VersionMetrics | undefined;
+  for (const name of namesOf(variant)) {
+    const m = report?.pairs.find((p) => p.flag === flag && p.variant === name)?.metrics;
+    if (m) out = out ? sumMetrics(out, m) : m;
+  }
+  return out;
 }
 
 /** The judge's per-look input from one report: canary = treatment, stable = control. */
@@ -60,7 +69,8 @@ const ZERO: VersionMetrics = Object.freeze({
  * from zero (its counters began after this report), so its first responses are judged too.
  */
 export function newFlagGuard(target: FlagGuardTarget, baseline: FlagMetrics | undefined, cfg: BuiltinConfig = BUILTIN_DEFAULTS): FlagGuardState {
-  if (target.treatment === target.control) throw new RangeError(`flag guard of "${target.flag}": treatment and control are the same variant "${target.control}"; name two variants`);
+  const shared = namesOf(target.treatment).filter((n) => namesOf(target.control).includes(n));
+  if (shared.length > 0 || namesOf(target.treatment).length === 0 || namesOf(target.control).length === 0) throw new RangeError(`flag guard of "${target.flag}": treatment (${label(target.treatment)}) and control (${label(target.control)}) must be non-empty and apart; name two different variants`);
   const snap = flagSnapshot(baseline, target);
   return { target, judge: newBuiltinAnalysis({ canary: snap.canary, stable: snap.stable ?? zeroLike(snap.canary) }, cfg) };
 }
@@ -78,9 +88,9 @@ export function lookFlagGuard(state: FlagGuardState, current: FlagMetrics | unde
   const snap = flagSnapshot(current, t);
   const judgeState = fillStableBaseline(state.judge, snap);
   const r = lookBuiltin(judgeState, snap, cfg, opts);
-  let reason = `flag ${t.flag}: ${t.treatment} vs ${t.control}: ${r.analysis.reason}`;
+  let reason = `flag ${t.flag}: ${label(t.treatment)} vs ${label(t.control)}: ${r.analysis.reason}`;
   if (snap.canary === undefined && current !== undefined && current.pairs.length >= current.maxPairs) {
-    reason += `; the router counts no ${t.treatment} responses of this flag: the service already has ${current.maxPairs} flag variant pairs (${current.droppedPairs} dropped)`;
+    reason += `; the router counts no ${label(t.treatment)} responses of this flag: the service already has ${current.maxPairs} flag variant pairs (${current.droppedPairs} dropped)`;
   }
   return { state: { target: t, judge: r.state }, verdict: r.analysis.verdict, final: r.analysis.final, reason, metrics: r.analysis.metrics };
 }

@@ -27,15 +27,28 @@ export interface Behavior {
   /** A cold start: extra latency for coldForMs from the first request. */
   coldLatencyMs?: number;
   coldForMs?: number;
+  /** Flag name -> failure rate of requests served with it on (needs `withSdk` and the flags env; see examples/demo-app). */
+  flags?: Record<string, number>;
+}
+
+export const SDK_DIR = join(REPO_ROOT, 'packages', 'sdk');
+
+/** Ships @rollgate/sdk in the release's node_modules, as an app built with it would (its built files, no tests). */
+async function addSdk(dir: string): Promise<void> {
+  const to = join(dir, 'node_modules', '@rollgate', 'sdk');
+  await mkdir(to, { recursive: true });
+  await cp(join(SDK_DIR, 'package.json'), join(to, 'package.json'));
+  await cp(join(SDK_DIR, 'dist'), join(to, 'dist'), { recursive: true, filter: (src) => !/\.(test|testkit)\.(js|d\.ts)(\.map)?$|[\\/]bench([\\/]|$)|\.tsbuildinfo$/.test(src) });
 }
 
 /** Writes a release directory of the demo app under `baseDir/<version>` and returns its path. */
-export async function makeDemoRelease(baseDir: string, behavior: Behavior): Promise<string> {
+export async function makeDemoRelease(baseDir: string, behavior: Behavior, opts: { withSdk?: boolean } = {}): Promise<string> {
   const dir = join(baseDir, behavior.version);
   await mkdir(dir, { recursive: true });
   await cp(join(DEMO_APP_DIR, 'server.js'), join(dir, 'server.js'));
   await writeFile(join(dir, 'package.json'), JSON.stringify({ name: 'demo-app', private: true, type: 'module' }) + '\n');
   await writeFile(join(dir, 'behavior.json'), JSON.stringify(behavior, null, 2) + '\n');
+  if (opts.withSdk) await addSdk(dir);
   return dir;
 }
 

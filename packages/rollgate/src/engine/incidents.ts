@@ -181,6 +181,31 @@ export class Incidents {
     return r.incident;
   }
 
+  /**
+   * A guarded flag rollout killed by its guard: an automated alert on the service (source
+   * `alert`, labels naming the flag and rollout; fingerprint per rollout, so several servers
+   * killing the same rollout open one incident). Opened in every environment, marked production
+   * or not like the environment.
+   */
+  async openForFlagGuard(k: { app: string; env: string; flag: string; rollout: string; reason: string }): Promise<IncidentRecord> {
+    const production = await this.knownService(k.app, k.env);
+    const { incident, created } = await this.store.createIncident({
+      id: newIncidentId(),
+      app: k.app,
+      env: k.env,
+      production,
+      deploymentId: null,
+      source: 'alert',
+      title: clip(`flag ${k.flag} of ${k.app} killed by its guard in ${k.env}: ${k.reason}`),
+      severity: DEPLOYMENT_SEVERITY,
+      openedAt: this.iso(),
+      fingerprint: `flag-guard:${k.rollout}`,
+      labels: { source: 'flag-guard', flag: k.flag, rollout: k.rollout },
+    });
+    if (created) await this.emitOpened(incident);
+    return incident;
+  }
+
   /** Opens an incident by hand (`POST /v1/incidents`). The app and environment must be known. */
   async openManual(req: ManualIncident, actor: string): Promise<IncidentRecord> {
     const production = await this.knownService(req.app, req.env);

@@ -31,9 +31,12 @@ export const StartRolloutBody = z.strictObject({
     }),
   every: Every,
   variant: VariantName.optional(),
-  /** Reserved: a guarded rollout is judged by evidence, which is not available yet (refused when true). */
+  /** Judge the rollout from per-request evidence and kill the flag when the treatment fails (flags/guard.ts). */
   guard: z.boolean().optional(),
-});
+  /** With guard and variant: the variant the rolled-out one is compared with (default: the only other variant, or one named control). */
+  control: VariantName.optional(),
+}).refine((b) => b.control === undefined || (b.guard === true && b.variant !== undefined), { path: ['control'], error: 'control goes with guard and variant: it names the variant the rolled-out one is compared with' })
+  .refine((b) => b.control === undefined || b.control !== b.variant, { path: ['control'], error: 'control must be another variant than the one rolled out' });
 export type StartRolloutBody = z.infer<typeof StartRolloutBody>;
 
 export const AbortRolloutBody = z

@@ -16,11 +16,12 @@ import type { AuditInput, AuditTrail } from '../engine/audit.js';
 import type { EventBus } from '../engine/events.js';
 import type { Logger } from '../engine/logger.js';
 import { RollgateError, errorMessage, isRollgateError } from '../core/errors.js';
-import type { FlagRolloutRecord } from '../store/flag-rollouts-types.js';
+import type { FlagGuardLookSummary, FlagRolloutGuard, FlagRolloutRecord } from '../store/flag-rollouts-types.js';
 import type { FlagState, FlagsTx } from '../store/flags-types.js';
 import type { Store } from '../store/types.js';
 import { change, type ChangeDeps, type Who } from './changes.js';
 import { flagTarget, type Flags, type StateChange } from './flags.js';
+import { guardFor } from './guard-target.js';
 import { percentOf, variantPercentOf, withPercent, withVariantPercent } from './percent.js';
 import type { AbortRolloutBody, StartRolloutBody } from './rollout-inputs.js';
 
@@ -104,9 +105,6 @@ export class FlagRollouts {
   // ---- commands
 
   async start(app: string, env: string, flag: string, body: StartRolloutBody, who: Who): Promise<RolloutView> {
-    if (body.guard) {
-      throw new RollgateError('invalid_input', 'guard: guarded rollouts are not yet available (a later release judges each step by evidence); start the rollout without --guard, or wait for that release');
-    }
     await this.d.flags.mustApp(app);
     await this.d.flags.mustEnv(env);
     const id = `fr_${randomBytes(8).toString('hex')}`;
@@ -114,6 +112,7 @@ export class FlagRollouts {
     const actor = rolloutActor({ id, startedBy: who.actor });
     const out = await change(this.c, who, app, 'flag.rollout.start', target, async (tx) => {
       const spec = { flag, env, variant: body.variant ?? null };
+      let guard: FlagRolloutGuard | null = null;
       const put = await this.d.flags.putStateIn(
         tx,
         app,
@@ -124,13 +123,14 @@ export class FlagRollouts {
           const running = await tx.rollouts.activeRollout(app, env, flag);
           if (running) throw this.inProgress(running);
           if (spec.variant !== null && !prior?.enabled) throw new RollgateError('invalid_input', `flag ${flag} is off in ${env}: a variant's share matters only while the flag is on; enable it first (\`rollgate flags enable ${flag} --app ${app} --env ${env}\`)`);
+          if (body.guard) guard = guardFor(prior, flag, spec.variant, body.control);
           return stepState(prior, spec, body.steps[0]!);
         },
         { byRollout: id },
       );
       const now = this.now();
       const done = body.steps.length === 1;
-      const inserted = await tx.rollouts.insertRollout({ id, app, env, flag, variant: spec.variant, steps: body.steps, everyMs: body.every, applied: 1, nextStepAt: done ? null : iso(now + body.every), status: done ? 'completed' : 'running', startedBy: who.actor });
+      const inserted = await tx.rollouts.insertRollout({ id, app, env, flag, variant: spec.variant, steps: body.steps, everyMs: body.every, applied: 1, nextStepAt: done ? null : iso(now + body.every), status: done ? 'completed' : 'running', startedBy: who.actor, guard });
       if (!inserted) throw this.inProgress(await tx.rollouts.activeRollout(app, env, flag));
       if (done) await tx.rollouts.updateRollout(id, { status: 'completed', applied: 1 }, { finishedAt: iso(now) });
       const rec = (await tx.rollouts.getRollout(id))!;
@@ -236,6 +236,46 @@ export class FlagRollouts {
       // The flag refuses this step for good (archived, rules changed so it no longer applies).
       await this.fail(r, `step ${r.applied + 1} (${percent}%) could not be applied: ${errorMessage(e)}`);
       return false;
+    }
+  }
+
+  /**
+   * The guard failed: in one transaction the flag gets its safe value (off, or the rolled-out
+   * variant's share 0%), the rollout fails with the judge's reason and its look, and the kill goes
+   * on the trail with before and after. Returns the failed rollout, or null when it had ended or
+   * moved meanwhile (a step, a user's command, another server's kill: nothing happened).
+   */
+  async killByGuard(r: FlagRolloutRecord, look: FlagGuardLookSummary): Promise<FlagRolloutRecord | null> {
+    const g = r.guard;
+    if (!g) throw new RangeError(`rollout ${r.id} has no guard`);
+    const actor = `system (guard of rollout ${r.id} started by ${r.startedBy})`;
+    const at = iso(this.now());
+    try {
+      return await change(this.c, { actor }, r.app, 'flag.rollout.guard-kill', flagTarget(r.app, r.flag, r.env), async (tx) => {
+        const put = await this.d.flags.putStateIn(
+          tx,
+          r.app,
+          r.env,
+          r.flag,
+          actor,
+          async (prior) => {
+            const cur = await tx.rollouts.getRollout(r.id);
+            if (!cur || (cur.status !== 'running' && cur.status !== 'paused') || cur.guard?.killedAt) throw new LostRace();
+            if (g.safe === 'variant-zero' && r.variant !== null) return withVariantPercent(prior, r.flag, r.env, r.variant, 0);
+            return { ...(prior ?? withPercent(null, r.flag, r.env, 0)), enabled: false };
+          },
+          { byRollout: r.id },
+        );
+        const cur = (await tx.rollouts.getRollout(r.id))!;
+        const reason = `killed by its guard: ${look.reason}`;
+        const ok = await tx.rollouts.updateRollout(r.id, { status: cur.status, applied: cur.applied }, { status: 'failed', reason, nextStepAt: null, remainingMs: null, finishedAt: at, guard: { ...g, look, killedAt: at } });
+        if (!ok) throw new LostRace();
+        const after = (await tx.rollouts.getRollout(r.id))!;
+        return { result: after, before: { rollout: cur, state: put.before }, after: { rollout: after, revision: put.revision, state: put.state }, moved: [{ env: r.env, revision: put.revision, flag: r.flag }] };
+      });
+    } catch (e) {
+      if (e instanceof LostRace) return null;
+      throw e;
     }
   }
 

@@ -15,6 +15,7 @@
  * is an error.
  */
 import type { ServiceKey, VersionMetrics } from '../core/dataplane.js';
+import { sumMetrics } from '../core/analysis/counters.js';
 import { errorMessage } from '../core/errors.js';
 import { formatDuration } from '../core/duration.js';
 import type { TrafficProvider } from '../traffic/types.js';
@@ -40,24 +41,6 @@ export interface BuiltinSourceOptions {
 const KEEP_EXTRA_MS = 60_000;
 const MAX_READINGS = 2000;
 
-/** a + b, for two diffs over the same histogram layout (adjacent spans). */
-function addMetrics(a: VersionMetrics, b: VersionMetrics): VersionMetrics {
-  const byClass: Record<string, number> = { ...a.byClass };
-  for (const [k, v] of Object.entries(b.byClass)) byClass[k] = (byClass[k] ?? 0) + v;
-  const layoutMatches = a.latency.counts.length === b.latency.counts.length;
-  return {
-    requests: a.requests + b.requests,
-    byClass,
-    upstreamErrors: a.upstreamErrors + b.upstreamErrors,
-    cutShort: a.cutShort + b.cutShort,
-    retries: a.retries + b.retries,
-    // A histogram whose layout changed cannot be added up: keep the newer span's.
-    latency: layoutMatches
-      ? { boundsMs: [...b.latency.boundsMs], counts: a.latency.counts.map((c, i) => c + (b.latency.counts[i] ?? 0)), sumMs: a.latency.sumMs + b.latency.sumMs, count: a.latency.count + b.latency.count }
-      : structuredClone(b.latency),
-  };
-}
-
 /** Change of one version's counters across consecutive readings (missing = zero). */
 export function windowDiff(readings: readonly Reading[], version: string): VersionMetrics {
   let acc: VersionMetrics | null = null;
@@ -66,7 +49,7 @@ export function windowDiff(readings: readonly Reading[], version: string): Versi
     if (!cur) continue;
     // A version absent from the previous reading started counting since: all of `cur` is new.
     const d = diffMetrics(readings[i - 1]!.metrics[version], cur);
-    acc = acc ? addMetrics(acc, d) : d;
+    acc = acc ? sumMetrics(acc, d) : d;
   }
   return acc ?? emptyMetrics(readings[readings.length - 1]?.metrics[version]?.latency.boundsMs ?? []);
 }

@@ -13,7 +13,7 @@ export interface NormaliseOptions {
 
 const DEPLOYMENT_OUTCOMES = new Set(['succeeded', 'failed', 'aborted', 'rolled_back']);
 const PIPELINE_OUTCOMES = new Set(['succeeded', 'failed', 'cancelled', 'error']);
-const FLAG_VERBS: Record<string, string> = { create: 'created', update: 'updated', set: 'rules set', enable: 'enabled', disable: 'disabled', rollout: 'rollout percentage changed', archive: 'archived', import: 'imported' };
+const FLAG_VERBS: Record<string, string> = { create: 'created', update: 'updated', set: 'rules set', enable: 'enabled', disable: 'disabled', rollout: 'rollout percentage changed', archive: 'archived', import: 'imported', 'rollout.guard-kill': 'killed by its guard (set to its safe value)' };
 
 export function notificationFromEvent(e: EventRecord, opts: NormaliseOptions = {}): Notification {
   const data = isRecord(e.data) ? e.data : {};

@@ -38,6 +38,8 @@ import { Flags } from '../flags/flags.js';
 import { FlagRollouts } from '../flags/rollouts.js';
 import { FlagSchedules } from '../flags/schedules.js';
 import { FlagScheduler } from '../flags/scheduler.js';
+import { FlagGuards } from '../flags/guard.js';
+import { RouterEvidence } from '../flags/evidence/router.js';
 import { SecretRollout } from '../engine/secret-rollout.js';
 import { LocalAgentRuntime } from '../runtime/local-agent.js';
 import { openStore } from '../store/index.js';
@@ -149,6 +151,15 @@ export async function runServer(opts: ServerOptions): Promise<RunningServer> {
   // Rollout steps and scheduled changes: one loop, woken by their commands, timed by the store.
   const flagScheduler = new FlagScheduler({ store, log });
   const flagRollouts = new FlagRollouts({ flags, store, audit, events, log, wake: flagScheduler.wake });
+  const flagGuards = new FlagGuards({
+    store,
+    rollouts: flagRollouts,
+    evidence: [new RouterEvidence(runtime)],
+    log,
+    onKilled: async (r, look) => {
+      await incidents.openForFlagGuard({ app: r.app, env: r.env, flag: r.flag, rollout: r.id, reason: look.reason });
+    },
+  });
   const flagSchedules = new FlagSchedules({ flags, store, audit, events, log, wake: flagScheduler.wake });
   // One hub per server: the SDK routes serve from it, and whatever follows flag revisions in-process can too.
   const delivery = createDeliveryHub({ store, events, log, ...(opts.deliveryStreams ? { config: opts.deliveryStreams } : {}) });
@@ -176,6 +187,7 @@ export async function runServer(opts: ServerOptions): Promise<RunningServer> {
   await pipelines.start();
   // Steps and scheduled changes that fell due while no server ran are applied now (said to be late).
   flagScheduler.start(flagRollouts, flagSchedules);
+  flagGuards.start();
   // Retention: after each successful deployment, and once now for what accumulated while down.
   const autoPrune = autoPruneAfterDeploys(events, retention, store);
   void autoPrune.startup();
@@ -198,6 +210,7 @@ export async function runServer(opts: ServerOptions): Promise<RunningServer> {
       await secretRollout.close();
       await executor.stop();
       await flagScheduler.stop();
+      await flagGuards.stop();
       analysis.close();
       chaos.close();
       await notifications.close();

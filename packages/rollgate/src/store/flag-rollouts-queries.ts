@@ -3,6 +3,7 @@ import type { Selectable } from 'kysely';
 import { now } from './rows.js';
 import {
   ACTIVE_ROLLOUT_STATUSES,
+  type FlagRolloutGuard,
   type FlagRolloutPatch,
   type FlagRolloutQueriesApi,
   type FlagRolloutRecord,
@@ -36,7 +37,7 @@ function rolloutRecord(r: Selectable<FlagRolloutsTable>): FlagRolloutRecord {
     remainingMs: r.remaining_ms === null ? null : Number(r.remaining_ms),
     status: r.status as FlagRolloutStatus,
     reason: r.reason,
-    guard: r.guard === null ? null : (JSON.parse(r.guard) as unknown),
+    guard: r.guard === null ? null : (JSON.parse(r.guard) as FlagRolloutGuard),
     startedBy: r.started_by,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
@@ -71,6 +72,7 @@ function rolloutSet(p: FlagRolloutPatch): Partial<FlagRolloutsTable> {
     ...(p.status !== undefined ? { status: p.status } : {}),
     ...(p.reason !== undefined ? { reason: p.reason } : {}),
     ...(p.finishedAt !== undefined ? { finished_at: p.finishedAt } : {}),
+    ...(p.guard !== undefined ? { guard: p.guard === null ? null : JSON.stringify(p.guard) } : {}),
     updated_at: now(),
   };
 }
@@ -83,7 +85,7 @@ export class FlagRolloutQueries implements FlagRolloutQueriesApi {
     try {
       await this.db
         .insertInto('flag_rollouts')
-        .values({ id: r.id, app: r.app, env: r.env, flag: r.flag, variant: r.variant, steps: JSON.stringify(r.steps), every_ms: r.everyMs, applied: r.applied, next_step_at: r.nextStepAt, remaining_ms: null, status: r.status, reason: null, guard: null, started_by: r.startedBy, created_at: at, updated_at: at, finished_at: null })
+        .values({ id: r.id, app: r.app, env: r.env, flag: r.flag, variant: r.variant, steps: JSON.stringify(r.steps), every_ms: r.everyMs, applied: r.applied, next_step_at: r.nextStepAt, remaining_ms: null, status: r.status, reason: null, guard: r.guard ? JSON.stringify(r.guard) : null, started_by: r.startedBy, created_at: at, updated_at: at, finished_at: null })
         .execute();
       return true;
     } catch (e) {

@@ -27,17 +27,49 @@ export interface FlagRolloutRecord {
   status: FlagRolloutStatus;
   /** Why it is paused, failed or aborted. */
   reason: string | null;
-  /** Reserved for guarded rollouts (not yet available): always null for now. */
-  guard: unknown;
+  /** A guarded rollout's judge: what it compares and what it has seen (null: not guarded). */
+  guard: FlagRolloutGuard | null;
   startedBy: string;
   createdAt: string;
   updatedAt: string;
   finishedAt: string | null;
 }
 
-export type NewFlagRollout = Pick<FlagRolloutRecord, 'id' | 'app' | 'env' | 'flag' | 'variant' | 'steps' | 'everyMs' | 'applied' | 'nextStepAt' | 'status' | 'startedBy'>;
+/**
+ * The guard of a rollout (flags/guard.ts): the treatment variants (what the rollout gives more
+ * users) judged against the control variants by the analysis that gates canaries, from the
+ * router's per-(flag, variant) counters or, for apps behind another proxy, the outcomes SDKs report.
+ */
+export interface FlagRolloutGuard {
+  /** Variant names the app's responses carry for the treatment (`on` for a boolean flag). */
+  treatment: string[];
+  /** ... and for the control (`off` and `disabled` for a boolean flag). */
+  control: string[];
+  /** What a failing guard sets: the flag off, or the rolled-out variant's share to 0%. */
+  safe: 'off' | 'variant-zero';
+  /** The latest look, as far as it was saved (looks are kept in memory; saved every few seconds and at the end). */
+  look: FlagGuardLookSummary | null;
+  /** When the guard failed and killed the flag. */
+  killedAt: string | null;
+}
 
-export type FlagRolloutPatch = Partial<Pick<FlagRolloutRecord, 'applied' | 'nextStepAt' | 'remainingMs' | 'status' | 'reason' | 'finishedAt'>>;
+export interface FlagGuardLookSummary {
+  at: string;
+  verdict: 'pass' | 'fail' | 'inconclusive';
+  reason: string;
+  looks: number;
+  /** Where the evidence came from: the router in front of the app, or the SDKs' reports. */
+  evidence: 'router' | 'sdk' | null;
+  /** Requests judged since the guard began. */
+  treatmentRequests: number;
+  controlRequests: number;
+  treatmentErrors: number;
+  controlErrors: number;
+}
+
+export type NewFlagRollout = Pick<FlagRolloutRecord, 'id' | 'app' | 'env' | 'flag' | 'variant' | 'steps' | 'everyMs' | 'applied' | 'nextStepAt' | 'status' | 'startedBy'> & { guard?: FlagRolloutGuard | null };
+
+export type FlagRolloutPatch = Partial<Pick<FlagRolloutRecord, 'applied' | 'nextStepAt' | 'remainingMs' | 'status' | 'reason' | 'finishedAt' | 'guard'>>;
 
 export const FLAG_SCHEDULE_ACTIONS = ['enable', 'disable', 'percent'] as const;
 export type FlagScheduleAction = (typeof FLAG_SCHEDULE_ACTIONS)[number];

@@ -23,6 +23,7 @@ const RolloutOpts = EnvOpts.extend({
   every: z.string().max(40).optional(),
   variant: z.string().min(1).max(255).optional(),
   guard: z.boolean().optional(),
+  control: z.string().min(1).max(255).optional(),
   to: IntString(0, 100).optional(),
   keep: z.boolean().optional(),
 });
@@ -62,7 +63,8 @@ export function registerFlagRollouts(flags: Command): void {
       .option('--steps <list>', 'percentages one after another, increasing, e.g. 1,5,25,50,100 (the first is applied at once and turns the flag on)')
       .option('--every <duration>', 'time between two steps, at least 1s (e.g. 10m)')
       .option('--variant <name>', "move this variant's share of the flag's variants instead of the percentage (the flag must be on)")
-      .option('--guard', 'judge each step by evidence before the next (not yet available)')
+      .option('--guard', 'judge the flag from every response it serves (the canary analysis: new variant against control) and kill it by itself if the new variant fails: the flag goes off (or the variant to 0%), the rollout fails, an incident opens')
+      .option('--control <variant>', 'with --guard and --variant: the variant to compare with (default: the only other one, or one named control)')
       .option('--to <n>', 'with abort: leave the percentage at N (default 0, as Argo Rollouts sends all traffic back to stable)')
       .option('--keep', 'with abort: leave the percentage where the rollout had it'),
   ).action(
@@ -89,12 +91,12 @@ export function registerFlagRollouts(flags: Command): void {
       if (stepped) {
         if (opts.steps === undefined || opts.every === undefined) throw new UsageError('a stepped rollout needs both --steps (e.g. 1,5,25,50,100) and --every (e.g. 10m)');
         if (opts.strategy !== undefined) throw new UsageError('--strategy goes with --percent; a stepped rollout moves the flag\'s one flexibleRollout strategy');
-        const body: StartRollout = { steps: parseSteps(opts.steps), every: opts.every, ...(opts.variant !== undefined ? { variant: opts.variant } : {}), ...(opts.guard ? { guard: true } : {}) };
+        const body: StartRollout = { steps: parseSteps(opts.steps), every: opts.every, ...(opts.variant !== undefined ? { variant: opts.variant } : {}), ...(opts.guard ? { guard: true } : {}), ...(opts.control !== undefined ? { control: opts.control } : {}) };
         const r = await c.start(opts.app, opts.env, flag, body);
         return out.result(r, () => `${rolloutLine(r)}\nthe server moves it on by itself; follow it with \`rollgate flags rollout status ${flag} --app ${opts.app} --env ${opts.env}\``);
       }
       if (opts.percent === undefined) throw new UsageError('give --percent N (at once), or --steps and --every (step by step)');
-      if (opts.variant !== undefined || opts.guard) throw new UsageError('--variant and --guard go with --steps/--every');
+      if (opts.variant !== undefined || opts.guard || opts.control !== undefined) throw new UsageError('--variant, --guard and --control go with --steps/--every');
       const strategy = opts.strategy === undefined ? undefined : /^\d+$/.test(opts.strategy) ? Number(opts.strategy) : opts.strategy;
       const r = await flagsClient(clientFor(opts)).rollout(opts.app, opts.env, flag, { percent: opts.percent, ...(strategy !== undefined ? { strategy } : {}) });
       if (!r.state.enabled) out.warn(`${r.flag} is off in ${r.env}: the rollout applies once it is enabled (\`rollgate flags enable ${r.flag} --app ${r.app} --env ${r.env}\`)`);

@@ -37,6 +37,26 @@ export function errorsOf(m: VersionMetrics, opts: ErrorCounting = { countRetries
   return { requests: count(m.requests) + retries, errors: failedResponses(m) + retries };
 }
 
+/**
+ * a + b, for counters over the same histogram layout (adjacent spans of one version, or two
+ * variants' counters of one router). A layout that differs cannot be added up: b's is kept.
+ */
+export function sumMetrics(a: VersionMetrics, b: VersionMetrics): VersionMetrics {
+  const byClass: Record<string, number> = { ...a.byClass };
+  for (const [k, v] of Object.entries(b.byClass)) byClass[k] = (byClass[k] ?? 0) + v;
+  const layoutMatches = a.latency.counts.length === b.latency.counts.length;
+  return {
+    requests: a.requests + b.requests,
+    byClass,
+    upstreamErrors: a.upstreamErrors + b.upstreamErrors,
+    cutShort: a.cutShort + b.cutShort,
+    retries: a.retries + b.retries,
+    latency: layoutMatches
+      ? { boundsMs: [...b.latency.boundsMs], counts: a.latency.counts.map((c, i) => c + (b.latency.counts[i] ?? 0)), sumMs: a.latency.sumMs + b.latency.sumMs, count: a.latency.count + b.latency.count }
+      : structuredClone(b.latency),
+  };
+}
+
 /** The increment of one version's counters between two snapshots (prev undefined: since 0). */
 export function versionIncrement(prev: VersionMetrics | undefined, cur: VersionMetrics, opts: ErrorCounting = { countRetries: true }): VersionIncrement {
   const curCounts = errorsOf(cur, opts);
