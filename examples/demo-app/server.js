@@ -67,7 +67,8 @@ async function startFlags(b) {
   }
   const client = new sdk.RollgateClient({ url, key, appName: 'demo-app', instanceId: process.env.ROLLGATE_INSTANCE, onEvaluation: node.recordEvaluation }).start();
   client.on('error', (e) => process.stderr.write(`demo-app: flags: ${e.message ?? e}\n`));
-  return { client, wrap: node.withFlagTracking };
+  // Outcomes go to the server too, for guarded rollouts when the app is not behind the Rollgate router.
+  return { client, wrap: (handler) => node.withFlagTracking(handler, { outcomes: client }) };
 }
 
 const b = loadBehavior();

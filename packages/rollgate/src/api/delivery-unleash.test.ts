@@ -142,6 +142,31 @@ function suite(name: string, databaseUrl: () => string | undefined, opts: { spec
       assert.ok(!entries.some((e) => /^api\.|ofrep/.test(e.action)), entries.map((e) => e.action).join(', '));
     });
 
+    test('outcomes (for guarded rollouts): a server key appends them, read forward by seq; a malformed report is a 400 naming the field and adds nothing; a client key is refused', async () => {
+      const bounds = [1, 10, 100];
+      const pair = (over: Record<string, unknown> = {}) => ({ flag: 'checkout', variant: 'on', requests: 3, byClass: { '2xx': 2, '5xx': 1 }, cutShort: 0, latency: { boundsMs: bounds, counts: [1, 2, 3, 3], sumMs: 40, count: 3 }, ...over });
+      const report = (pairs: unknown[]) => ({ appName: 'shop-web', instanceId: 'i-9', pairs });
+      const from = await p.store.flagMetrics.lastOutcomeSeq();
+      const ok = await post(`${p.server.url}/api/client/outcomes`, server.key, report([pair(), pair({ variant: 'off', byClass: { '2xx': 3 } })]));
+      assert.equal(ok.status, 202, await ok.clone().text());
+      assert.deepEqual(await ok.json(), { recorded: 2 });
+      const rows = await p.store.flagMetrics.outcomesAfter('shop', 'staging', from, 100);
+      assert.deepEqual(rows.map((r) => [r.flag, r.variant, r.metrics.requests, r.metrics.byClass]), [['checkout', 'on', 3, { '2xx': 2, '5xx': 1 }], ['checkout', 'off', 3, { '2xx': 3 }]]);
+      assert.ok(rows[1]!.seq > rows[0]!.seq);
+      const refused = async (body: unknown, field: RegExp, key = server.key, status = 400) => {
+        const r = await post(`${p.server.url}/api/client/outcomes`, key, body);
+        assert.equal(r.status, status, JSON.stringify(body));
+        assert.match(((await r.json()) as { error: { message: string } }).error.message, field);
+      };
+      await refused(report([pair({ byClass: { '2xx': 1 } })]), /byClass.*add up to 1, not to requests \(3\)/);
+      await refused(report([pair({ latency: { boundsMs: bounds, counts: [2, 1, 3, 3], sumMs: 1, count: 3 } })]), /counts.*cumulative/);
+      await refused(report([pair({ latency: { boundsMs: [10, 1, 100], counts: [1, 2, 3, 3], sumMs: 1, count: 3 } })]), /bounds must increase/);
+      await refused(report([pair({ requests: -1 })]), /requests/);
+      await refused(report(Array.from({ length: 257 }, (_, i) => pair({ flag: `f${i}` }))), /at most 256 flag variant pairs/);
+      await refused(report([pair()]), /server/, client.key, 403);
+      assert.equal((await p.store.flagMetrics.outcomesAfter('shop', 'staging', rows[1]!.seq, 100)).length, 0, 'nothing refused was added');
+    });
+
     test('the real unleash-client reports its registration and metrics: the store counts what it evaluated', async () => {
       const sdk = await connectUnleash(p.server.url, server.key, { disableMetrics: false, metricsInterval: 200, appName: 'shop-api' });
       const count = async () => {

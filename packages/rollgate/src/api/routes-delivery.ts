@@ -78,6 +78,7 @@ export const DELIVERY_ROUTE_PERMISSIONS: readonly RoutePermission[] = [
   SDK('GET', '/api/client/streaming', 'server key: the rules, then their changes'),
   SDK('POST', '/api/client/register', 'server key: an SDK instance says it runs (kept in memory, bounded)'),
   SDK('POST', '/api/client/metrics', 'server key: evaluation counts of known flags'),
+  SDK('POST', '/api/client/outcomes', 'server key: request outcomes per flag variant, for guarded rollouts of apps not behind the router (appended, pruned after an hour)'),
   SDK('GET', '/api/frontend', 'client or server key: evaluated answers only'),
   SDK('POST', '/api/frontend', 'client or server key: evaluated answers only'),
   SDK('POST', '/api/frontend/client/register', 'client or server key: a frontend SDK says it runs'),

@@ -7,6 +7,7 @@
  *   POST /api/client/register    server key, {appName, instanceId, sdkVersion, started, interval} -> 202
  *   POST /api/client/metrics     server key, {appName, instanceId, bucket: {start, stop, toggles}} -> 202 {recorded, unknown}
  *   GET  /api/client/streaming   server key -> SSE: unleash-connected (hydration), unleash-updated (delta events)
+ *   POST /api/client/outcomes    server key, @rollgate/sdk's request outcomes per flag variant -> 202 {recorded} (guarded rollouts of apps not behind the router)
  *   GET  /api/frontend           client or server key, context in the query -> {toggles: [...]} (enabled flags only)
  *   POST /api/frontend           client or server key, {context} -> {toggles: [...]}
  *   POST /api/frontend/client/metrics, /api/frontend/client/register   what frontend SDKs report (client keys too)
@@ -18,7 +19,7 @@ import type { Logger } from '../engine/logger.js';
 import type { DeliveryAuth } from '../flags/delivery/auth.js';
 import { frontendContext, frontendToggles } from '../flags/delivery/frontend.js';
 import type { DeliveryHub, StreamFormat } from '../flags/delivery/hub.js';
-import { FeaturesQuery, FrontendBody, MetricsBody, RegisterBody } from '../flags/delivery/sdk-inputs.js';
+import { FeaturesQuery, FrontendBody, MetricsBody, OutcomesBody, RegisterBody } from '../flags/delivery/sdk-inputs.js';
 import { seenAt, usageOf, type SdkInstances } from '../flags/delivery/usage.js';
 import type { ResolvedFlagKey } from '../flags/flag-keys.js';
 import type { FlagKeyKind } from '../store/flags-types.js';
@@ -92,6 +93,14 @@ export function registerUnleashRoutes(app: Hono<ApiEnv>, d: DeliveryRouteDeps): 
     d.instances.seen(key.app, key.env, body.appName, body.instanceId, address(c));
     return c.json({ recorded: usage.length, unknown: unknown.slice(0, 20) }, 202);
   };
+  app.post('/api/client/outcomes', async (c) => {
+    const key = await d.auth.require(c, SERVER);
+    const body = parse(OutcomesBody, await readJson(c), 'outcomes');
+    const outcomes = body.pairs.map((p) => ({ flag: p.flag, variant: p.variant, metrics: { requests: p.requests, byClass: p.byClass, upstreamErrors: 0, cutShort: p.cutShort, retries: 0, latency: p.latency } }));
+    await d.store.flagMetrics.addOutcomes(key.app, key.env, body.instanceId, new Date().toISOString(), outcomes);
+    d.instances.seen(key.app, key.env, body.appName, body.instanceId, address(c));
+    return c.json({ recorded: outcomes.length }, 202);
+  });
   app.post('/api/client/register', register(SERVER));
   app.post('/api/client/metrics', metrics(SERVER));
   app.post('/api/frontend/client/register', register(ANY));

@@ -4,8 +4,10 @@
  * tagging every response with the variants it served, and real traffic. A flag whose `on` side
  * fails 30% of its requests is killed by its guard by itself (flag off, rollout failed, the kill
  * on the trail, an incident opened) and its failures stop once the SDKs see the kill; a healthy
- * flag guarded at the same time keeps going, judged from the router's counts.
+ * flag guarded at the same time keeps going, judged from the router's counts. An app run behind
+ * no Rollgate router (started by the test itself) is judged from the outcomes its SDK reports.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -30,6 +32,8 @@ let agent: RunningAgent;
 let server: RunningServer;
 let admin: ApiClient;
 let load: LoadGenerator | null = null;
+let edgeLoad: LoadGenerator | null = null;
+let edgeApp: ChildProcess | null = null;
 let port: number;
 
 async function until<T>(what: string, fn: () => Promise<T | undefined | null | false>, ms = 60_000): Promise<T> {
@@ -51,7 +55,7 @@ describe('guarded flag rollouts (real router, real SDK in the app)', () => {
     admin = new ApiClient(server.url, server.token!);
     await admin.applySpec({
       apps: { demo: { run: 'node server.js', replicas: 2, drainTimeout: '2s', healthCheck: { path: '/healthz', interval: '200ms', timeout: '1s', startTimeout: '15s' }, env: { FLAGS_URL: server.url } } },
-      environments: { staging: { listen: port, production: false, analysis: false } },
+      environments: { staging: { listen: port, production: false, analysis: false }, edge: { listen: await freePort(), production: false, analysis: false } },
     });
     const flags = flagsClient(admin);
     for (const name of ['new-checkout', 'new-search']) await flags.create('demo', { name, kind: 'release', owner: 'team-shop' });
@@ -68,6 +72,8 @@ describe('guarded flag rollouts (real router, real SDK in the app)', () => {
 
   after(async () => {
     await load?.stop();
+    await edgeLoad?.stop();
+    edgeApp?.kill('SIGKILL');
     await server?.stop();
     await agent?.stop();
     if (work) await rm(work, { recursive: true, force: true });
@@ -122,5 +128,30 @@ describe('guarded flag rollouts (real router, real SDK in the app)', () => {
       const l = x?.guard?.look;
       return l && l.evidence === 'router' && l.treatmentRequests > 0 && l.controlRequests > 0 && l.verdict !== 'fail' ? l : null;
     }, 10_000);
+  });
+
+  test('an app behind another proxy: judged from the outcomes its SDK reports, and killed', async () => {
+    // The demo app run by the test itself, not by the agent: no Rollgate router counts its responses.
+    const flags = flagsClient(admin);
+    await flags.create('demo', { name: 'edge-checkout', kind: 'release' });
+    const { key } = await flags.createKey('demo', 'edge', { kind: 'server', name: 'edge-app' });
+    const dir = await makeDemoRelease(join(work, 'edge-release'), { version: 'edge', latencyMs: 2, flags: { 'edge-checkout': 0.3 } }, { withSdk: true });
+    const appPort = await freePort();
+    edgeApp = spawn(process.execPath, ['server.js'], { cwd: dir, env: { ...process.env, PORT: String(appPort), FLAGS_URL: server.url, FLAGS_KEY: key }, stdio: 'ignore' });
+    await until('the edge app to listen', () => fetch(`http://127.0.0.1:${appPort}/healthz`).then((r) => r.ok, () => false), 15_000);
+    edgeLoad = new LoadGenerator({ url: `http://127.0.0.1:${appPort}`, ratePerSecond: 300, durationMs: 60_000, connections: 16 });
+    edgeLoad.start();
+    const rollouts = flagRolloutsClient(admin);
+    const r = await rollouts.start('demo', 'edge', 'edge-checkout', { steps: [20, 100], every: '5m', guard: true });
+    const killed = await until<RolloutView>('the guard to kill edge-checkout', async () => {
+      const [x] = await rollouts.history('demo', 'edge', 'edge-checkout');
+      return x && x.status !== 'running' ? x : null;
+    });
+    assert.equal(killed.id, r.id);
+    assert.equal(killed.status, 'failed', killed.reason ?? '');
+    assert.equal(killed.guard?.look?.evidence, 'sdk', JSON.stringify(killed.guard?.look));
+    assert.match(killed.reason ?? '', /^killed by its guard: flag edge-checkout: on vs off: error-rate/);
+    const state = await flags.state('demo', 'edge');
+    assert.equal(state.state.features.find((f) => f.name === 'edge-checkout')?.enabled, false);
   });
 });

@@ -40,6 +40,7 @@ import { FlagSchedules } from '../flags/schedules.js';
 import { FlagScheduler } from '../flags/scheduler.js';
 import { FlagGuards } from '../flags/guard.js';
 import { RouterEvidence } from '../flags/evidence/router.js';
+import { SdkEvidence } from '../flags/evidence/sdk.js';
 import { SecretRollout } from '../engine/secret-rollout.js';
 import { LocalAgentRuntime } from '../runtime/local-agent.js';
 import { openStore } from '../store/index.js';
@@ -154,7 +155,8 @@ export async function runServer(opts: ServerOptions): Promise<RunningServer> {
   const flagGuards = new FlagGuards({
     store,
     rollouts: flagRollouts,
-    evidence: [new RouterEvidence(runtime)],
+    // The router's counts when the app is behind it; else what the app's SDK reports.
+    evidence: [new RouterEvidence(runtime), new SdkEvidence(store.flagMetrics)],
     log,
     onKilled: async (r, look) => {
       await incidents.openForFlagGuard({ app: r.app, env: r.env, flag: r.flag, rollout: r.id, reason: look.reason });

@@ -1,6 +1,7 @@
 /** FlagMetricsStore over Kysely, for SQLite and PostgreSQL. */
 import type { Kysely } from 'kysely';
-import type { FlagMetricsStore, FlagUsage, FlagUsageRecord } from './flag-metrics-types.js';
+import type { VersionMetrics } from '../core/dataplane.js';
+import type { FlagMetricsStore, FlagOutcome, FlagOutcomeRow, FlagUsage, FlagUsageRecord } from './flag-metrics-types.js';
 import type { Database, SqlDialect } from './schema.js';
 import { writeTransaction } from './write-transaction.js';
 
@@ -49,5 +50,29 @@ export class FlagMetricsQueries implements FlagMetricsStore {
       firstSeenAt: r.first_seen_at,
       lastSeenAt: r.last_seen_at,
     }));
+  }
+
+  async addOutcomes(app: string, env: string, instanceId: string, receivedAt: string, outcomes: readonly FlagOutcome[]): Promise<void> {
+    if (outcomes.length === 0) return;
+    const rows = outcomes.map((o) => ({ app, env, flag: o.flag, variant: o.variant, instance_id: instanceId, received_at: receivedAt, metrics: JSON.stringify(o.metrics) }));
+    await writeTransaction(this.db, this.dialect, async (trx) => {
+      // One statement per 100 rows keeps PostgreSQL's parameter count far below its limit.
+      for (let i = 0; i < rows.length; i += 100) await trx.insertInto('flag_outcomes').values(rows.slice(i, i + 100)).execute();
+    });
+  }
+
+  async outcomesAfter(app: string, env: string, afterSeq: number, limit: number): Promise<FlagOutcomeRow[]> {
+    const rows = await this.db.selectFrom('flag_outcomes').select(['seq', 'flag', 'variant', 'metrics']).where('app', '=', app).where('env', '=', env).where('seq', '>', afterSeq).orderBy('seq').limit(limit).execute();
+    return rows.map((r) => ({ seq: Number(r.seq), flag: r.flag, variant: r.variant, metrics: JSON.parse(r.metrics) as VersionMetrics }));
+  }
+
+  async lastOutcomeSeq(): Promise<number> {
+    const r = await this.db.selectFrom('flag_outcomes').select((eb) => eb.fn.max('seq').as('seq')).executeTakeFirst();
+    return r?.seq === null || r?.seq === undefined ? 0 : Number(r.seq);
+  }
+
+  async pruneOutcomes(before: string): Promise<number> {
+    const r = await this.db.deleteFrom('flag_outcomes').where('received_at', '<', before).executeTakeFirst();
+    return Number(r.numDeletedRows);
   }
 }

@@ -1,4 +1,5 @@
 /** Table types of the feature-flag tables (migration 0009). JSON is text, times ISO-8601 UTC text. */
+import type { Generated } from 'kysely';
 
 export interface FlagsTable {
   app: string;
@@ -69,6 +70,18 @@ export interface FlagMetricsTable {
   last_seen_at: string;
 }
 
+/** SDK-reported request outcomes per flag variant (migration 0013); metrics is a VersionMetrics-like JSON increment. */
+export interface FlagOutcomesTable {
+  seq: Generated<number>;
+  app: string;
+  env: string;
+  flag: string;
+  variant: string;
+  instance_id: string;
+  received_at: string;
+  metrics: string;
+}
+
 export interface FlagsTables {
   flags: FlagsTable;
   flag_states: FlagStatesTable;
@@ -76,4 +89,5 @@ export interface FlagsTables {
   flag_revisions: FlagRevisionsTable;
   flag_keys: FlagKeysTable;
   flag_metrics: FlagMetricsTable;
+  flag_outcomes: FlagOutcomesTable;
 }

@@ -9,6 +9,7 @@
 import { applyDelta, compile, type ClientFeatures, type ClientFeaturesDelta, type Context, type Evaluator, type Feature, type FlagEvaluation, type VariantResult } from '../engine/index.js';
 import { Emitter } from './emitter.js';
 import { readSse, type SseFields } from './sse.js';
+import { Outcomes } from './outcomes.js';
 import { Usage } from './usage.js';
 
 export const SDK_NAME = 'rollgate-sdk:0.1.0';
@@ -28,6 +29,8 @@ export interface RollgateClientOptions {
   refreshIntervalMs?: number;
   /** How often usage is reported (ms, default 60000; 0: never). */
   metricsIntervalMs?: number;
+  /** How often request outcomes recorded by the Node middleware are reported (ms, default 1000), for guarded rollouts. */
+  outcomesIntervalMs?: number;
   /** For applicationHostname strategies. */
   hostname?: string;
   /** Called on every evaluation (the Node middleware tags responses with them). */
@@ -65,6 +68,10 @@ export class RollgateClient extends Emitter<ClientEvents> {
   private lastEventId: string | undefined;
   private revisionSeen: number | null = null;
   private readonly usage = new Usage();
+  private readonly outcomes = new Outcomes();
+  private outcomesTimer: ReturnType<typeof setInterval> | undefined;
+  /** The server has no outcomes endpoint (older than guarded rollouts): stop recording and reporting. */
+  private outcomesRefused = false;
   private readonly abort = new AbortController();
   private readonly fetchFn: typeof fetch;
   private readonly base: string;
@@ -92,6 +99,8 @@ export class RollgateClient extends Emitter<ClientEvents> {
     const every = this.o.metricsIntervalMs ?? 60_000;
     if (every > 0) this.metricsTimer = setInterval(() => void this.flushUsage(), every);
     (this.metricsTimer as { unref?: () => void } | undefined)?.unref?.();
+    this.outcomesTimer = setInterval(() => void this.flushOutcomes(), this.o.outcomesIntervalMs ?? 1000);
+    (this.outcomesTimer as { unref?: () => void } | undefined)?.unref?.();
     void this.register();
     return this;
   }
@@ -156,8 +165,10 @@ export class RollgateClient extends Emitter<ClientEvents> {
     this.abort.abort();
     this.wake?.();
     if (this.metricsTimer) clearInterval(this.metricsTimer);
+    if (this.outcomesTimer) clearInterval(this.outcomesTimer);
     await this.running?.catch(() => undefined);
     if ((this.o.metricsIntervalMs ?? 60_000) > 0) await this.flushUsage();
+    await this.flushOutcomes();
   }
 
   // --- following the server ---------------------------------------------------------------
@@ -293,6 +304,37 @@ export class RollgateClient extends Emitter<ClientEvents> {
       }).then((r) => r.body?.cancel());
     } catch (e) {
       if (!this.closed) this.emit('error', { message: `registration failed: ${e instanceof Error ? e.message : String(e)}` });
+    }
+  }
+
+  /**
+   * A finished response's outcome by the variants that served it (the Node middleware calls this
+   * when given the client as `outcomes`): reported for guarded rollouts of apps not behind the
+   * Rollgate router.
+   */
+  recordOutcome(variants: Iterable<readonly [string, string]>, status: number, latencyMs: number, cutShort: boolean): void {
+    if (!this.closed && !this.outcomesRefused) this.outcomes.recordOutcome(variants, status, latencyMs, cutShort);
+  }
+
+  /** Reports outcomes since the last report; a failed report keeps them for the next. */
+  async flushOutcomes(): Promise<void> {
+    const batch = this.outcomes.take();
+    if (!batch) return;
+    try {
+      const res = await this.fetchFn(`${this.base}/api/client/outcomes`, {
+        method: 'POST',
+        headers: { authorization: this.o.key, 'content-type': 'application/json', 'unleash-appname': this.o.appName ?? 'rollgate-sdk', 'unleash-sdk': SDK_NAME },
+        body: JSON.stringify({ appName: this.o.appName ?? 'rollgate-sdk', instanceId: this.o.instanceId ?? 'rollgate-sdk', ...batch }),
+      });
+      await res.body?.cancel();
+      if (res.status === 404) {
+        this.outcomesRefused = true;
+        throw new FlagClientError('the server takes no request outcomes (it is older than guarded rollouts); they are no longer recorded', 404);
+      }
+      if (res.status >= 400) throw new FlagClientError(`outcome report refused: ${res.status}`, res.status);
+    } catch (e) {
+      if (!this.outcomesRefused) this.outcomes.restore(batch);
+      if (!this.closed) this.emit('error', { message: e instanceof Error ? e.message : String(e) });
     }
   }
 

@@ -4,5 +4,5 @@
  */
 export { FLAGS_HEADER, MAX_FLAG_PAIRS, MAX_FLAGS_HEADER_BYTES, formatFlagsHeader } from './header.js';
 export { recordEvaluation, currentEvaluations } from './tracking.js';
-export { flagsMiddleware, withFlagTracking, type NextFunction, type NodeHandler } from './middleware.js';
+export { flagsMiddleware, withFlagTracking, type NextFunction, type NodeHandler, type TrackingOptions } from './middleware.js';
 export { trackedEvaluator, type EvaluatorLike, type TrackedEvaluator } from './tracked-evaluator.js';
