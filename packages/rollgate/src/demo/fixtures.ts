@@ -90,6 +90,8 @@ export interface DemoSpecOptions {
   canaryAnalysisStep?: boolean;
   /** Add the demo's release pipeline. */
   pipeline?: boolean;
+  /** The server the app's SDK reads its flags from (FLAGS_URL; the key is the FLAGS_KEY secret). */
+  flagsUrl?: string;
 }
 
 /** The release pipeline of the demo app: the five stages of the seed articles, end to end. */
@@ -123,7 +125,7 @@ apps:
     portEnv: PORT
     replicas: ${o.replicas ?? 2}
     drainTimeout: 10s
-    healthCheck: { path: /healthz, interval: 200ms, timeout: 1s, startTimeout: 15s }
+    healthCheck: { path: /healthz, interval: 200ms, timeout: 1s, startTimeout: 15s }${o.flagsUrl ? `\n    env: { FLAGS_URL: "${o.flagsUrl}" }` : ''}
 environments:
   staging:
     listen: ${o.stagingPort}${o.analysis === false ? '\n    analysis: false' : ''}

@@ -3,8 +3,9 @@
  * example app v1 to production, puts synthetic traffic on it, releases v2 by canary, v3 by
  * blue-green, rolls back to v2, lets automated analysis roll back a faulty v4, then releases v5
  * through the full pipeline (build, tests with a JUnit gate, staging, automatic and manual
- * approval, canary with analysis), and prints what happened, how many requests failed, and the
- * DORA delivery metrics.
+ * approval, canary with analysis), rolls a flag out with a guard that kills its faulty new code
+ * path by itself, and prints what happened, how many requests failed, and the DORA delivery
+ * metrics. The app evaluates its flags through @rollgate/sdk (shipped in each release).
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -19,6 +20,9 @@ import { formatDuration } from '../core/duration.js';
 import { LoadGenerator, type PhaseStats } from '../loadgen/loadgen.js';
 import { doraTable } from '../cli/commands/dora.js';
 import type { RunView } from '../engine/pipeline/pipelines.js';
+import { flagsClient } from '../cli/client-flags.js';
+import { flagRolloutsClient, type RolloutView } from '../cli/client-flag-rollouts.js';
+import { setSecret } from '../cli/client-secrets.js';
 import { demoSpec, freePort, makeDemoRelease, makeDemoSource, type Behavior } from './fixtures.js';
 import { startPlatform, waitForDeployment } from './platform.js';
 
@@ -37,8 +41,11 @@ function say(msg: string): void {
   process.stdout.write(`\x1b[1m▸\x1b[0m ${msg}\n`);
 }
 
+/** The flag whose new code path fails 20% of the requests it serves (a bug behind a flag). */
+const FAULTY_FLAG = 'new-checkout';
+
 async function release(client: ApiClient, base: string, b: Behavior): Promise<void> {
-  const dir = await makeDemoRelease(base, b);
+  const dir = await makeDemoRelease(base, { ...b, flags: { [FAULTY_FLAG]: 0.2 } }, { withSdk: true });
   await client.uploadRelease('demo', packDir(await checkReleaseDir(dir)), { version: b.version });
 }
 
@@ -46,7 +53,7 @@ async function main(): Promise<number> {
   const work = await mkdtemp(join(tmpdir(), 'rollgate-demo-'));
   const dataDir = join(work, '.rollgate');
   const [apiPort, stagingPort, productionPort] = [await freePort(), await freePort(), await freePort()];
-  const specText = demoSpec({ stagingPort, productionPort, replicas: 2, canaryAnalysisStep: true, pipeline: true });
+  const specText = demoSpec({ stagingPort, productionPort, replicas: 2, canaryAnalysisStep: true, pipeline: true, flagsUrl: `http://127.0.0.1:${apiPort}` });
   await writeFile(join(work, 'rollgate.yaml'), specText);
 
   say(`starting the platform (data in ${dataDir})`);
@@ -58,6 +65,9 @@ async function main(): Promise<number> {
   let load: LoadGenerator | null = null;
   try {
     await admin.applySpec(parseYaml(specText));
+    // The app's SDK key for production, as a secret its instances get in FLAGS_KEY.
+    const { key } = await flagsClient(admin).createKey('demo', 'production', { kind: 'server', name: 'demo-app' });
+    await setSecret(admin, 'demo', 'production', 'FLAGS_KEY', new TextEncoder().encode(key));
     const asUser = async (name: string) => {
       await createUser(admin, { name, roles: ['release-manager'], generatePassword: true });
       const t = await createToken(admin, { user: name, name: 'demo', expires: '1d' });
@@ -108,6 +118,25 @@ async function main(): Promise<number> {
       say(`faulty v4: ${end.status.replace('_', ' ')} automatically ${detected ? `${detected} after it got traffic` : ''}: ${end.message}`);
     });
 
+    // Deploy is not release: a feature behind a flag, rolled out with a guard.
+    let flagSummary = '';
+    {
+      const what = `flag ${FAULTY_FLAG}`;
+      load.setPhase(what);
+      const t0 = Date.now();
+      await flagsClient(client).create('demo', { name: FAULTY_FLAG, kind: 'release', owner: 'rita', description: 'the new checkout (its code path fails 20% of its requests)' });
+      say(`${what}: guarded rollout in production, 10% then 50% then 100% every 20s; its new code path fails 20% of the requests it serves`);
+      const started = await flagRolloutsClient(client).start('demo', 'production', FAULTY_FLAG, { steps: [10, 50, 100], every: '20s', guard: true });
+      const end = await waitForRollout(client, started.id, FAULTY_FLAG);
+      await new Promise((r) => setTimeout(r, 1500)); // the kill reaches every instance's SDK; requests under way finish
+      const stats = load.phaseStats(what);
+      const outcome = end.guard?.killedAt ? 'killed' : end.status;
+      const detected = end.guard?.killedAt ? `${((Date.parse(end.guard.killedAt) - Date.parse(started.createdAt)) / 1000).toFixed(2)}s` : '?';
+      rows.push({ what, strategy: 'flag', outcome, expected: 'killed', durationMs: Date.now() - t0, stats });
+      flagSummary = `guarded flag ${FAULTY_FLAG}: killed by its guard ${detected} after its rollout began (at 10%); ${stats.failed} user requests failed meanwhile; the flag is off, an incident is open`;
+      say(`${what}: ${outcome} ${detected} after the rollout began: ${end.reason ?? ''}`);
+    }
+
     // The whole path from source to production, as a team runs it every day.
     load.setPhase('pipeline v5');
     const t0 = Date.now();
@@ -130,6 +159,7 @@ async function main(): Promise<number> {
     const bad = rows.filter((r) => r.outcome !== r.expected || (r.expected === 'succeeded' && r.stats.failed > 0));
     const faulty = rows.find((r) => r.what === 'faulty v4');
     if (faulty) process.stdout.write(`\nautomated rollback of faulty v4: detected ${detected || '?'} after it got traffic; ${faulty.stats.failed} user requests failed meanwhile\n`);
+    if (flagSummary) process.stdout.write(`${flagSummary}\n`);
     for (const r of bad) process.stdout.write(`  ✗ ${r.what}: ${r.outcome} (expected ${r.expected}), ${r.stats.failed} failed ${JSON.stringify(r.stats.reasons)}\n`);
     const status = await client.status({ app: 'demo', env: 'production' });
     process.stdout.write(`\nproduction now serves ${status[0]?.currentVersion ?? '?'}; ${bad.length === 0 ? 'every step behaved' : `${bad.length} step(s) misbehaved`}\n`);
@@ -148,6 +178,17 @@ async function main(): Promise<number> {
     await load?.stop();
     await p.stop();
     await rm(work, { recursive: true, force: true });
+  }
+}
+
+/** Polls a flag rollout until it is no longer running (killed by its guard, completed, or stopped). */
+async function waitForRollout(client: ApiClient, id: string, flag: string): Promise<RolloutView> {
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    const r = (await flagRolloutsClient(client).history('demo', 'production', flag)).find((x) => x.id === id);
+    if (r && r.status !== 'running') return r;
+    if (Date.now() > deadline) throw new Error(`flag rollout ${id} still ${r?.status ?? 'missing'} after 2 minutes: ${r?.reason ?? ''}`);
+    await new Promise((res) => setTimeout(res, 100));
   }
 }
 
