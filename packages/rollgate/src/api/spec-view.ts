@@ -26,7 +26,11 @@ export function channelsDigest(channels: unknown): string {
 }
 
 export async function appliedSpecView(d: { store: Store; catalog: PipelineCatalog; notifications: Notifications }): Promise<AppliedSpecView> {
-  const [apps, envs, pipelines, channels] = await Promise.all([d.store.listApps(), d.store.listEnvironments(), d.catalog.all(), d.notifications.applied()]);
+  // Pipelines first: an apply writes environments and apps before pipelines, so a view that sees
+  // an apply's pipelines sees its apps too (read all at once, the apps could be read before the
+  // apply and the pipelines after it).
+  const pipelines = await d.catalog.all();
+  const [apps, envs, channels] = await Promise.all([d.store.listApps(), d.store.listEnvironments(), d.notifications.applied()]);
   return {
     apps: Object.fromEntries(apps.map((a) => [a.name, a.spec])),
     environments: Object.fromEntries(envs.map((e) => [e.name, e.spec])),
