@@ -9,30 +9,22 @@
 import { applyDelta, compile, type ClientFeatures, type ClientFeaturesDelta, type Context, type Evaluator, type Feature, type FlagEvaluation, type VariantResult } from '../engine/index.js';
 import { Emitter } from './emitter.js';
 import { readSse, type SseFields } from './sse.js';
+import { FlagClientError, Readiness, Transport, type TransportOptions } from './transport.js';
 import { Usage } from './usage.js';
 
-export const SDK_NAME = 'rollgate-sdk:0.1.0';
+export { FlagClientError, SDK_NAME } from './transport.js';
 
-export interface RollgateClientOptions {
-  /** The Rollgate server, e.g. http://127.0.0.1:7070. */
-  url: string;
+export interface RollgateClientOptions extends TransportOptions {
   /** A server SDK key (`rollgate flags key create --kind server`). */
   key: string;
-  appName?: string;
-  instanceId?: string;
   /** Rules to serve until the server first answers (and whenever it never has). */
   bootstrap?: ClientFeatures;
-  /** Follow the event stream (default); false polls only. */
-  streaming?: boolean;
-  /** How often to poll while the stream is down or off (ms, default 15000). */
-  refreshIntervalMs?: number;
   /** How often usage is reported (ms, default 60000; 0: never). */
   metricsIntervalMs?: number;
   /** For applicationHostname strategies. */
   hostname?: string;
   /** Called on every evaluation (the Node middleware tags responses with them). */
   onEvaluation?: (flag: string, variant: string) => void;
-  fetch?: typeof fetch;
 }
 
 export interface ClientEvents extends Record<string, unknown> {
@@ -44,18 +36,8 @@ export interface ClientEvents extends Record<string, unknown> {
   error: { message: string; status?: number };
 }
 
-/** A failure the client reports; 401/403 mean the key is wrong or revoked. */
-export class FlagClientError extends Error {
-  constructor(
-    message: string,
-    readonly status?: number,
-  ) {
-    super(message);
-  }
-}
-
 const EMPTY: ClientFeatures = { version: 2, features: [] };
-const MAX_BACKOFF_MS = 30_000;
+const STRATEGIES = ['default', 'userWithId', 'gradualRolloutUserId', 'gradualRolloutSessionId', 'gradualRolloutRandom', 'remoteAddress', 'flexibleRollout', 'applicationHostname'];
 
 export class RollgateClient extends Emitter<ClientEvents> {
   private evaluator: Evaluator;
@@ -65,20 +47,14 @@ export class RollgateClient extends Emitter<ClientEvents> {
   private lastEventId: string | undefined;
   private revisionSeen: number | null = null;
   private readonly usage = new Usage();
-  private readonly abort = new AbortController();
-  private readonly fetchFn: typeof fetch;
-  private readonly base: string;
-  private readyState: 'no' | 'bootstrap' | 'server' = 'no';
-  private readyWaiters: (() => void)[] = [];
-  private metricsTimer: ReturnType<typeof setInterval> | undefined;
+  private readonly t: Transport;
+  private readonly readiness = new Readiness<'server' | 'bootstrap'>();
+  private stopMetrics: (() => void) | undefined;
   private running: Promise<void> | undefined;
-  private closed = false;
-  private wake: (() => void) | undefined;
 
   constructor(private readonly o: RollgateClientOptions) {
     super();
-    this.fetchFn = o.fetch ?? globalThis.fetch.bind(globalThis);
-    this.base = o.url.replace(/\/+$/, '');
+    this.t = new Transport(o);
     this.state = o.bootstrap;
     this.evaluator = compile(o.bootstrap ?? EMPTY, o.hostname ? { hostname: o.hostname } : {});
     this.features = byName(o.bootstrap ?? EMPTY);
@@ -88,18 +64,18 @@ export class RollgateClient extends Emitter<ClientEvents> {
   start(): this {
     if (this.running) return this;
     if (this.o.bootstrap) this.markReady('bootstrap');
-    this.running = this.run();
+    this.running = this.t.follow({ poll: () => this.poll(), stream: () => this.stream(), failed: (err) => this.emit('error', err.status === undefined ? { message: err.message } : { message: err.message, status: err.status }) });
     const every = this.o.metricsIntervalMs ?? 60_000;
-    if (every > 0) this.metricsTimer = setInterval(() => void this.flushUsage(), every);
-    (this.metricsTimer as { unref?: () => void } | undefined)?.unref?.();
-    void this.register();
+    if (every > 0) this.stopMetrics = this.t.every(every, () => void this.flushUsage());
+    void this.t.register('/api/client/register', every, STRATEGIES).catch((e: unknown) => {
+      if (!this.t.closed) this.emit('error', { message: `registration failed: ${e instanceof Error ? e.message : String(e)}` });
+    });
     return this;
   }
 
   /** Resolves once rules are in force: the server's, or the bootstrap's. */
   ready(): Promise<void> {
-    if (this.readyState !== 'no') return Promise.resolve();
-    return new Promise((r) => this.readyWaiters.push(r));
+    return this.readiness.wait();
   }
 
   /** The server's revision of the rules in force (null before its first answer). */
@@ -151,44 +127,18 @@ export class RollgateClient extends Emitter<ClientEvents> {
 
   /** Stops following and reports what is left of usage. */
   async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    this.abort.abort();
-    this.wake?.();
-    if (this.metricsTimer) clearInterval(this.metricsTimer);
+    if (this.t.closed) return;
+    this.t.close();
+    this.stopMetrics?.();
     await this.running?.catch(() => undefined);
     if ((this.o.metricsIntervalMs ?? 60_000) > 0) await this.flushUsage();
   }
 
   // --- following the server ---------------------------------------------------------------
 
-  private async run(): Promise<void> {
-    let failures = 0;
-    while (!this.closed) {
-      try {
-        await this.poll();
-        if (this.o.streaming === false) {
-          failures = 0;
-          await this.sleep(this.o.refreshIntervalMs ?? 15_000);
-          continue;
-        }
-        await this.stream();
-        failures = 0; // the server ended the stream cleanly: reconnect at once, after a catch-up poll
-      } catch (e) {
-        if (this.closed) return;
-        failures++;
-        const err = e instanceof FlagClientError ? e : new FlagClientError(e instanceof Error ? e.message : String(e));
-        this.emit('error', err.status === undefined ? { message: err.message } : { message: err.message, status: err.status });
-        // A refused key will not start working by itself soon: wait long; a network blip: back off.
-        const wait = err.status === 401 || err.status === 403 ? MAX_BACKOFF_MS : Math.min(MAX_BACKOFF_MS, 250 * 2 ** Math.min(failures, 7));
-        await this.sleep(this.o.streaming === false ? (this.o.refreshIntervalMs ?? 15_000) : wait * (0.75 + Math.random() * 0.5));
-      }
-    }
-  }
-
   /** One conditional fetch of the whole state; a 304 changes nothing. */
   private async poll(): Promise<void> {
-    const res = await this.request('GET', '/api/client/features', undefined, this.etag ? { 'if-none-match': this.etag } : {});
+    const res = await this.t.request('GET', '/api/client/features', { headers: this.etag ? { 'if-none-match': this.etag } : {} });
     if (res.status === 304) {
       this.markReady('server');
       return;
@@ -202,7 +152,7 @@ export class RollgateClient extends Emitter<ClientEvents> {
   private async stream(): Promise<void> {
     const headers: Record<string, string> = { accept: 'text/event-stream' };
     if (this.lastEventId) headers['last-event-id'] = this.lastEventId;
-    const res = await this.request('GET', '/api/client/streaming', undefined, headers);
+    const res = await this.t.request('GET', '/api/client/streaming', { headers });
     if (!res.body) throw new FlagClientError('the event stream has no body');
     const fields: SseFields = {};
     try {
@@ -237,80 +187,16 @@ export class RollgateClient extends Emitter<ClientEvents> {
   }
 
   private markReady(source: 'server' | 'bootstrap'): void {
-    if (this.readyState === 'server' || this.readyState === source) return;
-    const first = this.readyState === 'no';
-    this.readyState = source;
-    if (first) {
-      for (const w of this.readyWaiters.splice(0)) w();
-      this.emit('ready', { source });
-    }
-  }
-
-  private async request(method: string, path: string, body?: unknown, extra: Record<string, string> = {}): Promise<Response> {
-    const headers: Record<string, string> = {
-      authorization: this.o.key,
-      'unleash-appname': this.o.appName ?? 'rollgate-sdk',
-      'unleash-sdk': SDK_NAME,
-      ...(this.o.instanceId ? { 'unleash-instanceid': this.o.instanceId } : {}),
-      ...extra,
-    };
-    if (body !== undefined) headers['content-type'] = 'application/json';
-    const res = await this.fetchFn(`${this.base}${path}`, { method, headers, signal: this.abort.signal, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
-    if (res.status >= 400) {
-      const text = await res.text().catch(() => '');
-      let message = text.slice(0, 500);
-      try {
-        const j = JSON.parse(text) as { error?: { message?: string }; message?: string };
-        message = j.error?.message ?? j.message ?? message;
-      } catch {
-        // not JSON: the text as it is
-      }
-      throw new FlagClientError(`${method} ${path}: ${res.status} ${message}`.trim(), res.status);
-    }
-    return res;
-  }
-
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const t = setTimeout(done, ms);
-      function done() {
-        clearTimeout(t);
-        resolve();
-      }
-      this.wake = done;
-    });
-  }
-
-  private async register(): Promise<void> {
-    try {
-      await this.request('POST', '/api/client/register', {
-        appName: this.o.appName ?? 'rollgate-sdk',
-        instanceId: this.o.instanceId ?? 'rollgate-sdk',
-        sdkVersion: SDK_NAME,
-        strategies: ['default', 'userWithId', 'gradualRolloutUserId', 'gradualRolloutSessionId', 'gradualRolloutRandom', 'remoteAddress', 'flexibleRollout', 'applicationHostname'],
-        started: new Date().toISOString(),
-        interval: this.o.metricsIntervalMs ?? 60_000,
-      }).then((r) => r.body?.cancel());
-    } catch (e) {
-      if (!this.closed) this.emit('error', { message: `registration failed: ${e instanceof Error ? e.message : String(e)}` });
-    }
+    if (this.readiness.source === 'server' || this.readiness.source === source) return;
+    if (this.readiness.mark(source)) this.emit('ready', { source });
   }
 
   /** Reports usage since the last report; a failed report keeps its counts for the next. */
   async flushUsage(): Promise<void> {
-    const bucket = this.usage.take();
-    if (!bucket) return;
     try {
-      const res = await this.fetchFn(`${this.base}/api/client/metrics`, {
-        method: 'POST',
-        headers: { authorization: this.o.key, 'content-type': 'application/json', 'unleash-appname': this.o.appName ?? 'rollgate-sdk', 'unleash-sdk': SDK_NAME },
-        body: JSON.stringify({ appName: this.o.appName ?? 'rollgate-sdk', instanceId: this.o.instanceId ?? 'rollgate-sdk', bucket }),
-      });
-      await res.body?.cancel();
-      if (res.status >= 400) throw new FlagClientError(`usage report refused: ${res.status}`, res.status);
+      await this.t.reportUsage('/api/client/metrics', this.usage);
     } catch (e) {
-      this.usage.restore(bucket);
-      if (!this.closed) this.emit('error', { message: e instanceof Error ? e.message : String(e) });
+      if (!this.t.closed) this.emit('error', { message: e instanceof Error ? e.message : String(e) });
     }
   }
 }
