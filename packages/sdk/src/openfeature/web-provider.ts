@@ -84,7 +84,9 @@ export class RollgateWebProvider implements Provider {
     } catch (e) {
       const status = (e as FlagClientError).status;
       if (status !== undefined && (isRefusal(status) || status < 500)) throw e;
-      this.events.emit(ProviderEvents.Stale, { message: `the flags for the new context could not be fetched (${(e as Error).message}); the last values serve until the server answers` });
+      // After this resolves the SDK marks the provider READY: STALE must come after that.
+      const message = `the flags for the new context could not be fetched (${(e as Error).message}); the last values serve until the server answers`;
+      setTimeout(() => this.events.emit(ProviderEvents.Stale, { message }), 0);
     }
   }
 
