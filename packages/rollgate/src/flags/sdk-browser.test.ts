@@ -117,7 +117,7 @@ if (missing) {
         async ({ url, key }) => {
           const rg = (globalThis as unknown as Win).rg;
           await rg.OpenFeature.setContext({ targetingKey: 'u1' });
-          rg.provider = new rg.RollgateWebProvider({ url, key, metricsIntervalMs: 0 });
+          rg.provider = new rg.RollgateWebProvider({ url, key, appName: 'shop-web', instanceId: 'browser-test' });
           await rg.OpenFeature.setProviderAndWait(rg.provider);
           const c = rg.OpenFeature.getClient();
           c.addHandler(rg.ProviderEvents.ConfigurationChanged, (d) => rg.changes.push(d?.flagsChanged ?? []));
@@ -145,6 +145,8 @@ if (missing) {
       await page.evaluate(() => (globalThis as unknown as Win).rg.provider!.client.flushUsage());
       const usage = await p.store.flagMetrics.usage('shop', 'staging', 'checkout');
       assert.ok(usage.some((r) => r.yes + r.no >= 2), `usage on record: ${JSON.stringify(usage)}`);
+      const sdks = await p.admin.request<{ instances: { appName: string; instanceId: string; sdkVersion: string | null }[] }>('GET', '/v1/apps/shop/envs/staging/flag-sdks');
+      assert.ok(sdks.instances.some((i) => i.appName === 'shop-web' && i.instanceId === 'browser-test' && /^rollgate-sdk:/.test(i.sdkVersion ?? '')), `the browser registered: ${JSON.stringify(sdks.instances)}`);
       assert.ok(urls.every((u) => !u.includes(key)), 'the key never travels in a URL');
       assert.deepEqual(pageErrors, []);
     });
