@@ -12,8 +12,8 @@
  */
 import { Emitter } from '../client/emitter.js';
 import { readSse } from '../client/sse.js';
+import { Reporting } from '../client/reporting.js';
 import { FlagClientError, Readiness, Transport, isRefusal, type TransportOptions } from '../client/transport.js';
-import { Usage } from '../client/usage.js';
 import { asBootstrap, asBulk, changedKeys, isOn, usageVariant, type EvaluatedFlag } from './evaluated.js';
 
 /**
@@ -30,7 +30,7 @@ export interface RollgateBrowserClientOptions extends TransportOptions {
   context?: BrowserContext;
   /** Values to serve until the server first answers: the `flags` of an OFREP bulk evaluation, e.g. rendered into the page. */
   bootstrap?: EvaluatedFlag[];
-  /** How often usage is reported (ms, default 60000; 0: never). */
+  /** How often usage is reported (ms, default 60000; 0: never, and no registration either). */
   metricsIntervalMs?: number;
 }
 
@@ -40,8 +40,8 @@ export type ChangeCause = 'server' | 'context' | 'refused';
 export interface BrowserClientEvents extends Record<string, unknown> {
   ready: { source: 'server' | 'bootstrap' };
   changed: { flags: string[]; cause: ChangeCause; revision: number | null };
-  /** Something failed. The last values stay in force, except on a refused key (401/403: defaults). */
-  error: { message: string; status?: number };
+  /** Something failed. The last values stay in force, except on a refused key (401/403: defaults). `report`: a usage report or the registration (the values are not affected). */
+  error: { message: string; status?: number; report?: boolean };
   /** The server answers again after a failure. */
   recovered: Record<string, never>;
 }
@@ -58,15 +58,15 @@ export class RollgateBrowserClient extends Emitter<BrowserClientEvents> {
   private failing = false;
   private seq = 0;
   private latest: Promise<void> = Promise.resolve();
-  private readonly usage = new Usage();
   private readonly t: Transport;
+  private readonly reporting: Reporting;
   private readonly readiness = new Readiness<'server' | 'bootstrap'>();
-  private stopMetrics: (() => void) | undefined;
   private running: Promise<void> | undefined;
 
   constructor(private readonly o: RollgateBrowserClientOptions) {
     super();
     this.t = new Transport(o);
+    this.reporting = new Reporting(this.t, { register: '/api/frontend/client/register', metrics: '/api/frontend/client/metrics' }, o.metricsIntervalMs ?? 60_000, (message) => this.emit('error', { message, report: true }));
     this.ctx = { ...(o.context ?? {}) };
     if (o.bootstrap) this.flags = byKey(asBootstrap(o.bootstrap));
   }
@@ -76,13 +76,7 @@ export class RollgateBrowserClient extends Emitter<BrowserClientEvents> {
     if (this.running) return this;
     if (this.o.bootstrap && this.readiness.mark('bootstrap')) this.emit('ready', { source: 'bootstrap' });
     this.running = this.t.follow({ poll: () => this.load('server'), stream: () => this.stream(), failed: (err) => this.failed(err) });
-    const every = this.o.metricsIntervalMs ?? 60_000;
-    if (every > 0) this.stopMetrics = this.t.every(every, () => void this.flushUsage());
-    if (every > 0) {
-      void this.t.register('/api/frontend/client/register', every).catch((e: unknown) => {
-        if (!this.t.closed) this.emit('error', { message: `registration failed: ${e instanceof Error ? e.message : String(e)}` });
-      });
-    }
+    this.reporting.start();
     return this;
   }
 
@@ -123,7 +117,7 @@ export class RollgateBrowserClient extends Emitter<BrowserClientEvents> {
   /** The flag's evaluation, counted as usage (undefined: no such flag, or no answer yet). */
   evaluate(name: string): EvaluatedFlag | undefined {
     const f = this.flags.get(name);
-    if (f) this.usage.count(name, isOn(f), usageVariant(f));
+    if (f) this.reporting.usage.count(name, isOn(f), usageVariant(f));
     return f;
   }
 
@@ -154,18 +148,13 @@ export class RollgateBrowserClient extends Emitter<BrowserClientEvents> {
   async close(): Promise<void> {
     if (this.t.closed) return;
     this.t.close();
-    this.stopMetrics?.();
     await this.running?.catch(() => undefined);
-    if ((this.o.metricsIntervalMs ?? 60_000) > 0) await this.flushUsage();
+    await this.reporting.close();
   }
 
   /** Reports usage since the last report (to the frontend API); a failed report keeps its counts for the next. */
-  async flushUsage(): Promise<void> {
-    try {
-      await this.t.reportUsage('/api/frontend/client/metrics', this.usage);
-    } catch (e) {
-      if (!this.t.closed) this.emit('error', { message: e instanceof Error ? e.message : String(e) });
-    }
+  flushUsage(): Promise<void> {
+    return this.reporting.flush();
   }
 
   // --- following the server ---------------------------------------------------------------

@@ -9,8 +9,8 @@
 import { applyDelta, compile, type ClientFeatures, type ClientFeaturesDelta, type Context, type Evaluator, type Feature, type FlagEvaluation, type VariantResult } from '../engine/index.js';
 import { Emitter } from './emitter.js';
 import { readSse, type SseFields } from './sse.js';
+import { Reporting } from './reporting.js';
 import { FlagClientError, Readiness, Transport, type TransportOptions } from './transport.js';
-import { Usage } from './usage.js';
 
 export { FlagClientError, SDK_NAME } from './transport.js';
 
@@ -19,7 +19,7 @@ export interface RollgateClientOptions extends TransportOptions {
   key: string;
   /** Rules to serve until the server first answers (and whenever it never has). */
   bootstrap?: ClientFeatures;
-  /** How often usage is reported (ms, default 60000; 0: never). */
+  /** How often usage is reported (ms, default 60000; 0: never, and no registration either). */
   metricsIntervalMs?: number;
   /** For applicationHostname strategies. */
   hostname?: string;
@@ -32,8 +32,8 @@ export interface ClientEvents extends Record<string, unknown> {
   ready: { source: 'server' | 'bootstrap' };
   /** New rules in force; `revision` is the server's, when it said. */
   changed: { revision: number | null };
-  /** Something failed; the last rules stay in force. `status` is the HTTP status when there was one. */
-  error: { message: string; status?: number };
+  /** Something failed; the last rules stay in force. `status` is the HTTP status when there was one; `report`: a usage report or the registration (the rules are not affected). */
+  error: { message: string; status?: number; report?: boolean };
 }
 
 const EMPTY: ClientFeatures = { version: 2, features: [] };
@@ -46,15 +46,15 @@ export class RollgateClient extends Emitter<ClientEvents> {
   private etag: string | undefined;
   private lastEventId: string | undefined;
   private revisionSeen: number | null = null;
-  private readonly usage = new Usage();
   private readonly t: Transport;
+  private readonly reporting: Reporting;
   private readonly readiness = new Readiness<'server' | 'bootstrap'>();
-  private stopMetrics: (() => void) | undefined;
   private running: Promise<void> | undefined;
 
   constructor(private readonly o: RollgateClientOptions) {
     super();
     this.t = new Transport(o);
+    this.reporting = new Reporting(this.t, { register: '/api/client/register', metrics: '/api/client/metrics', strategies: STRATEGIES }, o.metricsIntervalMs ?? 60_000, (message) => this.emit('error', { message, report: true }));
     this.state = o.bootstrap;
     this.evaluator = compile(o.bootstrap ?? EMPTY, o.hostname ? { hostname: o.hostname } : {});
     this.features = byName(o.bootstrap ?? EMPTY);
@@ -65,11 +65,7 @@ export class RollgateClient extends Emitter<ClientEvents> {
     if (this.running) return this;
     if (this.o.bootstrap) this.markReady('bootstrap');
     this.running = this.t.follow({ poll: () => this.poll(), stream: () => this.stream(), failed: (err) => this.emit('error', err.status === undefined ? { message: err.message } : { message: err.message, status: err.status }) });
-    const every = this.o.metricsIntervalMs ?? 60_000;
-    if (every > 0) this.stopMetrics = this.t.every(every, () => void this.flushUsage());
-    void this.t.register('/api/client/register', every, STRATEGIES).catch((e: unknown) => {
-      if (!this.t.closed) this.emit('error', { message: `registration failed: ${e instanceof Error ? e.message : String(e)}` });
-    });
+    this.reporting.start();
     return this;
   }
 
@@ -86,7 +82,7 @@ export class RollgateClient extends Emitter<ClientEvents> {
   isEnabled(name: string, context: Context = {}, defaultValue = false): boolean {
     if (!this.evaluator.has(name)) return defaultValue;
     const on = this.evaluator.isEnabled(name, context);
-    this.usage.count(name, on);
+    this.reporting.usage.count(name, on);
     this.o.onEvaluation?.(name, on ? 'on' : 'off');
     return on;
   }
@@ -94,7 +90,7 @@ export class RollgateClient extends Emitter<ClientEvents> {
   getVariant(name: string, context: Context = {}): VariantResult {
     const v = this.evaluator.getVariant(name, context);
     if (this.evaluator.has(name)) {
-      this.usage.count(name, v.feature_enabled ?? v.enabled, v.name);
+      this.reporting.usage.count(name, v.feature_enabled ?? v.enabled, v.name);
       this.o.onEvaluation?.(name, v.name);
     }
     return v;
@@ -104,7 +100,7 @@ export class RollgateClient extends Emitter<ClientEvents> {
   evaluate(name: string, context: Context = {}): FlagEvaluation | undefined {
     const e = this.evaluator.evaluate(name, context);
     if (e) {
-      this.usage.count(name, e.value, e.variant.name);
+      this.reporting.usage.count(name, e.value, e.variant.name);
       this.o.onEvaluation?.(name, e.variant.name);
     }
     return e;
@@ -129,9 +125,8 @@ export class RollgateClient extends Emitter<ClientEvents> {
   async close(): Promise<void> {
     if (this.t.closed) return;
     this.t.close();
-    this.stopMetrics?.();
     await this.running?.catch(() => undefined);
-    if ((this.o.metricsIntervalMs ?? 60_000) > 0) await this.flushUsage();
+    await this.reporting.close();
   }
 
   // --- following the server ---------------------------------------------------------------
@@ -192,12 +187,8 @@ export class RollgateClient extends Emitter<ClientEvents> {
   }
 
   /** Reports usage since the last report; a failed report keeps its counts for the next. */
-  async flushUsage(): Promise<void> {
-    try {
-      await this.t.reportUsage('/api/client/metrics', this.usage);
-    } catch (e) {
-      if (!this.t.closed) this.emit('error', { message: e instanceof Error ? e.message : String(e) });
-    }
+  flushUsage(): Promise<void> {
+    return this.reporting.flush();
   }
 }
 

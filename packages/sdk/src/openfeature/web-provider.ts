@@ -32,7 +32,8 @@ export class RollgateWebProvider implements Provider {
         if (c.cause !== 'context') this.events.emit(ProviderEvents.ConfigurationChanged, { flagsChanged: c.flags });
       }),
       this.client.on('error', (e) => {
-        if (this.initializing) return;
+        // A failed usage report or registration changes no value.
+        if (this.initializing || e.report) return;
         if (isRefusal(e.status)) this.events.emit(ProviderEvents.Error, { message: e.message });
         else this.events.emit(ProviderEvents.Stale, { message: `${e.message}; the last values serve until the server answers again` });
       }),
@@ -56,7 +57,7 @@ export class RollgateWebProvider implements Provider {
     try {
       await new Promise<void>((resolve, reject) => {
         const off = this.client.on('error', (e) => {
-          if (this.client.isReady) return;
+          if (this.client.isReady || e.report) return;
           off();
           reject(new GeneralError(`Rollgate: ${e.message}`));
         });
