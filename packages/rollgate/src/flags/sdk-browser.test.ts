@@ -4,8 +4,8 @@
  * OpenFeature web SDK's ESM build from a static server on another loopback port (an import map,
  * no bundler), so every call to Rollgate is cross-origin as on a real site. With a client key it
  * evaluates flags through RollgateWebProvider, sees a change made through the API as
- * CONFIGURATION_CHANGED over the event stream, fetches again on a context change, and reports
- * usage; the key never appears in a URL.
+ * CONFIGURATION_CHANGED over the event stream, fetches again on a context change, registers and
+ * reports usage (also as the page is left); the key never appears in a URL.
  *
  * Without /usr/bin/chromium the suite skips saying so, except under ROLLGATE_REQUIRE_ALL=1,
  * where it fails.
@@ -20,6 +20,7 @@ import type { RollgateWebProvider as Provider } from '@rollgate/sdk/openfeature-
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { startFlagsPlatform, type FlagsPlatform } from '../test/flags-platform.js';
 import { sdkKey } from '../test/delivery-kit.js';
+import { until } from '../test/split-platform.js';
 import { ModuleServer } from '../test/module-server.js';
 import { requireAllBackends } from '../test/pg.js';
 
@@ -111,7 +112,7 @@ if (missing) {
       await p?.stop();
     });
 
-    test('a flag evaluated in the browser; a change through the API arrives as CONFIGURATION_CHANGED; a context change fetches again; usage reaches the server', async () => {
+    test('a flag evaluated in the browser; a change through the API arrives as CONFIGURATION_CHANGED; a context change fetches again; usage reaches the server, also when the page is left', async () => {
       type Details = Pick<EvaluationDetails<FlagValue>, 'value' | 'variant' | 'reason' | 'errorCode'>;
       const first = await page.evaluate(
         async ({ url, key }) => {
@@ -149,6 +150,14 @@ if (missing) {
       assert.ok(sdks.instances.some((i) => i.appName === 'shop-web' && i.instanceId === 'browser-test' && /^rollgate-sdk:/.test(i.sdkVersion ?? '')), `the browser registered: ${JSON.stringify(sdks.instances)}`);
       assert.ok(urls.every((u) => !u.includes(key)), 'the key never travels in a URL');
       assert.deepEqual(pageErrors, []);
+
+      // A tab closed never closes the client: what was counted since the last report goes as the page is left.
+      await page.evaluate(() => {
+        const c = (globalThis as unknown as Win).rg.OpenFeature.getClient();
+        for (let i = 0; i < 7; i++) c.getStringValue('theme', 'x');
+      });
+      await page.goto('about:blank');
+      await until('the usage reported as the page went away', async () => (await p.store.flagMetrics.usage('shop', 'staging', 'theme')).find((r) => r.variant === 'blue' && r.yes >= 8));
     });
   });
 }

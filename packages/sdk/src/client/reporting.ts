@@ -1,7 +1,7 @@
 /**
  * What an SDK instance tells the server about itself, for both clients: its registration at
- * start, and its usage (evaluations per flag and variant) every `intervalMs` and at close, a
- * failed report keeping its counts for the next. `intervalMs` 0: it says nothing.
+ * start, and its usage (evaluations per flag and variant) every `intervalMs`, at close, and in a
+ * browser when the page is hidden or left; a failed report keeps its counts for the next. `intervalMs` 0: it says nothing.
  */
 import type { Transport } from './transport.js';
 import { Usage } from './usage.js';
@@ -27,7 +27,12 @@ export class Reporting {
 
   start(): void {
     if (this.intervalMs <= 0 || this.stop) return;
-    this.stop = this.t.every(this.intervalMs, () => void this.flush());
+    const stopTimer = this.t.every(this.intervalMs, () => void this.flush());
+    const stopPage = onPageHidden(() => void this.flush());
+    this.stop = () => {
+      stopTimer();
+      stopPage();
+    };
     void this.t.register(this.paths.register, this.intervalMs, this.paths.strategies).catch((e: unknown) => this.failed(`registration failed: ${messageOf(e)}`));
   }
 
@@ -49,6 +54,24 @@ export class Reporting {
   private failed(message: string): void {
     if (!this.t.closed) this.onError(message);
   }
+}
+
+/**
+ * In a browser, calls `fn` when the page is hidden or left (the last moment a report is sure to
+ * be sent: a tab closed is never "closed" by the app); elsewhere nothing. Returns the removal.
+ */
+function onPageHidden(fn: () => void): () => void {
+  const g = globalThis as { document?: { visibilityState?: string }; addEventListener?: (type: string, fn: () => void) => void; removeEventListener?: (type: string, fn: () => void) => void };
+  if (!g.document || typeof g.addEventListener !== 'function') return () => undefined;
+  const hidden = () => {
+    if (g.document?.visibilityState === 'hidden') fn();
+  };
+  g.addEventListener('visibilitychange', hidden);
+  g.addEventListener('pagehide', fn);
+  return () => {
+    g.removeEventListener?.('visibilitychange', hidden);
+    g.removeEventListener?.('pagehide', fn);
+  };
 }
 
 const messageOf = (e: unknown) => (e instanceof Error ? e.message : String(e));

@@ -36,7 +36,7 @@ export interface TransportOptions {
 export interface RequestOptions {
   body?: unknown;
   headers?: Record<string, string>;
-  /** Not cancelled by close() (the last usage report is sent after it). */
+  /** Not cancelled by close() (the last usage report is sent after it), and in a browser not by the page going away (fetch keepalive). */
   outlivesClose?: boolean;
 }
 
@@ -88,7 +88,7 @@ export class Transport {
       ...r.headers,
     };
     if (r.body !== undefined) headers['content-type'] = 'application/json';
-    const init: RequestInit = { method, headers, ...(r.outlivesClose ? {} : { signal: this.abort.signal }), ...(r.body === undefined ? {} : { body: JSON.stringify(r.body) }) };
+    const init: RequestInit = { method, headers, ...(r.outlivesClose ? { keepalive: true } : { signal: this.abort.signal }), ...(r.body === undefined ? {} : { body: JSON.stringify(r.body) }) };
     const res = await this.fetchFn(`${this.base}${path}`, init);
     if (res.status >= 400) {
       const text = await res.text().catch(() => '');
