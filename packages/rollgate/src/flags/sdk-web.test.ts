@@ -107,6 +107,8 @@ describe('the browser SDK (client keys) and the OpenFeature web provider against
     // Static context: a new context is evaluated by the server before the SDK says it changed.
     const contextChanged: number[] = [];
     of.addHandler(ProviderEvents.ContextChanged, () => contextChanged.push(1));
+    const changed: string[][] = [];
+    of.addHandler(ProviderEvents.ConfigurationChanged, (d) => changed.push(d?.flagsChanged ?? []));
     await OpenFeature.setContext('web', { targetingKey: 'u2' });
     assert.equal(of.getBooleanValue('beta', true), false, 'u2 is not a beta user');
     assert.equal(contextChanged.length, 1);
@@ -114,9 +116,8 @@ describe('the browser SDK (client keys) and the OpenFeature web provider against
     assert.equal(of.getBooleanDetails('beta', false).errorCode, 'TARGETING_KEY_MISSING');
     await OpenFeature.setContext('web', { targetingKey: 'u1' });
     assert.equal(of.getBooleanValue('beta', false), true);
+    assert.equal(changed.length, 0, `a context change is CONTEXT_CHANGED, not a configuration change: ${JSON.stringify(changed)}`);
 
-    const changed: string[][] = [];
-    of.addHandler(ProviderEvents.ConfigurationChanged, (d) => changed.push(d?.flagsChanged ?? []));
     await set('checkout', off);
     await until('CONFIGURATION_CHANGED for checkout', async () => changed.some((f) => f.includes('checkout')));
     assert.equal(of.getBooleanValue('checkout', true), false);
