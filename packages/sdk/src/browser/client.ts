@@ -173,15 +173,12 @@ export class RollgateBrowserClient extends Emitter<BrowserClientEvents> {
   private async fetchOnce(seq: number, cause: ChangeCause): Promise<void> {
     const context = wireContext(this.ctx);
     const res = await this.t.request('POST', BULK, { body: { context }, headers: this.etag ? { 'if-none-match': this.etag } : {} });
-    if (seq !== this.seq) {
-      await res.body?.cancel();
-      return this.latest;
-    }
-    if (res.status === 304) {
-      await res.body?.cancel();
-      return this.answered();
-    }
-    const bulk = asBulk(await res.json().catch(() => undefined));
+    const body: unknown = res.status === 304 ? undefined : await res.json().catch(() => undefined);
+    if (res.status === 304) await res.body?.cancel();
+    // Answers for an older context (or an older fetch) are not the ones that count.
+    if (seq !== this.seq) return this.latest;
+    if (res.status === 304) return this.answered();
+    const bulk = asBulk(body);
     this.etag = res.headers.get('etag') ?? undefined;
     this.revisionSeen = bulk.revision ?? this.revisionSeen;
     this.apply(byKey(bulk.flags), cause);
