@@ -53,6 +53,44 @@ describe('the web provider against a misbehaving server (a local stand-in)', () 
   });
 });
 
+describe('the browser client against a stand-in that answers out of order', () => {
+  test('an answer for an older context that arrives after the newer one is not taken', async () => {
+    let releaseSlow: () => void = () => undefined;
+    const slowHeld = new Promise<void>((r) => (releaseSlow = r));
+    let slowAnswered!: () => void;
+    const slowDone = new Promise<void>((r) => (slowAnswered = r));
+    const srv = createServer((req, res) => {
+      let text = '';
+      req.on('data', (c: Buffer) => (text += c.toString()));
+      req.on('end', () => {
+        const user = (JSON.parse(text || '{}') as { context?: { targetingKey?: string } }).context?.targetingKey ?? '';
+        const answer = () => res.writeHead(200, { 'content-type': 'application/json', etag: `"1-${user}"` }).end(JSON.stringify({ flags: [{ key: 'who', value: user, variant: user, reason: 'TARGETING_MATCH' }], metadata: { revision: 1 } }));
+        if (user === 'slow') void slowHeld.then(answer).then(() => slowAnswered());
+        else answer();
+      });
+    });
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+    const c = new RollgateBrowserClient({ url: `http://127.0.0.1:${(srv.address() as { port: number }).port}`, key: 'rgc_x', streaming: false, refreshIntervalMs: 3_600_000, metricsIntervalMs: 0, context: { targetingKey: 'first' } });
+    try {
+      c.start();
+      await c.ready();
+      assert.equal(c.getValue('who', ''), 'first');
+      const slow = c.setContext({ targetingKey: 'slow' });
+      await c.setContext({ targetingKey: 'fast' });
+      assert.equal(c.getValue('who', ''), 'fast');
+      releaseSlow();
+      await slowDone;
+      await slow;
+      assert.equal(c.getValue('who', ''), 'fast', 'the slow answer for the older context was dropped');
+    } finally {
+      releaseSlow();
+      await c.close();
+      srv.closeAllConnections();
+      await new Promise((r) => srv.close(r));
+    }
+  });
+});
+
 describe('the browser SDK (client keys) and the OpenFeature web provider against the server', () => {
   let p: FlagsPlatform;
   let key: string;
