@@ -206,6 +206,27 @@ function suite(name: string, databaseUrl: () => string | undefined, opts: { spec
       assert.ok(qb.toggles.every((t) => t.enabled));
     });
 
+    test('frontend API ETag: the revision and the context; If-None-Match answers 304 until either changes', async () => {
+      const url = `${p.server.url}/api/frontend?userId=u1&properties[plan]=pro`;
+      const first = await get(url, client.key);
+      const etag = first.headers.get('etag');
+      assert.match(etag ?? '', /^"\d+-[\w-]+"$/);
+      assert.equal((await get(url, client.key, { 'if-none-match': etag! })).status, 304);
+      const byPost = await post(`${p.server.url}/api/frontend`, client.key, { context: { userId: 'u1', properties: { plan: 'pro' } } }, { 'if-none-match': etag! });
+      assert.equal(byPost.status, 304, 'the same context by POST is the same answer');
+      const other = await get(`${p.server.url}/api/frontend?userId=u2&properties[plan]=pro`, client.key, { 'if-none-match': etag! });
+      assert.equal(other.status, 200, 'another context is another answer');
+      assert.notEqual(other.headers.get('etag'), etag);
+      await p.admin.request('POST', '/v1/apps/shop/envs/staging/flags/banner/enable');
+      try {
+        const moved = await get(url, client.key, { 'if-none-match': etag! });
+        assert.equal(moved.status, 200, 'a change of the flags is a new answer');
+        assert.ok(((await moved.json()) as { toggles: { name: string }[] }).toggles.some((t) => t.name === 'banner'));
+      } finally {
+        await p.admin.request('POST', '/v1/apps/shop/envs/staging/flags/banner/disable');
+      }
+    });
+
     test('keys: none, a user token, unknown, revoked get 401 saying why; a client key on the client API gets 403; unleash-client with a bad key serves defaults', async () => {
       const url = `${p.server.url}/api/client/features`;
       const cases: [string | null, number, RegExp][] = [

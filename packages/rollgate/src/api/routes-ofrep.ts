@@ -11,11 +11,10 @@
  * The bulk ETag is the revision and the context together (one context's answers can be
  * cached, another's not mixed up with it). 401/403 answer Rollgate's error with errorDetails.
  */
-import { createHash } from 'node:crypto';
 import type { Context, Hono } from 'hono';
-import { canonicalJson } from '../core/canonical-json.js';
 import { RollgateError, errorMessage, isRollgateError } from '../core/errors.js';
 import type { DeliveryAuth } from '../flags/delivery/auth.js';
+import { contextEtag } from '../flags/delivery/frames.js';
 import type { DeliveryHub } from '../flags/delivery/hub.js';
 import { OfrepRequestError, isFailure, notFound, ofrepContext, ofrepEvaluate, type OfrepContext, type OfrepResult } from '../flags/delivery/ofrep.js';
 import type { StreamTokens } from '../flags/delivery/stream-tokens.js';
@@ -83,7 +82,7 @@ export function registerOfrepRoutes(app: Hono<ApiEnv>, d: OfrepRouteDeps): void 
       const key = await d.auth.require(c, ANY);
       const ctx = await contextOf(c);
       const s = await d.hub.snapshot(key.app, key.env);
-      const etag = `"${s.revision}-${createHash('sha256').update(canonicalJson(ctx.context)).digest('base64url').slice(0, 16)}"`;
+      const etag = contextEtag(s.revision, ctx.context);
       if (etagMatches(c.req.header('if-none-match'), etag)) return c.body(null, 304, { etag });
       const flags = s.state.features.map((f) => ofrepEvaluate(s, s.features, f.name, ctx) ?? notFound(f.name));
       // `since`: a change between this answer and the stream's connect is sent as soon as it connects.

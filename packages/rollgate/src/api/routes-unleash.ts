@@ -8,8 +8,8 @@
  *   POST /api/client/metrics     server key, {appName, instanceId, bucket: {start, stop, toggles}} -> 202 {recorded, unknown}
  *   GET  /api/client/streaming   server key -> SSE: unleash-connected (hydration), unleash-updated (delta events)
  *   POST /api/client/outcomes    server key, @rollgate/sdk's request outcomes per flag variant -> 202 {recorded} (guarded rollouts of apps not behind the router)
- *   GET  /api/frontend           client or server key, context in the query -> {toggles: [...]} (enabled flags only)
- *   POST /api/frontend           client or server key, {context} -> {toggles: [...]}
+ *   GET  /api/frontend           client or server key, context in the query -> {toggles: [...]} (enabled flags only; ETag: revision + context, If-None-Match -> 304)
+ *   POST /api/frontend           client or server key, {context} -> {toggles: [...]} (ETag as GET)
  *   POST /api/frontend/client/metrics, /api/frontend/client/register   what frontend SDKs report (client keys too)
  *
  * Reads by SDKs are not audited (they are the flags' normal use); refused keys are logged.
@@ -17,6 +17,7 @@
 import type { Context, Hono } from 'hono';
 import type { Logger } from '../engine/logger.js';
 import type { DeliveryAuth } from '../flags/delivery/auth.js';
+import { contextEtag } from '../flags/delivery/frames.js';
 import { frontendContext, frontendToggles } from '../flags/delivery/frontend.js';
 import type { DeliveryHub, StreamFormat } from '../flags/delivery/hub.js';
 import { FeaturesQuery, FrontendBody, MetricsBody, OutcomesBody, RegisterBody } from '../flags/delivery/sdk-inputs.js';
@@ -110,7 +111,11 @@ export function registerUnleashRoutes(app: Hono<ApiEnv>, d: DeliveryRouteDeps): 
     const key = await d.auth.require(c, ANY);
     const body = withBody ? (parse(FrontendBody, await readJson(c), 'body').context ?? {}) : undefined;
     const s = await d.hub.snapshot(key.app, key.env);
-    return c.json({ toggles: frontendToggles(s, frontendContext(c.req.query(), body, address(c))) });
+    const ctx = frontendContext(c.req.query(), body, address(c));
+    // Browser SDKs poll with If-None-Match (unleash-proxy-client does): unchanged answers cost a 304.
+    const etag = contextEtag(s.revision, ctx);
+    if (etagMatches(c.req.header('if-none-match'), etag)) return c.body(null, 304, { etag });
+    return c.json({ toggles: frontendToggles(s, ctx) }, 200, { etag, 'cache-control': 'no-cache' });
   };
   app.get('/api/frontend', (c) => frontend(c, false));
   app.post('/api/frontend', (c) => frontend(c, true));

@@ -10,24 +10,17 @@ import { applyDelta, compile, type ClientFeatures, type ClientFeaturesDelta, typ
 import { Emitter } from './emitter.js';
 import { readSse, type SseFields } from './sse.js';
 import { Outcomes } from './outcomes.js';
-import { Usage } from './usage.js';
+import { Reporting } from './reporting.js';
+import { FlagClientError, Readiness, Transport, type TransportOptions } from './transport.js';
 
-export const SDK_NAME = 'rollgate-sdk:0.1.0';
+export { FlagClientError, SDK_NAME } from './transport.js';
 
-export interface RollgateClientOptions {
-  /** The Rollgate server, e.g. http://127.0.0.1:7070. */
-  url: string;
+export interface RollgateClientOptions extends TransportOptions {
   /** A server SDK key (`rollgate flags key create --kind server`). */
   key: string;
-  appName?: string;
-  instanceId?: string;
   /** Rules to serve until the server first answers (and whenever it never has). */
   bootstrap?: ClientFeatures;
-  /** Follow the event stream (default); false polls only. */
-  streaming?: boolean;
-  /** How often to poll while the stream is down or off (ms, default 15000). */
-  refreshIntervalMs?: number;
-  /** How often usage is reported (ms, default 60000; 0: never). */
+  /** How often usage is reported (ms, default 60000; 0: never, and no registration either). */
   metricsIntervalMs?: number;
   /** How often request outcomes recorded by the Node middleware are reported (ms, default 1000), for guarded rollouts. */
   outcomesIntervalMs?: number;
@@ -35,7 +28,6 @@ export interface RollgateClientOptions {
   hostname?: string;
   /** Called on every evaluation (the Node middleware tags responses with them). */
   onEvaluation?: (flag: string, variant: string) => void;
-  fetch?: typeof fetch;
 }
 
 export interface ClientEvents extends Record<string, unknown> {
@@ -43,22 +35,12 @@ export interface ClientEvents extends Record<string, unknown> {
   ready: { source: 'server' | 'bootstrap' };
   /** New rules in force; `revision` is the server's, when it said. */
   changed: { revision: number | null };
-  /** Something failed; the last rules stay in force. `status` is the HTTP status when there was one. */
-  error: { message: string; status?: number };
-}
-
-/** A failure the client reports; 401/403 mean the key is wrong or revoked. */
-export class FlagClientError extends Error {
-  constructor(
-    message: string,
-    readonly status?: number,
-  ) {
-    super(message);
-  }
+  /** Something failed; the last rules stay in force. `status` is the HTTP status when there was one; `report`: a usage report or the registration (the rules are not affected). */
+  error: { message: string; status?: number; report?: boolean };
 }
 
 const EMPTY: ClientFeatures = { version: 2, features: [] };
-const MAX_BACKOFF_MS = 30_000;
+const STRATEGIES = ['default', 'userWithId', 'gradualRolloutUserId', 'gradualRolloutSessionId', 'gradualRolloutRandom', 'remoteAddress', 'flexibleRollout', 'applicationHostname'];
 
 export class RollgateClient extends Emitter<ClientEvents> {
   private evaluator: Evaluator;
@@ -67,25 +49,19 @@ export class RollgateClient extends Emitter<ClientEvents> {
   private etag: string | undefined;
   private lastEventId: string | undefined;
   private revisionSeen: number | null = null;
-  private readonly usage = new Usage();
+  private readonly t: Transport;
+  private readonly reporting: Reporting;
+  private readonly readiness = new Readiness<'server' | 'bootstrap'>();
+  private running: Promise<void> | undefined;
   private readonly outcomes = new Outcomes();
-  private outcomesTimer: ReturnType<typeof setInterval> | undefined;
+  private stopOutcomes: (() => void) | undefined;
   /** The server has no outcomes endpoint (older than guarded rollouts): stop recording and reporting. */
   private outcomesRefused = false;
-  private readonly abort = new AbortController();
-  private readonly fetchFn: typeof fetch;
-  private readonly base: string;
-  private readyState: 'no' | 'bootstrap' | 'server' = 'no';
-  private readyWaiters: (() => void)[] = [];
-  private metricsTimer: ReturnType<typeof setInterval> | undefined;
-  private running: Promise<void> | undefined;
-  private closed = false;
-  private wake: (() => void) | undefined;
 
   constructor(private readonly o: RollgateClientOptions) {
     super();
-    this.fetchFn = o.fetch ?? globalThis.fetch.bind(globalThis);
-    this.base = o.url.replace(/\/+$/, '');
+    this.t = new Transport(o);
+    this.reporting = new Reporting(this.t, { register: '/api/client/register', metrics: '/api/client/metrics', strategies: STRATEGIES }, o.metricsIntervalMs ?? 60_000, (message) => this.emit('error', { message, report: true }));
     this.state = o.bootstrap;
     this.evaluator = compile(o.bootstrap ?? EMPTY, o.hostname ? { hostname: o.hostname } : {});
     this.features = byName(o.bootstrap ?? EMPTY);
@@ -95,20 +71,15 @@ export class RollgateClient extends Emitter<ClientEvents> {
   start(): this {
     if (this.running) return this;
     if (this.o.bootstrap) this.markReady('bootstrap');
-    this.running = this.run();
-    const every = this.o.metricsIntervalMs ?? 60_000;
-    if (every > 0) this.metricsTimer = setInterval(() => void this.flushUsage(), every);
-    (this.metricsTimer as { unref?: () => void } | undefined)?.unref?.();
-    this.outcomesTimer = setInterval(() => void this.flushOutcomes(), this.o.outcomesIntervalMs ?? 1000);
-    (this.outcomesTimer as { unref?: () => void } | undefined)?.unref?.();
-    void this.register();
+    this.running = this.t.follow({ poll: () => this.poll(), stream: () => this.stream(), failed: (err) => this.emit('error', err.status === undefined ? { message: err.message } : { message: err.message, status: err.status }) });
+    this.reporting.start();
+    this.stopOutcomes = this.t.every(this.o.outcomesIntervalMs ?? 1000, () => void this.flushOutcomes());
     return this;
   }
 
   /** Resolves once rules are in force: the server's, or the bootstrap's. */
   ready(): Promise<void> {
-    if (this.readyState !== 'no') return Promise.resolve();
-    return new Promise((r) => this.readyWaiters.push(r));
+    return this.readiness.wait();
   }
 
   /** The server's revision of the rules in force (null before its first answer). */
@@ -119,7 +90,7 @@ export class RollgateClient extends Emitter<ClientEvents> {
   isEnabled(name: string, context: Context = {}, defaultValue = false): boolean {
     if (!this.evaluator.has(name)) return defaultValue;
     const on = this.evaluator.isEnabled(name, context);
-    this.usage.count(name, on);
+    this.reporting.usage.count(name, on);
     this.o.onEvaluation?.(name, on ? 'on' : 'off');
     return on;
   }
@@ -127,7 +98,7 @@ export class RollgateClient extends Emitter<ClientEvents> {
   getVariant(name: string, context: Context = {}): VariantResult {
     const v = this.evaluator.getVariant(name, context);
     if (this.evaluator.has(name)) {
-      this.usage.count(name, v.feature_enabled ?? v.enabled, v.name);
+      this.reporting.usage.count(name, v.feature_enabled ?? v.enabled, v.name);
       this.o.onEvaluation?.(name, v.name);
     }
     return v;
@@ -137,7 +108,7 @@ export class RollgateClient extends Emitter<ClientEvents> {
   evaluate(name: string, context: Context = {}): FlagEvaluation | undefined {
     const e = this.evaluator.evaluate(name, context);
     if (e) {
-      this.usage.count(name, e.value, e.variant.name);
+      this.reporting.usage.count(name, e.value, e.variant.name);
       this.o.onEvaluation?.(name, e.variant.name);
     }
     return e;
@@ -160,46 +131,19 @@ export class RollgateClient extends Emitter<ClientEvents> {
 
   /** Stops following and reports what is left of usage. */
   async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    this.abort.abort();
-    this.wake?.();
-    if (this.metricsTimer) clearInterval(this.metricsTimer);
-    if (this.outcomesTimer) clearInterval(this.outcomesTimer);
+    if (this.t.closed) return;
+    this.t.close();
+    this.stopOutcomes?.();
     await this.running?.catch(() => undefined);
-    if ((this.o.metricsIntervalMs ?? 60_000) > 0) await this.flushUsage();
+    await this.reporting.close();
     await this.flushOutcomes();
   }
 
   // --- following the server ---------------------------------------------------------------
 
-  private async run(): Promise<void> {
-    let failures = 0;
-    while (!this.closed) {
-      try {
-        await this.poll();
-        if (this.o.streaming === false) {
-          failures = 0;
-          await this.sleep(this.o.refreshIntervalMs ?? 15_000);
-          continue;
-        }
-        await this.stream();
-        failures = 0; // the server ended the stream cleanly: reconnect at once, after a catch-up poll
-      } catch (e) {
-        if (this.closed) return;
-        failures++;
-        const err = e instanceof FlagClientError ? e : new FlagClientError(e instanceof Error ? e.message : String(e));
-        this.emit('error', err.status === undefined ? { message: err.message } : { message: err.message, status: err.status });
-        // A refused key will not start working by itself soon: wait long; a network blip: back off.
-        const wait = err.status === 401 || err.status === 403 ? MAX_BACKOFF_MS : Math.min(MAX_BACKOFF_MS, 250 * 2 ** Math.min(failures, 7));
-        await this.sleep(this.o.streaming === false ? (this.o.refreshIntervalMs ?? 15_000) : wait * (0.75 + Math.random() * 0.5));
-      }
-    }
-  }
-
   /** One conditional fetch of the whole state; a 304 changes nothing. */
   private async poll(): Promise<void> {
-    const res = await this.request('GET', '/api/client/features', undefined, this.etag ? { 'if-none-match': this.etag } : {});
+    const res = await this.t.request('GET', '/api/client/features', { headers: this.etag ? { 'if-none-match': this.etag } : {} });
     if (res.status === 304) {
       this.markReady('server');
       return;
@@ -213,7 +157,7 @@ export class RollgateClient extends Emitter<ClientEvents> {
   private async stream(): Promise<void> {
     const headers: Record<string, string> = { accept: 'text/event-stream' };
     if (this.lastEventId) headers['last-event-id'] = this.lastEventId;
-    const res = await this.request('GET', '/api/client/streaming', undefined, headers);
+    const res = await this.t.request('GET', '/api/client/streaming', { headers });
     if (!res.body) throw new FlagClientError('the event stream has no body');
     const fields: SseFields = {};
     try {
@@ -248,63 +192,13 @@ export class RollgateClient extends Emitter<ClientEvents> {
   }
 
   private markReady(source: 'server' | 'bootstrap'): void {
-    if (this.readyState === 'server' || this.readyState === source) return;
-    const first = this.readyState === 'no';
-    this.readyState = source;
-    if (first) {
-      for (const w of this.readyWaiters.splice(0)) w();
-      this.emit('ready', { source });
-    }
+    if (this.readiness.source === 'server' || this.readiness.source === source) return;
+    if (this.readiness.mark(source)) this.emit('ready', { source });
   }
 
-  private async request(method: string, path: string, body?: unknown, extra: Record<string, string> = {}): Promise<Response> {
-    const headers: Record<string, string> = {
-      authorization: this.o.key,
-      'unleash-appname': this.o.appName ?? 'rollgate-sdk',
-      'unleash-sdk': SDK_NAME,
-      ...(this.o.instanceId ? { 'unleash-instanceid': this.o.instanceId } : {}),
-      ...extra,
-    };
-    if (body !== undefined) headers['content-type'] = 'application/json';
-    const res = await this.fetchFn(`${this.base}${path}`, { method, headers, signal: this.abort.signal, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
-    if (res.status >= 400) {
-      const text = await res.text().catch(() => '');
-      let message = text.slice(0, 500);
-      try {
-        const j = JSON.parse(text) as { error?: { message?: string }; message?: string };
-        message = j.error?.message ?? j.message ?? message;
-      } catch {
-        // not JSON: the text as it is
-      }
-      throw new FlagClientError(`${method} ${path}: ${res.status} ${message}`.trim(), res.status);
-    }
-    return res;
-  }
-
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const t = setTimeout(done, ms);
-      function done() {
-        clearTimeout(t);
-        resolve();
-      }
-      this.wake = done;
-    });
-  }
-
-  private async register(): Promise<void> {
-    try {
-      await this.request('POST', '/api/client/register', {
-        appName: this.o.appName ?? 'rollgate-sdk',
-        instanceId: this.o.instanceId ?? 'rollgate-sdk',
-        sdkVersion: SDK_NAME,
-        strategies: ['default', 'userWithId', 'gradualRolloutUserId', 'gradualRolloutSessionId', 'gradualRolloutRandom', 'remoteAddress', 'flexibleRollout', 'applicationHostname'],
-        started: new Date().toISOString(),
-        interval: this.o.metricsIntervalMs ?? 60_000,
-      }).then((r) => r.body?.cancel());
-    } catch (e) {
-      if (!this.closed) this.emit('error', { message: `registration failed: ${e instanceof Error ? e.message : String(e)}` });
-    }
+  /** Reports usage since the last report; a failed report keeps its counts for the next. */
+  flushUsage(): Promise<void> {
+    return this.reporting.flush();
   }
 
   /**
@@ -313,7 +207,7 @@ export class RollgateClient extends Emitter<ClientEvents> {
    * Rollgate router.
    */
   recordOutcome(variants: Iterable<readonly [string, string]>, status: number, latencyMs: number, cutShort: boolean): void {
-    if (!this.closed && !this.outcomesRefused) this.outcomes.recordOutcome(variants, status, latencyMs, cutShort);
+    if (!this.t.closed && !this.outcomesRefused) this.outcomes.recordOutcome(variants, status, latencyMs, cutShort);
   }
 
   /** Reports outcomes since the last report; a failed report keeps them for the next. */
@@ -321,38 +215,16 @@ export class RollgateClient extends Emitter<ClientEvents> {
     const batch = this.outcomes.take();
     if (!batch) return;
     try {
-      const res = await this.fetchFn(`${this.base}/api/client/outcomes`, {
-        method: 'POST',
-        headers: { authorization: this.o.key, 'content-type': 'application/json', 'unleash-appname': this.o.appName ?? 'rollgate-sdk', 'unleash-sdk': SDK_NAME },
-        body: JSON.stringify({ appName: this.o.appName ?? 'rollgate-sdk', instanceId: this.o.instanceId ?? 'rollgate-sdk', ...batch }),
-      });
+      const res = await this.t.request('POST', '/api/client/outcomes', { body: { appName: this.t.appName, instanceId: this.t.instanceId, ...batch }, outlivesClose: true });
       await res.body?.cancel();
-      if (res.status === 404) {
+    } catch (e) {
+      if (e instanceof FlagClientError && e.status === 404) {
         this.outcomesRefused = true;
-        throw new FlagClientError('the server takes no request outcomes (it is older than guarded rollouts); they are no longer recorded', 404);
+        this.emit('error', { message: 'the server takes no request outcomes (it is older than guarded rollouts); they are no longer recorded', status: 404, report: true });
+        return;
       }
-      if (res.status >= 400) throw new FlagClientError(`outcome report refused: ${res.status}`, res.status);
-    } catch (e) {
-      if (!this.outcomesRefused) this.outcomes.restore(batch);
-      if (!this.closed) this.emit('error', { message: e instanceof Error ? e.message : String(e) });
-    }
-  }
-
-  /** Reports usage since the last report; a failed report keeps its counts for the next. */
-  async flushUsage(): Promise<void> {
-    const bucket = this.usage.take();
-    if (!bucket) return;
-    try {
-      const res = await this.fetchFn(`${this.base}/api/client/metrics`, {
-        method: 'POST',
-        headers: { authorization: this.o.key, 'content-type': 'application/json', 'unleash-appname': this.o.appName ?? 'rollgate-sdk', 'unleash-sdk': SDK_NAME },
-        body: JSON.stringify({ appName: this.o.appName ?? 'rollgate-sdk', instanceId: this.o.instanceId ?? 'rollgate-sdk', bucket }),
-      });
-      await res.body?.cancel();
-      if (res.status >= 400) throw new FlagClientError(`usage report refused: ${res.status}`, res.status);
-    } catch (e) {
-      this.usage.restore(bucket);
-      if (!this.closed) this.emit('error', { message: e instanceof Error ? e.message : String(e) });
+      this.outcomes.restore(batch);
+      if (!this.t.closed) this.emit('error', { message: e instanceof Error ? e.message : String(e), report: true });
     }
   }
 }

@@ -5,6 +5,7 @@
  * does). OFREP (ADR-0008): `event: message` whose data is {type: "refetchEvaluation", etag,
  * lastModified}; the provider then fetches the bulk evaluation again.
  */
+import { createHash } from 'node:crypto';
 import type { ClientFeatures, DeltaEvent, Feature, Segment } from '@rollgate/sdk/engine';
 import type { Frame } from '../../api/event-replay.js';
 import { canonicalJson } from '../../core/canonical-json.js';
@@ -13,6 +14,9 @@ const frame = (id: number, event: string, data: unknown): Frame => ({ id, bytes:
 
 /** The ETag of a revision (quoted, as HTTP has it). */
 export const revisionEtag = (revision: number): string => `"${revision}"`;
+
+/** The ETag of answers evaluated for one context: the revision and the context together (one context's answers can be cached, another's not mixed up with them). */
+export const contextEtag = (revision: number, context: unknown): string => `"${revision}-${createHash('sha256').update(canonicalJson(context)).digest('base64url').slice(0, 16)}"`;
 
 export function unleashConnected(revision: number, state: ClientFeatures): Frame {
   const hydration: DeltaEvent = { eventId: revision, type: 'hydration', features: state.features, segments: state.segments ?? [] };
