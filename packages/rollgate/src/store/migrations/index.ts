@@ -15,6 +15,7 @@ import * as m0008 from './0008_release_pruning.js';
 import * as m0009 from './0009_flags.js';
 import * as m0010 from './0010_flag_metrics.js';
 import * as m0011 from './0011_flag_rollouts.js';
+import * as m0012 from './0012_flag_change_requests.js';
 
 interface StoreMigration {
   up(db: Kysely<unknown>, dialect: SqlDialect): Promise<void>;
@@ -33,6 +34,7 @@ const MIGRATIONS: Record<string, StoreMigration> = {
   '0009_flags': m0009,
   '0010_flag_metrics': m0010,
   '0011_flag_rollouts': m0011,
+  '0012_flag_change_requests': m0012,
 };
 
 export class StoreMigrationProvider implements MigrationProvider {
