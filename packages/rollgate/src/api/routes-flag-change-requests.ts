@@ -54,12 +54,11 @@ export const FLAG_CHANGE_REQUEST_ROUTE_PERMISSIONS: readonly RoutePermission[] =
 
 export function registerFlagChangeRequestRoutes(app: Hono<ApiEnv>, d: { flags: Flags; auditOptions?: AuditHookOptions | undefined }): void {
   const who = (c: Context<ApiEnv>): Who => ({ actor: c.get('actor'), source: requestSource(c, d.auditOptions) });
-  const crs = d.flags.changeRequests;
   const names = (c: Context<ApiEnv>) => ({ app: parse(AppName, c.req.param('app'), 'app'), env: parse(EnvName, c.req.param('env'), 'env'), flag: parse(FlagName, c.req.param('flag'), 'flag name') });
 
   app.post(`${base}/change-requests`, async (c) => {
     const n = names(c);
-    return c.json(await crs.propose(n.app, n.env, n.flag, parse(ProposeBody, await readJson(c), 'body'), who(c)), 201);
+    return c.json(await d.flags.changeRequests.propose(n.app, n.env, n.flag, parse(ProposeBody, await readJson(c), 'body'), who(c)), 201);
   });
   app.post(`${base}/kill`, async (c) => {
     const n = names(c);
@@ -68,7 +67,7 @@ export function registerFlagChangeRequestRoutes(app: Hono<ApiEnv>, d: { flags: F
   app.get('/v1/flag-change-requests', async (c) => {
     const q = parse(ChangeRequestListQuery, c.req.query(), 'query');
     return c.json(
-      await crs.list({
+      await d.flags.changeRequests.list({
         app: q.app === undefined ? undefined : parse(AppName, q.app, 'app'),
         env: q.env === undefined ? undefined : parse(EnvName, q.env, 'env'),
         flag: q.flag === undefined ? undefined : parse(FlagName, q.flag, 'flag name'),
@@ -76,8 +75,8 @@ export function registerFlagChangeRequestRoutes(app: Hono<ApiEnv>, d: { flags: F
       }),
     );
   });
-  app.get('/v1/flag-change-requests/:id', async (c) => c.json(await crs.get(c.req.param('id'))));
-  app.post('/v1/flag-change-requests/:id/approve', async (c) => c.json(await crs.approve(c.req.param('id'), parse(ApproveBody, await readJson(c), 'body'), who(c))));
-  app.post('/v1/flag-change-requests/:id/reject', async (c) => c.json(await crs.reject(c.req.param('id'), parse(RejectBody, await readJson(c), 'body'), who(c))));
-  app.post('/v1/flag-change-requests/:id/cancel', async (c) => c.json(await crs.cancel(c.req.param('id'), who(c))));
+  app.get('/v1/flag-change-requests/:id', async (c) => c.json(await d.flags.changeRequests.get(c.req.param('id'))));
+  app.post('/v1/flag-change-requests/:id/approve', async (c) => c.json(await d.flags.changeRequests.approve(c.req.param('id'), parse(ApproveBody, await readJson(c), 'body'), who(c))));
+  app.post('/v1/flag-change-requests/:id/reject', async (c) => c.json(await d.flags.changeRequests.reject(c.req.param('id'), parse(RejectBody, await readJson(c), 'body'), who(c))));
+  app.post('/v1/flag-change-requests/:id/cancel', async (c) => c.json(await d.flags.changeRequests.cancel(c.req.param('id'), who(c))));
 }
