@@ -288,6 +288,27 @@ function changeRequestSuite(name: string, databaseUrl: () => string | undefined)
       const rolls = await admin.ok<RolloutView[]>('GET', `${STAGING}/rolling/rollouts`);
       assert.equal(rolls[0]?.status, 'paused');
     });
+
+    test('a rollout started before production required requests: pause and an abort back to 0% stay allowed; resume and an abort to another percentage are refused', async () => {
+      const { apps, environments } = await p.admin.appliedSpec();
+      const envs = environments as Record<string, Record<string, unknown>>;
+      await p.admin.applySpec({ apps, environments: { ...envs, production: { ...envs.production, flagChangeRequests: false } } });
+      try {
+        await admin.createFlag('legacy');
+        await admin.ok('POST', `${PROD}/legacy/rollouts`, { steps: [10, 50, 100], every: '1h' });
+      } finally {
+        await p.admin.applySpec({ apps, environments });
+      }
+      assert.equal((await admin.call('POST', `${PROD}/legacy/enable`)).status, 409, 'requests are required again');
+      assert.equal((await admin.ok<RolloutView>('POST', `${PROD}/legacy/rollouts/pause`)).status, 'paused');
+      const resume = await admin.call('POST', `${PROD}/legacy/rollouts/resume`);
+      assert.equal(resume.status, 409);
+      assert.match(resume.json.error?.message ?? '', /a rollout's resumption cannot be proposed there/);
+      assert.equal((await admin.call('POST', `${PROD}/legacy/rollouts/abort`, { to: 30 })).status, 409);
+      assert.equal((await admin.latest('production', 'legacy')).status, 'paused', 'still paused');
+      assert.equal((await admin.ok<RolloutView>('POST', `${PROD}/legacy/rollouts/abort`, {})).status, 'aborted');
+      assert.deepEqual(await admin.delivered('production', 'legacy'), { enabled: true, percent: '0' });
+    });
   });
 }
 

@@ -59,6 +59,8 @@ export function registerFlagRolloutRoutes(app: Hono<ApiEnv>, d: FlagRolloutRoute
   });
   app.post(`${base}/rollouts/resume`, async (c) => {
     const n = names(c);
+    // Its next steps would change the flag with no one's approval.
+    await d.flags?.mustBeDirect(n.app, n.env, n.flag, 'rollout-resume');
     return c.json(await d.rollouts.resume(n.app, n.env, n.flag, who(c)));
   });
   app.post(`${base}/rollouts/abort`, async (c) => {

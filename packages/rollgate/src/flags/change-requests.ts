@@ -24,6 +24,8 @@ import { DEFAULT_EXPIRY_MS, type ApproveBody, type ProposeBody, type RejectBody 
 import { flagTarget, makeEnabled, makePercent, type Flags, type MakeState } from './flags.js';
 
 /** The direct changes of one flag's state in one environment. */
+export type { Refused as DirectAction };
+
 export type StateAction = 'enable' | 'disable' | 'rollout' | 'set';
 
 export const CHANGE_REQUEST_ID_RE = /^cr_[0-9a-f]{16}$/;
@@ -43,7 +45,7 @@ const PROPOSE_ARG: Record<ChangeRequestAction, string> = { enable: '--enable', d
 export const proposeCommand = (t: { app: string; env: string; flag: string }, action: ChangeRequestAction) =>
   `rollgate flags propose ${t.flag} --app ${t.app} --env ${t.env} ${PROPOSE_ARG[action]} --reason "…"`;
 
-type Refused = ChangeRequestAction | 'import' | 'schedule' | 'rollout-start' | 'rollout-abort';
+type Refused = ChangeRequestAction | 'import' | 'schedule' | 'rollout-start' | 'rollout-resume' | 'rollout-abort';
 
 /** The answer to a direct change where a change request is required: what to run instead. */
 export function directRefused(t: { app: string; env: string; flag: string }, action: Refused, envs: string[] = [t.env]): RollgateError {
@@ -51,8 +53,8 @@ export function directRefused(t: { app: string; env: string; flag: string }, act
   const kill = `; to turn it off at once, the kill switch needs no approval: \`rollgate flags disable ${t.flag || 'FLAG'} --app ${t.app} --env ${t.env} --now\` (permission flags.kill)`;
   const head = `${where} a change request for flag changes (spec: flagChangeRequests)`;
   if (action === 'import') return new RollgateError('conflict', `${head}, and an import cannot be proposed: propose each flag's rules with \`rollgate flags propose FLAG --app ${t.app} --env ${t.env} --file FEATURE.json --reason "…"\``, { changeRequestRequired: true });
-  if (action === 'schedule' || action === 'rollout-start' || action === 'rollout-abort') {
-    const what = action === 'schedule' ? 'a scheduled change' : action === 'rollout-start' ? 'a rollout' : 'an abort to a percentage above 0';
+  if (action === 'schedule' || action === 'rollout-start' || action === 'rollout-resume' || action === 'rollout-abort') {
+    const what = { schedule: 'a scheduled change', 'rollout-start': 'a rollout', 'rollout-resume': "a rollout's resumption", 'rollout-abort': 'an abort to a percentage above 0' }[action];
     return new RollgateError('conflict', `${head}, and ${what} cannot be proposed there: propose each percentage with \`${proposeCommand(t, 'rollout')}\`${kill}`, { changeRequestRequired: true });
   }
   const command = proposeCommand(t, action);

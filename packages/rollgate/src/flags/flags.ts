@@ -13,7 +13,7 @@ import { change, type ChangeDeps, type Moved, type Outcome, type Who } from './c
 import type { CreateFlagBody, KillBody, RolloutBody, UpdateFlagBody } from './inputs.js';
 import { stateOf, withFeature } from './feature-state.js';
 import { FlagKeys } from './flag-keys.js';
-import { FlagChangeRequests, directRefused, type StateAction } from './change-requests.js';
+import { FlagChangeRequests, directRefused, type DirectAction, type StateAction } from './change-requests.js';
 import { importState, type ImportResult } from './import.js';
 import { DEFAULT_LIFETIME_DAYS } from './kinds.js';
 import { newProblems, parseRules, renamer, rulesRefused } from './rules-check.js';
@@ -217,7 +217,7 @@ export class Flags {
   }
 
   /** Refuses a direct change of the flag in `env` when the environment requires a change request for it. */
-  async mustBeDirect(app: string, env: string, name: string, action: StateAction | 'import' | 'schedule' | 'rollout-start' | 'rollout-abort'): Promise<void> {
+  async mustBeDirect(app: string, env: string, name: string, action: DirectAction): Promise<void> {
     if (await this.requiresChangeRequest(env)) throw directRefused({ app, env, flag: name }, action);
   }
 
