@@ -48,6 +48,7 @@ describe('rollgate flags propose, requests, approve, reject, cancel and disable 
     assert.match(listed.stdout, new RegExp(`^${id}\\s+shop\\s+production\\s+banner\\s+rollout 20%\\s+open\\s+user:flags-developer\\s+.*a fifth first$`, 'm'));
     const json = JSON.parse((await okRun('viewer', ['flags', 'requests', '--app', 'shop', '--json'])).stdout) as ChangeRequestView[];
     assert.ok(json.some((r) => r.id === id && r.status === 'open'));
+    assert.match((await okRun('viewer', ['flags', 'get', 'banner', '--app', 'shop'])).stdout, new RegExp(`^change request ${id}: rollout 20% .* open until`, 'm'), '`flags get` shows what waits for approval');
     const detail = await okRun('viewer', ['flags', 'requests', id]);
     assert.match(detail.stdout, /^before: not set there$/m);
     assert.match(detail.stdout, /^after: {2}off; flexibleRollout rollout=20 /m);

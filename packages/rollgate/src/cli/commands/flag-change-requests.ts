@@ -48,7 +48,8 @@ export function changeText(r: Pick<ChangeRequestView, 'action' | 'proposedState'
   return r.action;
 }
 
-function requestLine(r: ChangeRequestView): string {
+/** One request in a line: what, where, by whom, and where it stands. */
+export function requestLine(r: ChangeRequestView): string {
   const when = r.status === 'open' ? `open until ${formatTime(r.expiresAt)}` : r.status === 'expired' ? `expired ${formatTime(r.expiresAt)}` : `${r.status} by ${r.decidedBy ?? '-'} ${formatTime(r.decidedAt)}`;
   return `change request ${r.id}: ${changeText(r)} of flag ${r.flag} (${r.app}) in ${r.env}, proposed by ${r.proposedBy}: ${when}`;
 }

@@ -19,7 +19,7 @@ import { flagRolloutsClient } from '../client-flag-rollouts.js';
 import { rolloutLine } from '../flag-rollout-text.js';
 import { registerFlagRollouts } from './flag-rollouts.js';
 import { changeRequestsClient } from '../client-flag-change-requests.js';
-import { registerFlagChangeRequests } from './flag-change-requests.js';
+import { registerFlagChangeRequests, requestLine } from './flag-change-requests.js';
 
 const AppOpts = ClientOpts.extend({ app: AppName });
 const EnvOpts = AppOpts.extend({ env: EnvName });
@@ -130,7 +130,8 @@ export function registerFlags(program: Command): void {
       const client = clientFor(opts);
       const f = await flagsClient(client).get(opts.app, flagArg(flagName));
       const rollouts = (await flagRolloutsClient(client).active({ app: opts.app })).filter((r) => r.flag === f.name);
-      out.result({ ...f, rollouts }, () =>
+      const changeRequests = await changeRequestsClient(client).list({ app: opts.app, flag: f.name });
+      out.result({ ...f, rollouts, changeRequests }, () =>
         [
           `flag ${f.name} of ${f.app}: ${f.kind}, owner ${f.owner ?? '-'}${f.archived ? `, archived ${formatTime(f.archivedAt)} by ${f.archivedBy ?? '-'}` : ''}`,
           ...(f.description ? [`description: ${f.description}`] : []),
@@ -143,6 +144,7 @@ export function registerFlags(program: Command): void {
             : 'not set in any environment yet',
           ...f.environments.map((e) => `${e.env}: ${strategiesText(f.states[e.env]!)}`),
           ...rollouts.map((r) => rolloutLine(r)),
+          ...changeRequests.map((r) => requestLine(r)),
         ].join('\n'),
       );
     }),
