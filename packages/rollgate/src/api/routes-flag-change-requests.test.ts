@@ -57,7 +57,7 @@ function changeRequestSuite(name: string, databaseUrl: () => string | undefined)
         ['POST', `${PROD}/direct/rollout`, { percent: 30 }, /--percent N/],
         ['PUT', `${PROD}/direct`, { enabled: true, strategies: [{ name: 'default' }] }, /--file FEATURE\.json/],
         ['POST', `${PROD}/import`, { version: 1, features: [{ name: 'direct', enabled: true, strategies: [] }] }, /an import cannot be proposed/],
-        ['POST', `${PROD}/direct/rollouts`, { steps: [10, 100], every: '1h' }, /a rollout cannot be proposed there/],
+        ['POST', `${PROD}/direct/rollouts`, { steps: [10, 100], every: '1h' }, /`rollgate flags propose direct --app shop --env production --steps 1,5,25,50,100 --every 10m --reason "…"`/],
         ['POST', `${PROD}/direct/schedules`, { at: '2099-01-01T00:00:00Z', action: 'enable' }, /a scheduled change cannot be proposed/],
       ];
       for (const [method, path, body, message] of refused) {
@@ -241,6 +241,32 @@ function changeRequestSuite(name: string, databaseUrl: () => string | undefined)
       assert.equal(await stateOf('declined'), undefined, 'nothing applied');
       const trail = (await admin.trail(seq)).filter((e) => e.target === 'flag/shop/production/declined' && e.outcome === 'ok');
       assert.deepEqual(trail.map((e) => e.action), ['flag.change-request.propose', 'flag.change-request.reject', 'flag.change-request.propose', 'flag.change-request.cancel']);
+    });
+
+    test('a stepped rollout is proposed and approved: the approval starts it, deciding the request in the transaction of its first step', async () => {
+      await admin.createFlag('stepped');
+      const seq = await admin.lastSeq();
+      const cr = await proposed(dev(), 'stepped', { action: 'steps', rollout: { steps: [5, 50, 100], every: '1h' }, reason: 'slowly' });
+      assert.deepEqual(cr.rolloutPlan, { steps: [5, 50, 100], everyMs: 3_600_000, variant: null, guard: false });
+      assert.equal(cr.proposedState?.strategies?.[0]?.parameters?.rollout, '5', 'the state after its first step');
+      assert.deepEqual(await admin.rollouts('production', 'stepped'), [], 'nothing started');
+      const approved = await rm().ok<ChangeRequestView>('POST', `/v1/flag-change-requests/${cr.id}/approve`, {});
+      assert.equal(approved.status, 'approved');
+      const r = await admin.latest('production', 'stepped');
+      assert.deepEqual([r.status, r.applied, r.percent, r.startedBy], ['running', 1, 5, 'user:flags-release-manager']);
+      assert.deepEqual(await admin.delivered('production', 'stepped'), { enabled: true, percent: '5' });
+      const trail = (await admin.trail(seq)).filter((e) => e.target === 'flag/shop/production/stepped');
+      assert.deepEqual(trail.map((e) => e.action), ['flag.change-request.propose', 'flag.change-request.approve', 'flag.rollout.start', 'flag.rollout.step']);
+      // Another proposed meanwhile cannot start while this one runs: refused, and it stays open.
+      const second = await proposed(dev(), 'stepped', { action: 'steps', rollout: { steps: [10, 100], every: '1h' } });
+      const refused = await decide(rm(), second.id, 'approve');
+      assert.equal(refused.status, 409);
+      assert.match(refused.json.error?.message ?? '', /stale|rollout in progress already/);
+      assert.equal((await admin.ok<ChangeRequestView>('GET', `/v1/flag-change-requests/${second.id}`)).status, 'open');
+      assert.equal((await admin.rollouts('production', 'stepped')).length, 1);
+      const bad = await propose(dev(), 'stepped', { action: 'steps', rollout: { steps: [50, 10], every: '1h' } });
+      assert.equal(bad.status, 400);
+      assert.match(JSON.stringify(bad.json.error), /rollout\.steps|step 2/);
     });
 
     test('an archive is proposed and approved like any change', async () => {

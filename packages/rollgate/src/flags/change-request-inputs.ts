@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { DURATION_RE, parseDuration } from '../core/duration.js';
 import { CHANGE_REQUEST_ACTIONS, CHANGE_REQUEST_STATUSES } from '../store/flag-change-requests-types.js';
 import { Reason, RolloutBody } from './inputs.js';
+import { StartRolloutBody } from './rollout-inputs.js';
 
 export const DEFAULT_EXPIRY_MS = 24 * 3_600_000;
 export const MIN_EXPIRY_MS = 60_000;
@@ -17,7 +18,7 @@ const Expires = z
 
 /**
  * What is proposed: the same changes as the direct commands (enable, disable, a rollout
- * percentage, a whole state as for `flags set`, archive), with why and for how long.
+ * percentage, a whole state as for `flags set`, a stepped rollout, archive), with why and for how long.
  */
 export const ProposeBody = z
   .strictObject({
@@ -26,6 +27,8 @@ export const ProposeBody = z
     strategy: RolloutBody.shape.strategy,
     /** For `set`: an Unleash Feature, as `PUT .../flags/:flag` takes (checked as it is). */
     state: z.unknown().optional(),
+    /** For `steps`: the rollout to start, as `POST .../rollouts` takes it ({steps, every, variant?, guard?}). */
+    rollout: StartRolloutBody.optional(),
     reason: Reason,
     expires: Expires.optional(),
   })
@@ -35,6 +38,8 @@ export const ProposeBody = z
     if (b.action !== 'rollout' && b.strategy !== undefined) ctx.addIssue({ code: 'custom', path: ['strategy'], message: `strategy goes with action rollout, not ${b.action}` });
     if (b.action === 'set' && b.state === undefined) ctx.addIssue({ code: 'custom', path: ['state'], message: 'a set proposal needs state (the flag as an Unleash feature)' });
     if (b.action !== 'set' && b.state !== undefined) ctx.addIssue({ code: 'custom', path: ['state'], message: `state goes with action set, not ${b.action}` });
+    if (b.action === 'steps' && b.rollout === undefined) ctx.addIssue({ code: 'custom', path: ['rollout'], message: 'a steps proposal needs rollout: {steps, every}, e.g. {"steps": [1, 5, 25, 50, 100], "every": "10m"}' });
+    if (b.action !== 'steps' && b.rollout !== undefined) ctx.addIssue({ code: 'custom', path: ['rollout'], message: `rollout goes with action steps, not ${b.action}` });
   });
 export type ProposeBody = z.infer<typeof ProposeBody>;
 

@@ -13,6 +13,7 @@
  *    also holds the (app, env) revision: of two approvals racing, one applies.
  *  - The kill switch (Flags.kill, permission flags.kill) needs none of this.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomBytes } from 'node:crypto';
 import { canonicalJson } from '../core/canonical-json.js';
 import { RollgateError } from '../core/errors.js';
@@ -22,6 +23,27 @@ import type { FlagState, FlagsTx } from '../store/flags-types.js';
 import { change, type ChangeDeps, type Moved, type Who } from './changes.js';
 import { DEFAULT_EXPIRY_MS, type ApproveBody, type ProposeBody, type RejectBody } from './change-request-inputs.js';
 import { flagTarget, makeEnabled, makePercent, type Flags, type MakeState } from './flags.js';
+import { stepState, type FlagRollouts } from './rollouts.js';
+
+/**
+ * An approval that starts a rollout (action steps): FlagRollouts.start makes the first step in its
+ * own transaction, through Flags.putStateIn, which finds this and lets the request check (still
+ * open, not stale) and decide itself in that same transaction, so the rollout starts if and only
+ * if the request is approved.
+ */
+export interface PendingApproval {
+  app: string;
+  env: string;
+  flag: string;
+  /** Taken by the first change of that flag (whatever else runs in the same async context later). */
+  taken?: boolean;
+  /** Before the new state is made: throws when the request may no longer apply. */
+  check(tx: FlagsTx, prior: FlagState | null): Promise<void>;
+  /** After it is written: moves the request to approved (throws when someone decided first). */
+  applied(tx: FlagsTx, revision: number): Promise<void>;
+}
+
+export const pendingApproval = new AsyncLocalStorage<PendingApproval>();
 
 /** The direct changes of one flag's state in one environment. */
 export type { Refused as DirectAction };
@@ -40,7 +62,7 @@ export interface ChangeRequestView extends Omit<FlagChangeRequestRecord, 'status
   status: ChangeRequestState;
 }
 
-const PROPOSE_ARG: Record<ChangeRequestAction, string> = { enable: '--enable', disable: '--disable', rollout: '--percent N', set: '--file FEATURE.json', archive: '--archive' };
+const PROPOSE_ARG: Record<ChangeRequestAction, string> = { enable: '--enable', disable: '--disable', rollout: '--percent N', set: '--file FEATURE.json', steps: '--steps 1,5,25,50,100 --every 10m', archive: '--archive' };
 
 export const proposeCommand = (t: { app: string; env: string; flag: string }, action: ChangeRequestAction) =>
   `rollgate flags propose ${t.flag} --app ${t.app} --env ${t.env} ${PROPOSE_ARG[action]} --reason "…"`;
@@ -53,16 +75,19 @@ export function directRefused(t: { app: string; env: string; flag: string }, act
   const kill = `; to turn it off at once, the kill switch needs no approval: \`rollgate flags disable ${t.flag || 'FLAG'} --app ${t.app} --env ${t.env} --now\` (permission flags.kill)`;
   const head = `${where} a change request for flag changes (spec: flagChangeRequests)`;
   if (action === 'import') return new RollgateError('conflict', `${head}, and an import cannot be proposed: propose each flag's rules with \`rollgate flags propose FLAG --app ${t.app} --env ${t.env} --file FEATURE.json --reason "…"\``, { changeRequestRequired: true });
-  if (action === 'schedule' || action === 'rollout-start' || action === 'rollout-resume' || action === 'rollout-abort') {
-    const what = { schedule: 'a scheduled change', 'rollout-start': 'a rollout', 'rollout-resume': "a rollout's resumption", 'rollout-abort': 'an abort to a percentage above 0' }[action];
-    return new RollgateError('conflict', `${head}, and ${what} cannot be proposed there: propose each percentage with \`${proposeCommand(t, 'rollout')}\`${kill}`, { changeRequestRequired: true });
+  if (action === 'schedule' || action === 'rollout-resume' || action === 'rollout-abort') {
+    const what = { schedule: 'a scheduled change', 'rollout-resume': "a rollout's resumption", 'rollout-abort': 'an abort to a percentage above 0' }[action];
+    return new RollgateError('conflict', `${head}, and ${what} cannot be proposed there: propose a rollout with \`${proposeCommand(t, 'steps')}\` or a percentage with \`${proposeCommand(t, 'rollout')}\`${kill}`, { changeRequestRequired: true });
   }
-  const command = proposeCommand(t, action);
+  const command = proposeCommand(t, action === 'rollout-start' ? 'steps' : action);
   return new RollgateError('conflict', `${head}: propose it with \`${command}\`, and someone else holding approve in ${t.env} approves it${action === 'disable' ? kill : ''}`, { changeRequestRequired: true, command });
 }
 
 export class FlagChangeRequests {
   private readonly now: () => number;
+
+  /** Starts the rollouts that `steps` requests propose (set by the server once both exist). */
+  rollouts: FlagRollouts | null = null;
 
   constructor(
     private readonly flags: Flags,
@@ -97,6 +122,7 @@ export class FlagChangeRequests {
     await this.flags.mustEnv(env);
     const t = { app, env, flag };
     let proposedState: FlagState | null = null;
+    const plan = body.action === 'steps' && body.rollout ? { steps: body.rollout.steps, everyMs: body.rollout.every, variant: body.rollout.variant ?? null, guard: body.rollout.guard ?? false } : null;
     let baseState: FlagState | null;
     let baseRevision: number;
     if (body.action === 'archive') {
@@ -115,7 +141,7 @@ export class FlagChangeRequests {
     const id = `cr_${randomBytes(8).toString('hex')}`;
     const expiresAt = new Date(this.now() + (body.expires ?? DEFAULT_EXPIRY_MS)).toISOString();
     const rec = await change(this.c, who, app, 'flag.change-request.propose', flagTarget(app, flag, env), async (tx) => {
-      const r = await tx.changeRequests.insert({ id, app, env, flag, action: body.action, proposedState, baseState, baseRevision, reason: body.reason, proposedBy: who.actor, expiresAt });
+      const r = await tx.changeRequests.insert({ id, app, env, flag, action: body.action, proposedState, rolloutPlan: plan, baseState, baseRevision, reason: body.reason, proposedBy: who.actor, expiresAt });
       return { result: r, before: null, after: r, moved: [] };
     });
     await this.announce(rec, 'proposed', who.actor, body.reason);
@@ -128,6 +154,7 @@ export class FlagChangeRequests {
     if (r.proposedBy === who.actor) {
       throw await this.denied(r, 'flag.change-request.approve', who, `${who.actor} proposed change request ${id} and may not approve it (separation of duties): someone else holding approve in ${r.env} must approve it, or cancel it with \`rollgate flags cancel ${id}\``);
     }
+    if (r.action === 'steps') return this.approveSteps(r, body, who);
     const target = r.action === 'archive' ? flagTarget(r.app, r.flag) : flagTarget(r.app, r.flag, r.env);
     const reason = body.reason ?? null;
     const out = await change(this.c, who, r.app, `flag.${r.action}`, target, async (tx) => {
@@ -151,6 +178,34 @@ export class FlagChangeRequests {
       const by = { changeRequest: id, proposedBy: r.proposedBy, approvedBy: who.actor };
       return { result: after, before: applied.before, after: { ...(applied.after as object), ...by }, moved: applied.moved, also: [entry, ...applied.also] };
     });
+    await this.announce(out, 'approved', who.actor, reason);
+    return this.view(out);
+  }
+
+  /** A rollout proposed: started by the approval, the request decided in the transaction of its first step. */
+  private async approveSteps(r: FlagChangeRequestRecord, body: ApproveBody, who: Who): Promise<ChangeRequestView> {
+    if (!this.rollouts) throw new RollgateError('unavailable', 'this server runs no flag rollouts, so a proposed rollout cannot be approved here');
+    const reason = body.reason ?? null;
+    let decided = false;
+    const pending: PendingApproval = {
+      app: r.app,
+      env: r.env,
+      flag: r.flag,
+      check: async (tx, prior) => {
+        await this.stillOpen(tx, r);
+        if (canonicalJson(prior) !== canonicalJson(r.baseState)) throw this.stale(r);
+      },
+      applied: async (tx, revision) => {
+        if (!(await tx.changeRequests.decide(r.id, { status: 'approved', decidedBy: who.actor, decisionReason: reason, appliedRevision: revision }))) throw this.decidedMeanwhile(await tx.changeRequests.get(r.id));
+        const after = await tx.changeRequests.get(r.id);
+        await this.c.audit.record({ actor: who.actor, action: 'flag.change-request.approve', target: flagTarget(r.app, r.flag, r.env), source: who.source, before: r, after }, tx.audit);
+        decided = true;
+      },
+    };
+    const plan = r.rolloutPlan!;
+    await pendingApproval.run(pending, () => this.rollouts!.start(r.app, r.env, r.flag, { steps: plan.steps, every: plan.everyMs, ...(plan.variant !== null ? { variant: plan.variant } : {}), ...(plan.guard ? { guard: true } : {}) }, who));
+    if (!decided) throw new RollgateError('internal', `the rollout of change request ${r.id} started without deciding it; this is a server bug: report it`);
+    const out = (await this.c.flags.changeRequests.get(r.id))!;
     await this.announce(out, 'approved', who.actor, reason);
     return this.view(out);
   }
@@ -191,6 +246,13 @@ export class FlagChangeRequests {
   private maker(t: { app: string; env: string; flag: string }, body: ProposeBody): MakeState {
     if (body.action === 'enable' || body.action === 'disable') return makeEnabled(body.action === 'enable');
     if (body.action === 'rollout') return makePercent(t.flag, t.env, { percent: body.percent!, ...(body.strategy !== undefined ? { strategy: body.strategy } : {}) });
+    if (body.action === 'steps') {
+      const spec = { flag: t.flag, env: t.env, variant: body.rollout!.variant ?? null };
+      return (prior) => {
+        if (spec.variant !== null && !prior?.enabled) throw new RollgateError('invalid_input', `flag ${t.flag} is off in ${t.env}: a variant's share matters only while the flag is on; propose turning it on first`);
+        return stepState(prior, spec, body.rollout!.steps[0]!);
+      };
+    }
     return this.flags.setMaker(t.flag, body.state);
   }
 

@@ -13,7 +13,7 @@ import { change, type ChangeDeps, type Moved, type Outcome, type Who } from './c
 import type { CreateFlagBody, KillBody, RolloutBody, UpdateFlagBody } from './inputs.js';
 import { stateOf, withFeature } from './feature-state.js';
 import { FlagKeys } from './flag-keys.js';
-import { FlagChangeRequests, directRefused, type DirectAction, type StateAction } from './change-requests.js';
+import { FlagChangeRequests, directRefused, pendingApproval, type DirectAction, type StateAction } from './change-requests.js';
 import { importState, type ImportResult } from './import.js';
 import { DEFAULT_LIFETIME_DAYS } from './kinds.js';
 import { newProblems, parseRules, renamer, rulesRefused } from './rules-check.js';
@@ -320,12 +320,18 @@ export class Flags {
     const revision = await tx.bumpRevision(app, env);
     const flag = await this.liveFlag(tx, app, name, false);
     const prior = await tx.getState(app, env, name);
+    // A change request being approved through another service's change (a rollout's start): it checks and decides itself here.
+    const pending = pendingApproval.getStore();
+    const approval = pending && !pending.taken && pending.app === app && pending.env === env && pending.flag === name ? pending : undefined;
+    if (approval) approval.taken = true;
+    await approval?.check(tx, prior?.state ?? null);
     const state = await make(prior?.state ?? null, flag);
     const before = await tx.readState(app, env);
     const { after, index } = withFeature(before.state, { name, type: flag.kind, description: flag.description, ...state });
     const problems = newProblems(before.state, after, [index], renamer({ features: new Map([[index, '']]) }));
     if (problems.length) throw rulesRefused('flag state', problems);
     await tx.putState(app, env, name, state, actor);
+    await approval?.applied(tx, revision);
     const also = opts.byRollout === undefined ? await this.stateChanged(tx, { app, env, flag: name, prior: prior?.state ?? null, state, actor }) : [];
     return { revision, before: prior?.state ?? null, state, also };
   }

@@ -1,6 +1,6 @@
 /** Flag change requests over Kysely (SQLite and PostgreSQL); see flag-change-requests-types.ts. */
 import type { Selectable } from 'kysely';
-import type { ChangeRequestAction, ChangeRequestDecision, ChangeRequestFilter, ChangeRequestStatus, FlagChangeRequestQueriesApi, FlagChangeRequestRecord, NewFlagChangeRequest } from './flag-change-requests-types.js';
+import type { ChangeRequestAction, ChangeRequestDecision, ChangeRequestFilter, ChangeRequestStatus, FlagChangeRequestQueriesApi, FlagChangeRequestRecord, NewFlagChangeRequest, RolloutPlan } from './flag-change-requests-types.js';
 import type { FlagState } from './flags-types.js';
 import { now } from './rows.js';
 import type { FlagChangeRequestsTable } from './schema-flag-change-requests.js';
@@ -16,6 +16,7 @@ function record(r: Selectable<FlagChangeRequestsTable>): FlagChangeRequestRecord
     flag: r.flag,
     action: r.action as ChangeRequestAction,
     proposedState: state(r.proposed_state),
+    rolloutPlan: r.rollout_plan === null ? null : (JSON.parse(r.rollout_plan) as RolloutPlan),
     baseState: state(r.base_state),
     baseRevision: Number(r.base_revision),
     reason: r.reason,
@@ -41,6 +42,7 @@ export class FlagChangeRequestQueries implements FlagChangeRequestQueriesApi {
       flag: r.flag,
       action: r.action,
       proposed_state: r.proposedState === null ? null : JSON.stringify(r.proposedState),
+      rollout_plan: r.rolloutPlan === null ? null : JSON.stringify(r.rolloutPlan),
       base_state: r.baseState === null ? null : JSON.stringify(r.baseState),
       base_revision: r.baseRevision,
       reason: r.reason,

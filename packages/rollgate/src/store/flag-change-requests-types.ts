@@ -5,10 +5,18 @@
  */
 import type { FlagState } from './flags-types.js';
 
-export const CHANGE_REQUEST_ACTIONS = ['enable', 'disable', 'rollout', 'set', 'archive'] as const;
+export const CHANGE_REQUEST_ACTIONS = ['enable', 'disable', 'rollout', 'set', 'steps', 'archive'] as const;
 export type ChangeRequestAction = (typeof CHANGE_REQUEST_ACTIONS)[number];
 export const CHANGE_REQUEST_STATUSES = ['open', 'approved', 'rejected', 'cancelled'] as const;
 export type ChangeRequestStatus = (typeof CHANGE_REQUEST_STATUSES)[number];
+
+/** A rollout as `flags rollout --steps --every` starts it. */
+export interface RolloutPlan {
+  steps: number[];
+  everyMs: number;
+  variant: string | null;
+  guard: boolean;
+}
 
 export interface FlagChangeRequestRecord {
   id: string;
@@ -16,8 +24,10 @@ export interface FlagChangeRequestRecord {
   env: string;
   flag: string;
   action: ChangeRequestAction;
-  /** The flag's whole new state in the environment; null for archive. */
+  /** The flag's whole new state in the environment (steps: after the first step); null for archive. */
   proposedState: FlagState | null;
+  /** For steps: the rollout the approval starts. */
+  rolloutPlan: RolloutPlan | null;
   /** Its state when proposed (null: never set there). */
   baseState: FlagState | null;
   /** The (app, env) revision when proposed. */
@@ -33,7 +43,7 @@ export interface FlagChangeRequestRecord {
   appliedRevision: number | null;
 }
 
-export type NewFlagChangeRequest = Pick<FlagChangeRequestRecord, 'id' | 'app' | 'env' | 'flag' | 'action' | 'proposedState' | 'baseState' | 'baseRevision' | 'reason' | 'proposedBy' | 'expiresAt'>;
+export type NewFlagChangeRequest = Pick<FlagChangeRequestRecord, 'id' | 'app' | 'env' | 'flag' | 'action' | 'proposedState' | 'rolloutPlan' | 'baseState' | 'baseRevision' | 'reason' | 'proposedBy' | 'expiresAt'>;
 
 export interface ChangeRequestDecision {
   status: Exclude<ChangeRequestStatus, 'open'>;

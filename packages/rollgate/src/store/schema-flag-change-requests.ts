@@ -7,6 +7,7 @@ export interface FlagChangeRequestsTable {
   flag: string;
   action: string;
   proposed_state: string | null;
+  rollout_plan: string | null;
   base_state: string | null;
   base_revision: number;
   reason: string;

@@ -22,6 +22,7 @@ function request(app: string, over: Partial<NewFlagChangeRequest> = {}): NewFlag
     flag: 'checkout',
     action: 'rollout',
     proposedState: { enabled: true, strategies: [{ name: 'flexibleRollout', parameters: { rollout: '25', stickiness: 'default', groupId: 'checkout' } }] },
+    rolloutPlan: null,
     baseState: { enabled: false, strategies: [] },
     baseRevision: 7,
     reason: 'ship it to a quarter',
@@ -52,13 +53,16 @@ export function flagChangeRequestsStoreSuite(name: string, open: () => Promise<S
       );
       const never = await q.insert(request(app, { flag: 'search', action: 'archive', proposedState: null, baseState: null }));
       assert.equal((await q.get(never.id))?.baseState, null, 'never set there: null, not {}');
+      const plan = { steps: [1, 5, 100], everyMs: 600_000, variant: null, guard: false };
+      const stepped = await q.insert(request(app, { flag: 'stepped', action: 'steps', rolloutPlan: plan }));
+      assert.deepEqual((await q.get(stepped.id))?.rolloutPlan, plan, 'a rollout plan whole');
       await new Promise((r) => setTimeout(r, 5));
       const b = await q.insert(request(app, { env: 'staging' }));
       assert.deepEqual((await q.list({ app })).map((r) => r.id).slice(0, 1), [b.id], 'newest first');
-      assert.deepEqual((await q.list({ app, env: 'production' })).map((r) => r.id).sort(), [a.id, never.id].sort());
+      assert.deepEqual((await q.list({ app, env: 'production' })).map((r) => r.id).sort(), [a.id, never.id, stepped.id].sort());
       assert.deepEqual((await q.list({ app, flag: 'search' })).map((r) => r.id), [never.id]);
       assert.equal(await q.decide(a.id, { status: 'rejected', decidedBy: 'user:bo', decisionReason: 'not now' }), true);
-      assert.deepEqual((await q.list({ app, status: 'open' })).map((r) => r.id).sort(), [never.id, b.id].sort());
+      assert.deepEqual((await q.list({ app, status: 'open' })).map((r) => r.id).sort(), [never.id, b.id, stepped.id].sort());
       const rejected = await q.get(a.id);
       assert.equal(rejected?.status, 'rejected');
       assert.equal(rejected?.decidedBy, 'user:bo');

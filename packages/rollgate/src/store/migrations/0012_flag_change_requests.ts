@@ -17,10 +17,13 @@ export async function up(db: Kysely<unknown>, _dialect: SqlDialect): Promise<voi
     .addColumn('app', 'text', (c) => c.notNull())
     .addColumn('env', 'text', (c) => c.notNull())
     .addColumn('flag', 'text', (c) => c.notNull())
-    // What is proposed: enable, disable, rollout, set (a new state) or archive.
+    // What is proposed: enable, disable, rollout (a percentage now), set (a new state), steps (a
+    // rollout the server moves on, as \`flags rollout --steps\`) or archive.
     .addColumn('action', 'text', (c) => c.notNull())
-    // JSON: the flag's whole new state in the environment (null for archive).
+    // JSON: the flag's whole new state in the environment (for steps: after the first step; null for archive).
     .addColumn('proposed_state', 'text')
+    // JSON: the rollout to start, for steps ({steps, everyMs, variant, guard}).
+    .addColumn('rollout_plan', 'text')
     // JSON: its state when proposed (null: never set there); the approval compares against it.
     .addColumn('base_state', 'text')
     // The (app, env) revision when proposed, for the reader.
@@ -35,7 +38,7 @@ export async function up(db: Kysely<unknown>, _dialect: SqlDialect): Promise<voi
     .addColumn('decision_reason', 'text')
     // The revision the approval made (approved only).
     .addColumn('applied_revision', 'integer')
-    .addCheckConstraint('flag_change_requests_action_check', sql`action in ('enable', 'disable', 'rollout', 'set', 'archive')`)
+    .addCheckConstraint('flag_change_requests_action_check', sql`action in ('enable', 'disable', 'rollout', 'set', 'steps', 'archive')`)
     .addCheckConstraint('flag_change_requests_status_check', sql`status in ('open', 'approved', 'rejected', 'cancelled')`)
     .execute();
   await s.createIndex('flag_change_requests_open').on('flag_change_requests').columns(['app', 'env', 'status', 'created_at']).execute();
