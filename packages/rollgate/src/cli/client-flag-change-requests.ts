@@ -11,6 +11,8 @@ export interface Proposal {
   percent?: number | undefined;
   strategy?: number | string | undefined;
   state?: unknown;
+  /** For steps: as `flags rollout --steps --every` sends it. */
+  rollout?: { steps: number[]; every: string; variant?: string } | undefined;
   reason: string;
   expires?: string | undefined;
 }

@@ -77,13 +77,17 @@ describe('rollgate flags propose, requests, approve, reject, cancel and disable 
     assert.match((await okRun('developer', ['flags', 'cancel', b.id])).stdout, /: cancelled by user:flags-developer/);
     assert.equal(await delivered('promo'), undefined, 'nothing applied');
 
+    const steps = await okRun('developer', ['flags', 'propose', 'promo', ...at, '--steps', '1,10,100', '--every', '10m', '--reason', 'gently']);
+    assert.match(steps.stdout, /^change request cr_[0-9a-f]{16}: rollout 1,10,100% every 10m00s of flag promo \(shop\) in production/m);
+    await okRun('developer', ['flags', 'cancel', /(cr_[0-9a-f]{16})/.exec(steps.stdout)![1]!]);
+    await refused('developer', ['flags', 'propose', 'promo', ...at, '--steps', '1,10', '--reason', 'x'], /needs both --steps .* and --every/);
     await refused('developer', ['flags', 'propose', 'promo', ...at, '--enable', '--disable', '--reason', 'x'], /exactly one of --enable, --disable/);
     await refused('developer', ['flags', 'propose', 'promo', ...at, '--enable'], /--reason/);
     await refused('developer', ['flags', 'propose', 'promo', ...at, '--enable', '--reason', 'x', '--expires', '5s'], /expires is at least 1m/);
     await refused('developer', ['flags', 'requests', 'cr_nope'], /change request ids look like cr_/);
     await refused('developer', ['flags', 'requests', '--status', 'maybe'], /--status is one of/);
     const all = JSON.parse((await okRun('admin', ['flags', 'requests', '--flag', 'promo', '--status', 'all', '--json'])).stdout) as ChangeRequestView[];
-    assert.deepEqual(all.map((r) => r.status).sort(), ['cancelled', 'rejected'], 'the refused proposals made nothing');
+    assert.deepEqual(all.map((r) => r.status).sort(), ['cancelled', 'cancelled', 'rejected'], 'the refused proposals made nothing');
   });
 
   test('disable --now: the kill switch for those holding flags.kill, refused to others naming it', async () => {

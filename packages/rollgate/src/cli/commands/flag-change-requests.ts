@@ -1,6 +1,6 @@
 /**
  * Change requests for flag changes: `rollgate flags propose FLAG --app --env --enable|--disable|
- * --percent N|--file FEATURE.json|--archive --reason "…" [--expires 24h]`, `rollgate flags
+ * --percent N|--steps 1,5,25 --every 10m|--file FEATURE.json|--archive --reason "…" [--expires 24h]`, `rollgate flags
  * requests [ID] [--app --env --flag --status]`, `rollgate flags approve|reject|cancel ID`. Where an
  * environment requires them (production by default), the direct commands are refused and say
  * which `propose` to run instead.
@@ -8,6 +8,7 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { AppName, EnvName } from '../../api/contract.js';
+import { formatDuration } from '../../core/duration.js';
 import { CHANGE_REQUEST_ID_RE, type ChangeRequestView } from '../../flags/change-requests.js';
 import { percentOf } from '../../flags/percent.js';
 import { FlagName } from '../../flags/rules-schema.js';
@@ -16,6 +17,7 @@ import { changeRequestsClient, type Proposal } from '../client-flag-change-reque
 import { ClientOpts, IntString, action, clientFor, clientOptions, parseArg } from '../command.js';
 import { UsageError } from '../exit.js';
 import { formatTime, table } from '../format.js';
+import { parseSteps } from './flag-rollouts.js';
 import { readJsonFile, strategiesText } from './flags.js';
 
 const ProposeOpts = ClientOpts.extend({
@@ -27,6 +29,9 @@ const ProposeOpts = ClientOpts.extend({
   strategy: z.string().max(100).optional(),
   file: z.string().min(1).optional(),
   archive: z.boolean().optional(),
+  steps: z.string().max(400).optional(),
+  every: z.string().max(40).optional(),
+  variant: z.string().min(1).max(255).optional(),
   reason: z.string(),
   expires: z.string().max(40).optional(),
 });
@@ -42,8 +47,9 @@ const RequestId = z.string().regex(CHANGE_REQUEST_ID_RE, { message: 'change requ
 const idArg = (v: string) => parseArg(RequestId, v, 'change request');
 
 /** "rollout 25%", "enable", "set (2 strategies)": what a request changes, in a few words. */
-export function changeText(r: Pick<ChangeRequestView, 'action' | 'proposedState'>): string {
+export function changeText(r: Pick<ChangeRequestView, 'action' | 'proposedState' | 'rolloutPlan'>): string {
   if (r.action === 'rollout') return `rollout ${percentOf(r.proposedState) ?? '?'}%`;
+  if (r.action === 'steps' && r.rolloutPlan) return `rollout ${r.rolloutPlan.steps.join(',')}% every ${formatDuration(r.rolloutPlan.everyMs)}${r.rolloutPlan.variant !== null ? ` (variant ${r.rolloutPlan.variant})` : ''}`;
   if (r.action === 'set') return `set (${r.proposedState?.enabled ? 'on' : 'off'}, ${r.proposedState?.strategies?.length ?? 0} strategies)`;
   return r.action;
 }
@@ -67,10 +73,15 @@ function requestDetail(r: ChangeRequestView): string {
 }
 
 function proposal(opts: z.infer<typeof ProposeOpts>): Omit<Proposal, 'state'> & { file?: string } {
-  const chosen = [opts.enable && '--enable', opts.disable && '--disable', opts.percent !== undefined && '--percent', opts.file !== undefined && '--file', opts.archive && '--archive'].filter(Boolean);
-  if (chosen.length !== 1) throw new UsageError(`say what to propose: exactly one of --enable, --disable, --percent N, --file FEATURE.json, --archive${chosen.length ? ` (not ${chosen.join(' and ')})` : ''}`);
+  const chosen = [opts.enable && '--enable', opts.disable && '--disable', opts.percent !== undefined && '--percent', opts.file !== undefined && '--file', opts.steps !== undefined && '--steps', opts.archive && '--archive'].filter(Boolean);
+  if (chosen.length !== 1) throw new UsageError(`say what to propose: exactly one of --enable, --disable, --percent N, --steps 1,5,25,50,100 --every 10m, --file FEATURE.json, --archive${chosen.length ? ` (not ${chosen.join(' and ')})` : ''}`);
   if (opts.strategy !== undefined && opts.percent === undefined) throw new UsageError('--strategy goes with --percent');
+  if ((opts.every !== undefined || opts.variant !== undefined) && opts.steps === undefined) throw new UsageError('--every and --variant go with --steps');
   const base = { reason: opts.reason, expires: opts.expires };
+  if (opts.steps !== undefined) {
+    if (opts.every === undefined) throw new UsageError('a proposed rollout needs both --steps (e.g. 1,5,25,50,100) and --every (e.g. 10m)');
+    return { action: 'steps', rollout: { steps: parseSteps(opts.steps), every: opts.every, ...(opts.variant !== undefined ? { variant: opts.variant } : {}) }, ...base };
+  }
   if (opts.enable) return { action: 'enable', ...base };
   if (opts.disable) return { action: 'disable', ...base };
   if (opts.archive) return { action: 'archive', ...base };
@@ -91,6 +102,9 @@ export function registerFlagChangeRequests(flags: Command): void {
       .option('--percent <n>', 'set the flexibleRollout percentage, 0 to 100')
       .option('--strategy <index|id>', 'which flexibleRollout strategy, with --percent, when there are several')
       .option('--file <path>', 'replace its rules with this Unleash feature (JSON), as `flags set` does')
+      .option('--steps <list>', 'a rollout the server moves on once approved, e.g. 1,5,25,50,100 (with --every)')
+      .option('--every <duration>', 'time between steps, e.g. 10m')
+      .option('--variant <name>', "with --steps: move this variant's share instead of the percentage")
       .option('--archive', 'archive the flag')
       .requiredOption('--reason <text>', 'what the change is for (the approver reads it)')
       .option('--expires <duration>', 'how long it may be approved (default 24h; 1m to 30d)'),
