@@ -54,10 +54,10 @@ function changeRequestSuite(name: string, databaseUrl: () => string | undefined)
       const refused: [string, string, unknown, RegExp][] = [
         ['POST', `${PROD}/direct/enable`, undefined, /rollgate flags propose direct --app shop --env production --enable --reason/],
         ['POST', `${PROD}/direct/disable`, undefined, /--disable --reason .*kill switch.*--now/],
-        ['POST', `${PROD}/direct/rollout`, { percent: 30 }, /--percent N/],
+        ['POST', `${PROD}/direct/rollout`, { percent: 30 }, /`rollgate flags propose direct --app shop --env production --percent 30 --reason "…"`/],
         ['PUT', `${PROD}/direct`, { enabled: true, strategies: [{ name: 'default' }] }, /--file FEATURE\.json/],
         ['POST', `${PROD}/import`, { version: 1, features: [{ name: 'direct', enabled: true, strategies: [] }] }, /an import cannot be proposed/],
-        ['POST', `${PROD}/direct/rollouts`, { steps: [10, 100], every: '1h' }, /`rollgate flags propose direct --app shop --env production --steps 1,5,25,50,100 --every 10m --reason "…"`/],
+        ['POST', `${PROD}/direct/rollouts`, { steps: [10, 100], every: '1h' }, /`rollgate flags propose direct --app shop --env production --steps 10,100 --every 1h --reason "…"`/],
         ['POST', `${PROD}/direct/schedules`, { at: '2099-01-01T00:00:00Z', action: 'enable' }, /a scheduled change cannot be proposed/],
       ];
       for (const [method, path, body, message] of refused) {
@@ -164,6 +164,9 @@ function changeRequestSuite(name: string, databaseUrl: () => string | undefined)
       assert.equal(await revision(), rev);
       const s = await stateOf('raced');
       assert.deepEqual([s?.enabled, s?.strategies?.[0]?.parameters?.rollout], [false, '40'], "the newer change stands; the older one's enable did not happen");
+      const newest = await proposed(dev(), 'raced', { action: 'rollout', percent: 60 });
+      await admin.ok('POST', `/v1/flag-change-requests/${(await proposed(dev(), 'raced', { action: 'enable' })).id}/approve`, {});
+      assert.match((await decide(rm(), newest.id, 'approve')).json.error?.message ?? '', /propose again: `rollgate flags propose raced --app shop --env production --percent 60 --reason/, 'the command to propose it again is exact');
     });
 
     test('an expired request cannot be approved (by the time in its record); listed as expired', async () => {

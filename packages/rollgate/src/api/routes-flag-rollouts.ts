@@ -21,6 +21,7 @@ import type { Who } from '../flags/changes.js';
 import { AbortRolloutBody, RolloutListQuery, ScheduleBody, ScheduleListQuery, StartRolloutBody } from '../flags/rollout-inputs.js';
 import type { FlagRollouts } from '../flags/rollouts.js';
 import type { Flags } from '../flags/flags.js';
+import { stepsArg } from '../flags/change-requests.js';
 import { FlagName } from '../flags/rules-schema.js';
 import { SCHEDULE_ID_RE, type FlagSchedules } from '../flags/schedules.js';
 import { AppName, EnvName } from './contract.js';
@@ -46,7 +47,7 @@ export function registerFlagRolloutRoutes(app: Hono<ApiEnv>, d: FlagRolloutRoute
   app.post(`${base}/rollouts`, async (c) => {
     const n = names(c);
     const body = parse(StartRolloutBody, await readJson(c), 'body');
-    await d.flags?.mustBeDirect(n.app, n.env, n.flag, 'rollout-start');
+    await d.flags?.mustBeDirect(n.app, n.env, n.flag, 'rollout-start', stepsArg({ steps: body.steps, everyMs: body.every, variant: body.variant }));
     return c.json(await d.rollouts.start(n.app, n.env, n.flag, body, who(c)), 201);
   });
   app.get(`${base}/rollouts`, async (c) => {

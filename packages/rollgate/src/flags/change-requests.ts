@@ -23,6 +23,7 @@ import type { FlagState, FlagsTx } from '../store/flags-types.js';
 import { change, type ChangeDeps, type Moved, type Who } from './changes.js';
 import { DEFAULT_EXPIRY_MS, type ApproveBody, type ProposeBody, type RejectBody } from './change-request-inputs.js';
 import { flagTarget, makeEnabled, makePercent, type Flags, type MakeState } from './flags.js';
+import { percentOf } from './percent.js';
 import { stepState, type FlagRollouts } from './rollouts.js';
 
 /**
@@ -64,13 +65,29 @@ export interface ChangeRequestView extends Omit<FlagChangeRequestRecord, 'status
 
 const PROPOSE_ARG: Record<ChangeRequestAction, string> = { enable: '--enable', disable: '--disable', rollout: '--percent N', set: '--file FEATURE.json', steps: '--steps 1,5,25,50,100 --every 10m', archive: '--archive' };
 
-export const proposeCommand = (t: { app: string; env: string; flag: string }, action: ChangeRequestAction) =>
-  `rollgate flags propose ${t.flag} --app ${t.app} --env ${t.env} ${PROPOSE_ARG[action]} --reason "…"`;
+/** `arg`: the change as `propose` takes it, when known (`--percent 30`); else a placeholder. */
+export const proposeCommand = (t: { app: string; env: string; flag: string }, action: ChangeRequestAction, arg?: string) =>
+  `rollgate flags propose ${t.flag} --app ${t.app} --env ${t.env} ${arg ?? PROPOSE_ARG[action]} --reason "…"`;
+
+/** A duration as `--every`/`--expires` take it back ("10m", not "10m00s"). */
+const durationArg = (ms: number) => (ms % 86_400_000 === 0 ? `${ms / 86_400_000}d` : ms % 3_600_000 === 0 ? `${ms / 3_600_000}h` : ms % 60_000 === 0 ? `${ms / 60_000}m` : ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`);
+
+/** The `propose` options of a rollout as given: steps, every, variant. */
+export const stepsArg = (p: { steps: number[]; everyMs: number; variant?: string | null | undefined }) => `--steps ${p.steps.join(',')} --every ${durationArg(p.everyMs)}${p.variant ? ` --variant "${p.variant}"` : ''}`;
+
+/** The `propose` options that make a request again. */
+function requestArg(r: FlagChangeRequestRecord): string | undefined {
+  if (r.action === 'rollout') {
+    const pct = percentOf(r.proposedState);
+    return pct === null ? undefined : `--percent ${pct}`;
+  }
+  return r.action === 'steps' && r.rolloutPlan ? stepsArg(r.rolloutPlan) : undefined;
+}
 
 type Refused = ChangeRequestAction | 'import' | 'schedule' | 'rollout-start' | 'rollout-resume' | 'rollout-abort';
 
 /** The answer to a direct change where a change request is required: what to run instead. */
-export function directRefused(t: { app: string; env: string; flag: string }, action: Refused, envs: string[] = [t.env]): RollgateError {
+export function directRefused(t: { app: string; env: string; flag: string }, action: Refused, envs: string[] = [t.env], arg?: string): RollgateError {
   const where = envs.length > 1 ? `environments ${envs.join(', ')} require` : `environment ${t.env} requires`;
   const kill = `; to turn it off at once, the kill switch needs no approval: \`rollgate flags disable ${t.flag || 'FLAG'} --app ${t.app} --env ${t.env} --now\` (permission flags.kill)`;
   const head = `${where} a change request for flag changes (spec: flagChangeRequests)`;
@@ -79,7 +96,7 @@ export function directRefused(t: { app: string; env: string; flag: string }, act
     const what = { schedule: 'a scheduled change', 'rollout-resume': "a rollout's resumption", 'rollout-abort': 'an abort to a percentage above 0' }[action];
     return new RollgateError('conflict', `${head}, and ${what} cannot be proposed there: propose a rollout with \`${proposeCommand(t, 'steps')}\` or a percentage with \`${proposeCommand(t, 'rollout')}\`${kill}`, { changeRequestRequired: true });
   }
-  const command = proposeCommand(t, action === 'rollout-start' ? 'steps' : action);
+  const command = proposeCommand(t, action === 'rollout-start' ? 'steps' : action, arg);
   return new RollgateError('conflict', `${head}: propose it with \`${command}\`, and someone else holding approve in ${t.env} approves it${action === 'disable' ? kill : ''}`, { changeRequestRequired: true, command });
 }
 
@@ -270,7 +287,7 @@ export class FlagChangeRequests {
   private async mustOpen(id: string): Promise<FlagChangeRequestRecord> {
     const r = await this.mustRequest(id);
     if (r.status !== 'open') throw this.decidedMeanwhile(r);
-    if (this.expired(r)) throw new RollgateError('conflict', `change request ${id} expired at ${r.expiresAt} and can no longer be approved or rejected; propose it again: \`${proposeCommand(r, r.action)}\``);
+    if (this.expired(r)) throw new RollgateError('conflict', `change request ${id} expired at ${r.expiresAt} and can no longer be approved or rejected; propose it again: \`${proposeCommand(r, r.action, requestArg(r))}\``);
     return r;
   }
 
@@ -278,13 +295,13 @@ export class FlagChangeRequests {
   private async stillOpen(tx: FlagsTx, r: FlagChangeRequestRecord): Promise<void> {
     const cur = await tx.changeRequests.get(r.id);
     if (!cur || cur.status !== 'open') throw this.decidedMeanwhile(cur);
-    if (this.expired(cur)) throw new RollgateError('conflict', `change request ${r.id} expired at ${cur.expiresAt}; propose it again: \`${proposeCommand(r, r.action)}\``);
+    if (this.expired(cur)) throw new RollgateError('conflict', `change request ${r.id} expired at ${cur.expiresAt}; propose it again: \`${proposeCommand(r, r.action, requestArg(r))}\``);
   }
 
   private stale(r: FlagChangeRequestRecord): RollgateError {
     return new RollgateError(
       'conflict',
-      `change request ${r.id} is stale: flag ${r.flag} changed in ${r.env} since it was proposed (at revision ${r.baseRevision}), so approving it would overwrite that change unseen; nothing was applied. Look at the flag now (\`rollgate flags get ${r.flag} --app ${r.app}\`) and propose again: \`${proposeCommand(r, r.action)}\``,
+      `change request ${r.id} is stale: flag ${r.flag} changed in ${r.env} since it was proposed (at revision ${r.baseRevision}), so approving it would overwrite that change unseen; nothing was applied. Look at the flag now (\`rollgate flags get ${r.flag} --app ${r.app}\`) and propose again: \`${proposeCommand(r, r.action, requestArg(r))}\``,
       { stale: true },
     );
   }

@@ -217,8 +217,8 @@ export class Flags {
   }
 
   /** Refuses a direct change of the flag in `env` when the environment requires a change request for it. */
-  async mustBeDirect(app: string, env: string, name: string, action: DirectAction): Promise<void> {
-    if (await this.requiresChangeRequest(env)) throw directRefused({ app, env, flag: name }, action);
+  async mustBeDirect(app: string, env: string, name: string, action: DirectAction, arg?: string): Promise<void> {
+    if (await this.requiresChangeRequest(env)) throw directRefused({ app, env, flag: name }, action, [env], arg);
   }
 
   // ---- rules in one environment
@@ -256,7 +256,7 @@ export class Flags {
    * Whether the flag is on stays as it was.
    */
   rollout(app: string, env: string, name: string, body: RolloutBody, who: Who): Promise<FlagStateResult> {
-    return this.changeState(app, env, name, 'rollout', who, makePercent(name, env, body));
+    return this.changeState(app, env, name, 'rollout', who, makePercent(name, env, body), `--percent ${body.percent}${body.strategy !== undefined ? ` --strategy ${body.strategy}` : ''}`);
   }
 
   /** How a `set` makes the new state from a Feature body (checked here, before anything is read). */
@@ -281,10 +281,11 @@ export class Flags {
 
   // ---- helpers
 
-  private async changeState(app: string, env: string, name: string, action: StateAction, who: Who, make: MakeState): Promise<FlagStateResult> {
+  /** `arg`: the change as `rollgate flags propose` takes it, for the refusal where a change request is required. */
+  private async changeState(app: string, env: string, name: string, action: StateAction, who: Who, make: MakeState, arg?: string): Promise<FlagStateResult> {
     await this.mustApp(app);
     await this.mustEnv(env);
-    await this.mustBeDirect(app, env, name, action);
+    await this.mustBeDirect(app, env, name, action, arg);
     return change(this.c, who, app, `flag.${action}`, flagTarget(app, name, env), async (tx) => {
       const r = await this.putStateIn(tx, app, env, name, who.actor, make);
       return { result: { app, env, flag: name, revision: r.revision, state: r.state }, before: r.before, after: { revision: r.revision, state: r.state }, moved: [{ env, revision: r.revision, flag: name }], also: r.also };
