@@ -49,6 +49,7 @@ describe('rollgate flags propose, requests, approve, reject, cancel and disable 
     const json = JSON.parse((await okRun('viewer', ['flags', 'requests', '--app', 'shop', '--json'])).stdout) as ChangeRequestView[];
     assert.ok(json.some((r) => r.id === id && r.status === 'open'));
     assert.match((await okRun('viewer', ['flags', 'get', 'banner', '--app', 'shop'])).stdout, new RegExp(`^change request ${id}: rollout 20% .* open until`, 'm'), '`flags get` shows what waits for approval');
+    assert.match((await okRun('viewer', ['status'])).stdout, new RegExp(`^shop/production: change request ${id}: rollout 20% `, 'm'), '`rollgate status` shows it too');
     const detail = await okRun('viewer', ['flags', 'requests', id]);
     assert.match(detail.stdout, /^before: not set there$/m);
     assert.match(detail.stdout, /^after: {2}off; flexibleRollout rollout=20 /m);
