@@ -129,7 +129,7 @@ export function createApi(d: ApiDeps): Hono<ApiEnv> {
   registerSecretRoutes(app, { secrets: d.secrets, audit: d.audit, auditOptions: { trustProxy: d.trustProxy } });
   registerFlagRoutes(app, { flags: d.flags, auditOptions: { trustProxy: d.trustProxy } });
   registerDeliveryRoutes(app, { store: d.store, flags: d.flags, events: d.events, log: d.log, trustProxy: d.trustProxy, ...(d.delivery ? { hub: d.delivery } : {}) });
-  if (d.flagRollouts) registerFlagRolloutRoutes(app, { ...d.flagRollouts, auditOptions: { trustProxy: d.trustProxy } });
+  if (d.flagRollouts) registerFlagRolloutRoutes(app, { ...d.flagRollouts, flags: d.flags, auditOptions: { trustProxy: d.trustProxy } });
   const small = jsonLimit(1024 * 1024);
 
   app.post('/v1/spec', small, async (c) => {

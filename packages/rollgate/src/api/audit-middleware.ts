@@ -17,7 +17,7 @@ import { matchedRoutes } from 'hono/route';
 import { routeParams } from './authz.js';
 import { isDeliveryPath } from './routes-delivery.js';
 
-const SELF_AUDITED = [/^\/v1\/auth\//, /^\/v1\/users(\/|$)/, /^\/v1\/tokens(\/|$)/, /^\/v1\/roles(\/|$)/, /\/secrets(\/|$)/, /\/flags(\/|$)/, /\/flag-keys(\/|$)/];
+const SELF_AUDITED = [/^\/v1\/auth\//, /^\/v1\/users(\/|$)/, /^\/v1\/tokens(\/|$)/, /^\/v1\/roles(\/|$)/, /\/secrets(\/|$)/, /\/flags(\/|$)/, /\/flag-keys(\/|$)/, /^\/v1\/flag-change-requests(\/|$)/];
 const SUMMARY_KEYS = ['id', 'app', 'env', 'version', 'status', 'kind', 'pipeline', 'releaseVersion', 'deliveryId', 'apps', 'environments', 'pipelines', 'stopped', 'opened', 'resolved'];
 const MAX_SUMMARY_BYTES = 4096;
 

@@ -25,6 +25,7 @@ import { INCIDENT_ID_RE } from '../engine/incidents.js';
 import type { Store } from '../store/types.js';
 import { MAX_IMPORT_BYTES } from '../flags/inputs.js';
 import { DELIVERY_ROUTE_PERMISSIONS } from './routes-delivery.js';
+import { FLAG_CHANGE_REQUEST_ROUTE_PERMISSIONS } from './routes-flag-change-requests.js';
 import { envResource, type RouteMethod, type RoutePermission, type ScopeContext, type ScopeResolver } from './authz.js';
 import type { ApiEnv } from './http.js';
 
@@ -238,6 +239,8 @@ export const ROUTE_PERMISSIONS: readonly RoutePermission[] = [
   P('GET', '/v1/apps/:app/envs/:env/flag-schedules', 'read', envParams),
   P('DELETE', '/v1/apps/:app/envs/:env/flags/:flag/schedules/:id', 'flags', envParams),
   P('GET', '/v1/apps/:app/envs/:env/flag-sdks', 'read', envParams, 'the SDK instances that registered (names, versions, addresses) and the open delivery streams (routes-delivery.ts)'),
+  // change requests and the kill switch (routes-flag-change-requests.ts)
+  ...FLAG_CHANGE_REQUEST_ROUTE_PERMISSIONS,
   // Last of the flag routes, so a walk in table order changes the flag before archiving it.
   P('POST', '/v1/apps/:app/flags/:flag/archive', 'flags', { app: appParam }, 'takes the flag out of every environment, so only grants without environment limits allow it'),
 
@@ -263,6 +266,8 @@ export interface ExampleFixture {
   flagKeyId: string;
   /** A scheduled flag change (a well-formed id of none when left out). */
   scheduleId?: string;
+  /** A flag change request (a well-formed id of none when left out). */
+  changeRequestId?: string;
 }
 
 export interface ExampleRequest {
@@ -311,6 +316,10 @@ const EXAMPLE_BODIES: Record<string, (f: ExampleFixture) => unknown> = {
   'POST /v1/apps/:app/envs/:env/flags/:flag/rollouts': () => ({ steps: [10, 50, 100], every: '1h' }),
   'POST /v1/apps/:app/envs/:env/flags/:flag/rollouts/abort': () => ({ keep: true }),
   'POST /v1/apps/:app/envs/:env/flags/:flag/schedules': () => ({ at: '2099-01-01T00:00:00Z', action: 'enable' }),
+  'POST /v1/apps/:app/envs/:env/flags/:flag/change-requests': () => ({ action: 'disable', reason: 'proposed by the route walk' }),
+  'POST /v1/flag-change-requests/:id/approve': () => ({ reason: 'walk' }),
+  'POST /v1/flag-change-requests/:id/reject': () => ({ reason: 'walk' }),
+  'POST /v1/apps/:app/envs/:env/flags/:flag/kill': () => ({ reason: 'the route walk' }),
 };
 
 const EXAMPLE_QUERIES: Record<string, (f: ExampleFixture) => Record<string, string>> = {
@@ -344,7 +353,9 @@ export function exampleRequests(f: ExampleFixture, table: readonly RoutePermissi
                 ? f.flagKeyId
                 : entry.path.includes('/schedules/')
                   ? (f.scheduleId ?? 'fs_0000000000000000')
-                  : '';
+                  : entry.path.startsWith('/v1/flag-change-requests/')
+                    ? (f.changeRequestId ?? 'cr_0000000000000000')
+                    : '';
     const name = entry.path.startsWith('/v1/users/')
       ? f.user
       : entry.path.startsWith('/v1/roles/')

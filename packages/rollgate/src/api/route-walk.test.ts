@@ -124,7 +124,7 @@ function walkSuite(name: string, databaseUrl: () => string | undefined): void {
       const prodPort = await freePort();
       await admin.applySpec({
         apps: { shop: { run: 'node server.js', replicas: 1, drainTimeout: '1s', healthCheck: { path: '/healthz', interval: '100ms' } } },
-        environments: { production: { listen: prodPort, analysis: false } },
+        environments: { production: { listen: prodPort, analysis: false, flagChangeRequests: false } },
         pipelines: { shop: { app: 'shop', stages: [{ name: 'sign-off', approval: { manual: {} } }, { name: 'ship', deploy: { env: 'production' } }] } },
       });
       const dir = await makeDemoRelease(join(work, 'rel'), { version: 'v1' });

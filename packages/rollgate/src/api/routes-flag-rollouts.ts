@@ -20,6 +20,8 @@ import { requestSource, type AuditHookOptions } from '../engine/audit-hooks.js';
 import type { Who } from '../flags/changes.js';
 import { AbortRolloutBody, RolloutListQuery, ScheduleBody, ScheduleListQuery, StartRolloutBody } from '../flags/rollout-inputs.js';
 import type { FlagRollouts } from '../flags/rollouts.js';
+import type { Flags } from '../flags/flags.js';
+import { stepsArg } from '../flags/change-requests.js';
 import { FlagName } from '../flags/rules-schema.js';
 import { SCHEDULE_ID_RE, type FlagSchedules } from '../flags/schedules.js';
 import { AppName, EnvName } from './contract.js';
@@ -28,6 +30,8 @@ import { parse, readJson, type ApiEnv } from './http.js';
 export interface FlagRolloutRouteDeps {
   rollouts: FlagRollouts;
   schedules: FlagSchedules;
+  /** Refuses rollouts and schedules where flag changes need a change request (Flags.mustBeDirect). */
+  flags?: Pick<Flags, 'mustBeDirect'> | undefined;
   auditOptions?: AuditHookOptions | undefined;
 }
 
@@ -42,7 +46,9 @@ export function registerFlagRolloutRoutes(app: Hono<ApiEnv>, d: FlagRolloutRoute
 
   app.post(`${base}/rollouts`, async (c) => {
     const n = names(c);
-    return c.json(await d.rollouts.start(n.app, n.env, n.flag, parse(StartRolloutBody, await readJson(c), 'body'), who(c)), 201);
+    const body = parse(StartRolloutBody, await readJson(c), 'body');
+    await d.flags?.mustBeDirect(n.app, n.env, n.flag, 'rollout-start', stepsArg({ steps: body.steps, everyMs: body.every, variant: body.variant, guard: body.guard, control: body.control }));
+    return c.json(await d.rollouts.start(n.app, n.env, n.flag, body, who(c)), 201);
   });
   app.get(`${base}/rollouts`, async (c) => {
     const n = names(c);
@@ -54,11 +60,16 @@ export function registerFlagRolloutRoutes(app: Hono<ApiEnv>, d: FlagRolloutRoute
   });
   app.post(`${base}/rollouts/resume`, async (c) => {
     const n = names(c);
+    // Its next steps would change the flag with no one's approval.
+    await d.flags?.mustBeDirect(n.app, n.env, n.flag, 'rollout-resume');
     return c.json(await d.rollouts.resume(n.app, n.env, n.flag, who(c)));
   });
   app.post(`${base}/rollouts/abort`, async (c) => {
     const n = names(c);
-    return c.json(await d.rollouts.abort(n.app, n.env, n.flag, parse(AbortRolloutBody, await readJson(c), 'body'), who(c)));
+    const body = parse(AbortRolloutBody, await readJson(c), 'body');
+    // Back to 0% (or kept where it is) only lowers what users get; another percentage is a change like any other.
+    if (!body.keep && (body.to ?? 0) > 0) await d.flags?.mustBeDirect(n.app, n.env, n.flag, 'rollout-abort');
+    return c.json(await d.rollouts.abort(n.app, n.env, n.flag, body, who(c)));
   });
   app.get('/v1/flag-rollouts', async (c) => {
     const q = parse(RolloutListQuery, c.req.query(), 'query');
@@ -67,7 +78,9 @@ export function registerFlagRolloutRoutes(app: Hono<ApiEnv>, d: FlagRolloutRoute
 
   app.post(`${base}/schedules`, async (c) => {
     const n = names(c);
-    return c.json(await d.schedules.create(n.app, n.env, n.flag, parse(ScheduleBody, await readJson(c), 'body'), who(c)), 201);
+    const body = parse(ScheduleBody, await readJson(c), 'body');
+    await d.flags?.mustBeDirect(n.app, n.env, n.flag, 'schedule');
+    return c.json(await d.schedules.create(n.app, n.env, n.flag, body, who(c)), 201);
   });
   app.get('/v1/apps/:app/envs/:env/flag-schedules', async (c) => {
     const n = names(c);

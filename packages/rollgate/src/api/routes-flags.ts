@@ -15,6 +15,10 @@
  *   POST   /v1/apps/:app/envs/:env/flag-keys  { kind, name? }  -> CreatedFlagKey (201; the key shown this once)
  *   DELETE /v1/apps/:app/envs/:env/flag-keys/:id               -> FlagKeyRecord (revoked)
  *
+ * Change requests and the kill switch: routes-flag-change-requests.ts (registered from here). In an
+ * environment that requires change requests, the direct changes above answer 409 naming the
+ * `rollgate flags propose` command to use instead.
+ *
  * Changes are audited by the service in their own transaction (flag.create, flag.set, flag.enable,
  * flag.import, flag-key.create …); failed attempts by the audit middleware. Bad rules are a 400
  * naming the path into the body ("strategies[0].constraints[1].operator") and change nothing.
@@ -29,6 +33,7 @@ import { FLAG_KEY_ID_RE } from '../flags/keys.js';
 import { FlagName } from '../flags/rules-schema.js';
 import { AppName, EnvName } from './contract.js';
 import { parse, readJson, type ApiEnv } from './http.js';
+import { registerFlagChangeRequestRoutes } from './routes-flag-change-requests.js';
 
 export interface FlagRouteDeps {
   flags: Flags;
@@ -116,4 +121,6 @@ export function registerFlagRoutes(app: Hono<ApiEnv>, d: FlagRouteDeps): void {
     if (!FLAG_KEY_ID_RE.test(id)) throw new RollgateError('invalid_input', `"${id.slice(0, 40)}" is not an SDK key id (fk_ and 16 hex digits); list them with \`rollgate flags key list\``);
     return c.json(await f.keys.revoke(n.app, n.env, id, who(c)));
   });
+
+  registerFlagChangeRequestRoutes(app, d);
 }

@@ -86,11 +86,11 @@ describe('built-in roles', () => {
     );
   });
 
-  test('developer never acts on a production environment except its own tokens', () => {
+  test('developer never acts on a production environment except its own tokens (proposing a flag change changes nothing)', () => {
     fc.assert(
       fc.property(permission, name, name, (p, app, env) => {
         const r: Resource = { app, env, production: true };
-        if (p === 'read') return can([developer], p, r);
+        if (p === 'read' || p === 'flags.propose') return can([developer], p, r);
         return !can([developer], p, r);
       }),
     );

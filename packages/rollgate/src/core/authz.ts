@@ -17,6 +17,8 @@ export const PERMISSIONS = [
   'chaos',
   'incidents',
   'flags',
+  'flags.propose',
+  'flags.kill',
   'secrets.read',
   'secrets.write',
   'spec.apply',
@@ -79,21 +81,24 @@ const DEVELOPER: Grant[] = [
   ...VIEWER,
   // Flags as deploying: a flag changes what production users get just as a release does.
   { permissions: ['deploy', 'promote', 'rollback', 'pipelines.run', 'flags'], nonProduction: true },
+  // A change request changes nothing until someone holding 'approve' there approves it.
+  { permissions: ['flags.propose'] },
 ];
-const RELEASE_MANAGER: Grant[] = [...DEVELOPER, { permissions: ['deploy', 'promote', 'approve', 'rollback', 'pipelines.run', 'flags'] }];
+// The kill switch turns a flag off at once, without a change request: those who answer for production.
+const RELEASE_MANAGER: Grant[] = [...DEVELOPER, { permissions: ['deploy', 'promote', 'approve', 'rollback', 'pipelines.run', 'flags', 'flags.kill'] }];
 
 export const BUILTIN_ROLES: Readonly<Record<BuiltinRoleName, Role>> = {
   viewer: { name: 'viewer', builtin: true, description: 'reads everything but secrets and the audit trail; manages own API tokens', grants: VIEWER },
   developer: {
     name: 'developer',
     builtin: true,
-    description: 'viewer, plus deploy, promote, roll back, run pipelines and change feature flags outside production',
+    description: 'viewer, plus deploy, promote, roll back, run pipelines and change feature flags outside production; propose flag changes anywhere',
     grants: DEVELOPER,
   },
   'release-manager': {
     name: 'release-manager',
     builtin: true,
-    description: 'developer, plus deploy, promote, approve, roll back and change feature flags in production',
+    description: 'developer, plus deploy, promote, approve (also flag change requests), roll back, change feature flags and use the kill switch in production',
     grants: RELEASE_MANAGER,
   },
   admin: { name: 'admin', builtin: true, description: 'everything, including users, tokens, secrets and settings', grants: [{ permissions: '*' }] },

@@ -254,6 +254,10 @@ export const EnvironmentSpec = z
       .boolean()
       .optional()
       .describe('Whoever started a release may not approve the pipeline approval that guards a deploy here; default: on for production'),
+    flagChangeRequests: z
+      .boolean()
+      .optional()
+      .describe("Feature-flag changes here need a change request: one person proposes (`rollgate flags propose`), another holding 'approve' approves; only the kill switch (`rollgate flags disable --now`, permission flags.kill) acts at once. Default: on for production"),
     deployWindows: WindowsSpec.optional().describe('When pipeline deploys may reach this environment; outside them a run waits'),
     isolation: z
       .enum(['auto', 'none'])
@@ -317,6 +321,11 @@ export function isProduction(envName: string, env: EnvironmentSpec): boolean {
 export function isolationRequirement(envName: string, env: EnvironmentSpec): IsolationRequirement {
   if (env.isolation === 'none') return 'none';
   return isProduction(envName, env) ? 'required' : 'preferred';
+}
+
+/** Whether a flag change in this environment must go through a change request (flags/change-requests.ts). */
+export function requiresFlagChangeRequests(envName: string, env: EnvironmentSpec): boolean {
+  return env.flagChangeRequests ?? isProduction(envName, env);
 }
 
 export function requiresSeparationOfDuties(envName: string, env: EnvironmentSpec): boolean {

@@ -20,6 +20,7 @@ import { formatDuration } from '../core/duration.js';
 import { LoadGenerator, type PhaseStats } from '../loadgen/loadgen.js';
 import { doraTable } from '../cli/commands/dora.js';
 import type { RunView } from '../engine/pipeline/pipelines.js';
+import { changeRequestsClient } from '../cli/client-flag-change-requests.js';
 import { flagsClient } from '../cli/client-flags.js';
 import { flagRolloutsClient, type RolloutView } from '../cli/client-flag-rollouts.js';
 import { setSecret } from '../cli/client-secrets.js';
@@ -125,8 +126,16 @@ async function main(): Promise<number> {
       load.setPhase(what);
       const t0 = Date.now();
       await flagsClient(client).create('demo', { name: FAULTY_FLAG, kind: 'release', owner: 'rita', description: 'the new checkout (its code path fails 20% of its requests)' });
-      say(`${what}: guarded rollout in production, 10% then 50% then 100% every 20s; its new code path fails 20% of the requests it serves`);
-      const started = await flagRolloutsClient(client).start('demo', 'production', FAULTY_FLAG, { steps: [10, 50, 100], every: '20s', guard: true });
+      say(`${what}: rita proposes a guarded rollout in production (10%, 50%, 100% every 20s); its new code path fails 20% of the requests it serves`);
+      const proposal = await changeRequestsClient(client).propose('demo', 'production', FAULTY_FLAG, { action: 'steps', rollout: { steps: [10, 50, 100], every: '20s', guard: true }, reason: 'release the new checkout' });
+      const self = await changeRequestsClient(client).approve(proposal.id).then(
+        () => 'accepted (separation of duties did not hold!)',
+        (e: Error) => e.message,
+      );
+      if (!/separation of duties/.test(self)) throw new Error(`rita approved her own flag change: ${self}`);
+      say(`${what}: rita may not approve her own change (${self.split(';')[0]}); sam approves (rollgate flags approve ${proposal.id})`);
+      await changeRequestsClient(signer).approve(proposal.id, 'demo sign-off');
+      const started = (await flagRolloutsClient(client).history('demo', 'production', FAULTY_FLAG))[0]!;
       const end = await waitForRollout(client, started.id, FAULTY_FLAG);
       await new Promise((r) => setTimeout(r, 1500)); // the kill reaches every instance's SDK; requests under way finish
       const stats = load.phaseStats(what);

@@ -15,6 +15,8 @@ import { parse as parseYaml } from 'yaml';
 import { runAgent, type RunningAgent } from '../agent/main.js';
 import { ApiClient } from '../cli/client.js';
 import { flagsClient } from '../cli/client-flags.js';
+import { createToken, createUser } from '../cli/client-auth.js';
+import { changeRequestsClient } from '../cli/client-flag-change-requests.js';
 import { checkReleaseDir, packDir } from '../cli/pack.js';
 import { demoSpec, freePort, makeDemoRelease } from '../demo/fixtures.js';
 import { waitForDeployment } from '../demo/platform.js';
@@ -119,7 +121,8 @@ test('flag changes reach a channel that asks for flag.*: who changed what, where
   await client.applySpec(parseYaml(demoSpec({ stagingPort: await freePort(), productionPort: await freePort(), analysis: false }) + hook));
   const flags = flagsClient(client);
   await flags.create('demo', { name: 'new-checkout' });
-  await flags.enable('demo', 'production', 'new-checkout'); // not this channel's environment
+  // Not this channel's environment (production takes no direct change but the kill switch).
+  await changeRequestsClient(client).kill('demo', 'production', 'new-checkout');
   await flags.enable('demo', 'staging', 'new-checkout');
   const deadline = Date.now() + 10_000;
   const ours = () => received.filter((m) => m.body.includes('"flag.changed"'));
@@ -129,4 +132,36 @@ test('flag changes reach a channel that asks for flag.*: who changed what, where
   assert.equal(got.length, 1, JSON.stringify(got));
   assert.equal(got[0]!.data.env, 'staging');
   assert.match(got[0]!.data.summary, /^Flag new-checkout of demo: enabled in staging by user:admin \(revision \d+\)$/);
+});
+
+test('change requests and the kill switch reach a flag.* channel: proposed, approved (and the change it applied), killed', async () => {
+  const hook = `notifications:
+  channels:
+    - name: prod-flags
+      kind: webhook
+      url: http://127.0.0.1:${receiverPort}/prod-flags
+      secretEnv: ROLLGATE_TEST_WEBHOOK_SECRET
+      events: ["flag.*"]
+      envs: [production]
+`;
+  await client.applySpec(parseYaml(demoSpec({ stagingPort: await freePort(), productionPort: await freePort(), analysis: false }) + hook));
+  await flagsClient(client).create('demo', { name: 'reviewed' });
+  await createUser(client, { name: 'approver', roles: ['release-manager'], generatePassword: true });
+  const approver = new ApiClient(server.url, (await createToken(client, { user: 'approver', name: 'notify', expires: '1h' })).token);
+  const cr = await changeRequestsClient(client).propose('demo', 'production', 'reviewed', { action: 'enable', reason: 'launch day' });
+  await changeRequestsClient(approver).approve(cr.id);
+  await changeRequestsClient(approver).kill('demo', 'production', 'reviewed', 'errors');
+  const ours = () => received.filter((m) => m.body.includes('"reviewed"')).map((m) => JSON.parse(m.body) as { type: string; data: { summary: string } });
+  const deadline = Date.now() + 10_000;
+  while (ours().length < 4 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  const summaries = ours().map((m) => m.data.summary);
+  assert.deepEqual(
+    summaries.map((t) => t.replace(/cr_[0-9a-f]{16}/, 'CR').replace(/\(revision \d+\)/, '(revision N)')),
+    [
+      'Change request CR for flag reviewed of demo in production (enable) proposed by user:admin: launch day',
+      'Flag reviewed of demo: enabled in production by user:approver (revision N)',
+      'Change request CR for flag reviewed of demo in production (enable) approved by user:approver',
+      'Flag reviewed of demo: killed (kill switch: off at once, no change request) in production by user:approver (revision N)',
+    ],
+  );
 });

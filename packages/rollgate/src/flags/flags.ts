@@ -5,13 +5,15 @@
  */
 import { staleFlags, type StaleFlag } from './stale.js';
 import { RollgateError } from '../core/errors.js';
+import { EnvironmentSpec, requiresFlagChangeRequests } from '../core/spec.js';
 import type { AuditInput } from '../engine/audit.js';
 import type { FlagEnvState, FlagRecord, FlagState, FlagStateRecord, FlagsTx } from '../store/flags-types.js';
 import type { Store } from '../store/types.js';
-import { change, type ChangeDeps, type Moved, type Who } from './changes.js';
-import type { CreateFlagBody, RolloutBody, UpdateFlagBody } from './inputs.js';
+import { change, type ChangeDeps, type Moved, type Outcome, type Who } from './changes.js';
+import type { CreateFlagBody, KillBody, RolloutBody, UpdateFlagBody } from './inputs.js';
 import { stateOf, withFeature } from './feature-state.js';
 import { FlagKeys } from './flag-keys.js';
+import { FlagChangeRequests, directRefused, pendingApproval, type DirectAction, type StateAction } from './change-requests.js';
 import { importState, type ImportResult } from './import.js';
 import { DEFAULT_LIFETIME_DAYS } from './kinds.js';
 import { newProblems, parseRules, renamer, rulesRefused } from './rules-check.js';
@@ -20,6 +22,8 @@ import { FLEXIBLE_ROLLOUT, flexibleRollouts, withPercent } from './percent.js';
 
 export interface FlagsDeps extends Omit<ChangeDeps, 'flags'> {
   store: Store;
+  /** The clock change requests expire by (tests). */
+  now?: () => number;
 }
 
 /** One environment's state of a flag, in a listing. */
@@ -89,15 +93,30 @@ export interface StateChange {
 
 export type StateHook = (tx: FlagsTx, change: StateChange) => Promise<AuditInput[]>;
 
+/** Thrown to roll a preview's transaction back. */
+const PREVIEWED = Symbol('previewed');
+
+export const makeEnabled =
+  (enabled: boolean): MakeState =>
+  (prior) => ({ ...(prior ?? { strategies: [] }), enabled });
+
+export const makePercent =
+  (name: string, env: string, body: RolloutBody): MakeState =>
+  (prior) =>
+    withPercent(prior, name, env, body.percent, body.strategy);
+
 export class Flags {
   private readonly c: ChangeDeps;
   private stateHook: StateHook | null = null;
   /** SDK keys of the app's environments. */
   readonly keys: FlagKeys;
+  /** Proposed changes awaiting approval, in environments that require it (flags/change-requests.ts). */
+  readonly changeRequests: FlagChangeRequests;
 
   constructor(private readonly d: FlagsDeps) {
     this.c = { flags: d.store.flags, audit: d.audit, events: d.events, log: d.log };
     this.keys = new FlagKeys(this, this.c);
+    this.changeRequests = new FlagChangeRequests(this, this.c, d.now);
   }
 
   // ---- reads
@@ -164,37 +183,71 @@ export class Flags {
   /** Archived flags leave every environment's delivery state; their rows stay for history. */
   async archive(app: string, name: string, who: Who): Promise<FlagRecord> {
     await this.mustApp(app);
-    return change(this.c, who, app, 'flag.archive', flagTarget(app, name), async (tx) => {
-      const before = await tx.getFlag(app, name, { lock: true });
-      if (!before) throw this.noFlag(app, name);
-      if (before.archived) return { result: before, before, after: before, moved: [] };
-      const moved = await this.bumpAll(tx, app, name);
-      await tx.archiveFlag(app, name, who.actor);
-      const after = (await tx.getFlag(app, name))!;
-      return { result: after, before, after, moved: moved.length ? moved : [{ env: null, revision: null, flag: name }] };
-    });
+    const guarded = await this.changeRequestEnvs(app, name);
+    if (guarded.length) throw directRefused({ app, env: guarded[0]!, flag: name }, 'archive', guarded);
+    return change(this.c, who, app, 'flag.archive', flagTarget(app, name), (tx) => this.archiveIn(tx, app, name, who.actor));
+  }
+
+  /** Archiving inside a change's transaction (archive, an approved change request). */
+  async archiveIn(tx: FlagsTx, app: string, name: string, actor: string): Promise<Outcome<FlagRecord>> {
+    const before = await tx.getFlag(app, name, { lock: true });
+    if (!before) throw this.noFlag(app, name);
+    if (before.archived) return { result: before, before, after: before, moved: [] };
+    const moved = await this.bumpAll(tx, app, name);
+    await tx.archiveFlag(app, name, actor);
+    const after = (await tx.getFlag(app, name))!;
+    return { result: after, before, after, moved: moved.length ? moved : [{ env: null, revision: null, flag: name }] };
+  }
+
+  /** The environments where the flag has a state and changes need a change request. */
+  async changeRequestEnvs(app: string, name: string): Promise<string[]> {
+    const out: string[] = [];
+    for (const s of await this.d.store.flags.flagStates(app, name)) if (await this.requiresChangeRequest(s.env)) out.push(s.env);
+    return out;
+  }
+
+  /** Whether flag changes in `env` need a change request (its spec's flagChangeRequests, default: production). */
+  async requiresChangeRequest(env: string): Promise<boolean> {
+    const rec = await this.d.store.getEnvironment(env);
+    // No such environment: nothing can change there, and the change says so (404).
+    if (!rec) return false;
+    const spec = EnvironmentSpec.safeParse(rec.spec);
+    // An environment whose spec cannot be read is treated as production: the safe side.
+    return !spec.success || requiresFlagChangeRequests(env, spec.data);
+  }
+
+  /** Refuses a direct change of the flag in `env` when the environment requires a change request for it. */
+  async mustBeDirect(app: string, env: string, name: string, action: DirectAction, arg?: string): Promise<void> {
+    if (await this.requiresChangeRequest(env)) throw directRefused({ app, env, flag: name }, action, [env], arg);
   }
 
   // ---- rules in one environment
 
   /** The whole Feature of the flag in `env` (`name` may be left out; type/description/project/stale are the flag's own). */
-  async setState(app: string, env: string, name: string, body: unknown, who: Who): Promise<FlagStateResult> {
-    const withName = body !== null && typeof body === 'object' && !Array.isArray(body) && !('name' in body) ? { name, ...body } : body;
-    const feature = parseRules(FeatureSchema, withName, 'flag state');
-    if (feature.name !== name) throw rulesRefused('flag state', [{ path: 'name', message: `the body names flag ${feature.name}, the path ${name}; they must be the same` }]);
-    return this.changeState(app, env, name, 'flag.set', who, (_prior, flag) => {
-      const mismatch = feature.type !== undefined && feature.type !== flag.kind ? 'type' : feature.description != null && feature.description !== flag.description ? 'description' : null;
-      if (mismatch) throw rulesRefused('flag state', [{ path: mismatch, message: `${mismatch} is the flag's own (${mismatch === 'type' ? flag.kind : 'its description'}), the same in every environment; leave it out or change it with \`rollgate flags update\`` }]);
-      return stateOf(feature);
-    });
+  setState(app: string, env: string, name: string, body: unknown, who: Who): Promise<FlagStateResult> {
+    return this.changeState(app, env, name, 'set', who, this.setMaker(name, body));
   }
 
   enable(app: string, env: string, name: string, who: Who): Promise<FlagStateResult> {
-    return this.changeState(app, env, name, 'flag.enable', who, (prior) => ({ ...(prior ?? { strategies: [] }), enabled: true }));
+    return this.changeState(app, env, name, 'enable', who, makeEnabled(true));
   }
 
   disable(app: string, env: string, name: string, who: Who): Promise<FlagStateResult> {
-    return this.changeState(app, env, name, 'flag.disable', who, (prior) => ({ ...(prior ?? { strategies: [] }), enabled: false }));
+    return this.changeState(app, env, name, 'disable', who, makeEnabled(false));
+  }
+
+  /**
+   * The kill switch: off at once, whatever the environment requires (no change request), for
+   * those holding flags.kill (the route checks it). On the trail as `flag.kill`; a rollout
+   * running there pauses as it does for any user turning the flag off.
+   */
+  async kill(app: string, env: string, name: string, body: KillBody, who: Who): Promise<FlagStateResult> {
+    await this.mustApp(app);
+    await this.mustEnv(env);
+    return change(this.c, who, app, 'flag.kill', flagTarget(app, name, env), async (tx) => {
+      const r = await this.putStateIn(tx, app, env, name, who.actor, makeEnabled(false));
+      return { result: { app, env, flag: name, revision: r.revision, state: r.state }, before: r.before, after: { revision: r.revision, state: r.state, killSwitch: true, reason: body.reason ?? null }, moved: [{ env, revision: r.revision, flag: name }], also: r.also };
+    });
   }
 
   /**
@@ -203,23 +256,59 @@ export class Flags {
    * Whether the flag is on stays as it was.
    */
   rollout(app: string, env: string, name: string, body: RolloutBody, who: Who): Promise<FlagStateResult> {
-    return this.changeState(app, env, name, 'flag.rollout', who, (prior) => withPercent(prior, name, env, body.percent, body.strategy));
+    return this.changeState(app, env, name, 'rollout', who, makePercent(name, env, body), `--percent ${body.percent}${body.strategy !== undefined ? ` --strategy ${body.strategy}` : ''}`);
+  }
+
+  /** How a `set` makes the new state from a Feature body (checked here, before anything is read). */
+  setMaker(name: string, body: unknown): MakeState {
+    const withName = body !== null && typeof body === 'object' && !Array.isArray(body) && !('name' in body) ? { name, ...body } : body;
+    const feature = parseRules(FeatureSchema, withName, 'flag state');
+    if (feature.name !== name) throw rulesRefused('flag state', [{ path: 'name', message: `the body names flag ${feature.name}, the path ${name}; they must be the same` }]);
+    return (_prior, flag) => {
+      const mismatch = feature.type !== undefined && feature.type !== flag.kind ? 'type' : feature.description != null && feature.description !== flag.description ? 'description' : null;
+      if (mismatch) throw rulesRefused('flag state', [{ path: mismatch, message: `${mismatch} is the flag's own (${mismatch === 'type' ? flag.kind : 'its description'}), the same in every environment; leave it out or change it with \`rollgate flags update\`` }]);
+      return stateOf(feature);
+    };
   }
 
   /** A `{version, features, segments}` file into one environment (see import.ts for what it does). */
-  import(app: string, env: string, body: unknown, who: Who): Promise<ImportResult> {
+  async import(app: string, env: string, body: unknown, who: Who): Promise<ImportResult> {
+    await this.mustApp(app);
+    await this.mustEnv(env);
+    await this.mustBeDirect(app, env, '', 'import');
     return importState(this, this.c, app, env, body, who);
   }
 
   // ---- helpers
 
-  private async changeState(app: string, env: string, name: string, action: string, who: Who, make: MakeState): Promise<FlagStateResult> {
+  /** `arg`: the change as `rollgate flags propose` takes it, for the refusal where a change request is required. */
+  private async changeState(app: string, env: string, name: string, action: StateAction, who: Who, make: MakeState, arg?: string): Promise<FlagStateResult> {
     await this.mustApp(app);
     await this.mustEnv(env);
-    return change(this.c, who, app, action, flagTarget(app, name, env), async (tx) => {
+    await this.mustBeDirect(app, env, name, action, arg);
+    return change(this.c, who, app, `flag.${action}`, flagTarget(app, name, env), async (tx) => {
       const r = await this.putStateIn(tx, app, env, name, who.actor, make);
       return { result: { app, env, flag: name, revision: r.revision, state: r.state }, before: r.before, after: { revision: r.revision, state: r.state }, moved: [{ env, revision: r.revision, flag: name }], also: r.also };
     });
+  }
+
+  /**
+   * What `make` would make of the flag in `env` now, checked as a change would be, without
+   * changing anything (the transaction is rolled back): a proposal is refused when it is made,
+   * not when it is approved.
+   */
+  async preview(app: string, env: string, name: string, make: MakeState): Promise<{ before: FlagState | null; state: FlagState; revision: number }> {
+    let seen: { before: FlagState | null; state: FlagState; revision: number } | null = null;
+    await this.d.store.flags
+      .change(async (tx) => {
+        const r = await this.putStateIn(tx, app, env, name, 'preview', make, { byRollout: 'preview' });
+        seen = { before: r.before, state: r.state, revision: r.revision - 1 };
+        throw PREVIEWED;
+      })
+      .catch((e: unknown) => {
+        if (e !== PREVIEWED) throw e;
+      });
+    return seen!;
   }
 
   /**
@@ -232,12 +321,18 @@ export class Flags {
     const revision = await tx.bumpRevision(app, env);
     const flag = await this.liveFlag(tx, app, name, false);
     const prior = await tx.getState(app, env, name);
+    // A change request being approved through another service's change (a rollout's start): it checks and decides itself here.
+    const pending = pendingApproval.getStore();
+    const approval = pending && !pending.taken && pending.app === app && pending.env === env && pending.flag === name ? pending : undefined;
+    if (approval) approval.taken = true;
+    await approval?.check(tx, prior?.state ?? null);
     const state = await make(prior?.state ?? null, flag);
     const before = await tx.readState(app, env);
     const { after, index } = withFeature(before.state, { name, type: flag.kind, description: flag.description, ...state });
     const problems = newProblems(before.state, after, [index], renamer({ features: new Map([[index, '']]) }));
     if (problems.length) throw rulesRefused('flag state', problems);
     await tx.putState(app, env, name, state, actor);
+    await approval?.applied(tx, revision);
     const also = opts.byRollout === undefined ? await this.stateChanged(tx, { app, env, flag: name, prior: prior?.state ?? null, state, actor }) : [];
     return { revision, before: prior?.state ?? null, state, also };
   }

@@ -44,3 +44,15 @@ export const StaleQuery = z.strictObject({ days: z.coerce.number().int().min(1).
 
 export const FlagListQuery = z.strictObject({ archived: z.enum(['true', 'false']).optional() });
 export const KeyListQuery = z.strictObject({ env: z.string().optional() });
+
+/** Why, in a line: shown on the trail and to whoever decides. */
+export const Reason = z
+  .string({ error: 'expected reason as text' })
+  .trim()
+  .min(1, { error: 'give a reason (what the change is for)' })
+  .max(1000, { error: 'a reason is at most 1000 characters' })
+  .refine((s) => !/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/.test(s), { error: 'a reason must not contain control or bidi characters' });
+
+/** The kill switch: off at once, without a change request (permission flags.kill). */
+export const KillBody = z.strictObject({ reason: Reason.optional() });
+export type KillBody = z.infer<typeof KillBody>;

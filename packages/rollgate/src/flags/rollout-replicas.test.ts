@@ -38,7 +38,7 @@ await withPostgres('flag rollouts with two servers on PostgreSQL', (db) => {
 
     test('each step is applied once, in order, with two schedulers racing for it', async () => {
       const first = await a.startServer(await freePort());
-      await first.applySpec({ apps: { shop: { run: 'node server.js', replicas: 1 } }, environments: { production: { listen: await freePort() } } });
+      await first.applySpec({ apps: { shop: { run: 'node server.js', replicas: 1 } }, environments: { production: { listen: await freePort(), flagChangeRequests: false } } });
       const second = await b.startServer(await freePort());
       const token = (await readFile(join(a.dataDir, 'api.token'), 'utf8')).trim();
       const viaA = new RolloutApi(first.baseUrl, token);

@@ -13,7 +13,7 @@ export interface NormaliseOptions {
 
 const DEPLOYMENT_OUTCOMES = new Set(['succeeded', 'failed', 'aborted', 'rolled_back']);
 const PIPELINE_OUTCOMES = new Set(['succeeded', 'failed', 'cancelled', 'error']);
-const FLAG_VERBS: Record<string, string> = { create: 'created', update: 'updated', set: 'rules set', enable: 'enabled', disable: 'disabled', rollout: 'rollout percentage changed', archive: 'archived', import: 'imported', 'rollout.guard-kill': 'killed by its guard (set to its safe value)' };
+const FLAG_VERBS: Record<string, string> = { create: 'created', update: 'updated', set: 'rules set', enable: 'enabled', disable: 'disabled', rollout: 'rollout percentage changed', archive: 'archived', import: 'imported', kill: 'killed (kill switch: off at once, no change request)', 'rollout.guard-kill': 'killed by its guard (set to its safe value)' };
 
 export function notificationFromEvent(e: EventRecord, opts: NormaliseOptions = {}): Notification {
   const data = isRecord(e.data) ? e.data : {};
@@ -136,6 +136,15 @@ export function summarise(n: Notification): string {
       const flag = str(n.data.flag) ?? (Array.isArray(n.data.flags) ? `${n.data.flags.length} flag(s)` : 'a flag');
       const rev = typeof n.data.revision === 'number' ? ` (revision ${n.data.revision})` : '';
       return `Flag ${flag} of ${app}: ${FLAG_VERBS[what] ?? what}${env} by ${str(n.data.actor) ?? '?'}${rev}`;
+    }
+    case 'flag.change-request.proposed':
+    case 'flag.change-request.approved':
+    case 'flag.change-request.rejected':
+    case 'flag.change-request.cancelled': {
+      const note = str(n.data.reason);
+      const verb = n.type.slice('flag.change-request.'.length);
+      const change = str(n.data.action) ?? 'a change';
+      return `Change request ${str(n.data.id) ?? '?'} for flag ${str(n.data.flag) ?? '?'} of ${app}${env} (${change}) ${verb} by ${str(n.data.actor) ?? '?'}${note ? `: ${note}` : ''}`;
     }
     case 'flag-key.revoked':
       return `SDK key ${str(n.data.id) ?? '?'} of ${app}${env} revoked by ${str(n.data.actor) ?? '?'}`;

@@ -163,6 +163,7 @@ export async function runServer(opts: ServerOptions): Promise<RunningServer> {
     },
   });
   const flagSchedules = new FlagSchedules({ flags, store, audit, events, log, wake: flagScheduler.wake });
+  flags.changeRequests.rollouts = flagRollouts;
   // One hub per server: the SDK routes serve from it, and whatever follows flag revisions in-process can too.
   const delivery = createDeliveryHub({ store, events, log, ...(opts.deliveryStreams ? { config: opts.deliveryStreams } : {}) });
   const app = createApi({ delivery, store, deployments, releases, retention, views, events, runtime, log, version: ROLLGATE_VERSION, releaseLimits: releasePolicy, incidents, chaos, notifications, pipelines, auth, accounts, audit, secrets, flags, flagRollouts: { rollouts: flagRollouts, schedules: flagSchedules }, loginAudit, ...(opts.eventStreams ? { eventStreams: opts.eventStreams } : {}) });

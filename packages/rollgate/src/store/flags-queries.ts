@@ -22,6 +22,7 @@ import type { FlagKeysTable, FlagStatesTable, FlagsTable } from './schema-flags.
 import type { Database, SqlDialect } from './schema.js';
 import { writeTransaction, type Db } from './write-transaction.js';
 import { FlagRolloutQueries } from './flag-rollouts-queries.js';
+import { FlagChangeRequestQueries } from './flag-change-requests-queries.js';
 
 const KEY_META = ['id', 'app', 'env', 'kind', 'name', 'prefix', 'created_at', 'created_by', 'revoked_at', 'revoked_by'] as const;
 
@@ -105,12 +106,14 @@ async function readStateOn(db: Db, app: string, env: string): Promise<FlagEnvSta
 class Tx implements FlagsTx {
   readonly audit;
   readonly rollouts;
+  readonly changeRequests;
   constructor(
     private readonly db: Db,
     private readonly dialect: SqlDialect,
   ) {
     this.audit = auditStoreIn(db, dialect);
     this.rollouts = new FlagRolloutQueries(db);
+    this.changeRequests = new FlagChangeRequestQueries(db);
   }
 
   async bumpRevision(app: string, env: string): Promise<number> {
@@ -214,11 +217,13 @@ class Tx implements FlagsTx {
 
 export class FlagsQueries implements FlagsStore {
   readonly rollouts: FlagRolloutQueries;
+  readonly changeRequests: FlagChangeRequestQueries;
   constructor(
     readonly db: Kysely<Database>,
     readonly dialect: SqlDialect,
   ) {
     this.rollouts = new FlagRolloutQueries(db);
+    this.changeRequests = new FlagChangeRequestQueries(db);
   }
 
   change<T>(fn: (tx: FlagsTx) => Promise<T>): Promise<T> {

@@ -7,6 +7,7 @@
 import type { ClientFeatures, Constraint, Feature } from '@rollgate/sdk/engine';
 import type { AuditStore } from './audit-types.js';
 import type { FlagRolloutQueriesApi } from './flag-rollouts-types.js';
+import type { FlagChangeRequestQueriesApi } from './flag-change-requests-types.js';
 
 export const FLAG_KINDS = ['release', 'experiment', 'operational', 'kill-switch', 'permission'] as const;
 export type FlagKind = (typeof FLAG_KINDS)[number];
@@ -85,6 +86,8 @@ export interface FlagsTx {
   readonly audit: AuditStore;
   /** Rollouts and scheduled changes inside this transaction (a step commits with the state it sets). */
   readonly rollouts: FlagRolloutQueriesApi;
+  /** Change requests inside this transaction (an approval commits with the state it applies). */
+  readonly changeRequests: FlagChangeRequestQueriesApi;
   /** Adds 1 to the (app, env) revision and returns it; also serializes changes of that (app, env). */
   bumpRevision(app: string, env: string): Promise<number>;
   /** `lock`: held until the transaction ends (PostgreSQL row lock; SQLite has one writer anyway). */
@@ -111,6 +114,8 @@ export interface FlagsStore {
   change<T>(fn: (tx: FlagsTx) => Promise<T>): Promise<T>;
   /** Rollouts and scheduled changes, read outside a change. */
   readonly rollouts: FlagRolloutQueriesApi;
+  /** Change requests, read outside a change. */
+  readonly changeRequests: FlagChangeRequestQueriesApi;
   getFlag(app: string, name: string): Promise<FlagRecord | null>;
   /** By name; archived ones only with `archived`. */
   listFlags(app: string, opts?: { archived?: boolean }): Promise<FlagRecord[]>;

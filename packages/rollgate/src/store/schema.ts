@@ -203,8 +203,9 @@ import type { AuthTables } from './schema-auth.js';
 import type { SecretsTables } from './schema-secrets.js';
 import type { FlagsTables } from './schema-flags.js';
 import type { FlagRolloutTables } from './schema-flag-rollouts.js';
+import type { FlagChangeRequestTables } from './schema-flag-change-requests.js';
 
-export interface Database extends AuditTables, AuthTables, SecretsTables, FlagsTables, FlagRolloutTables {
+export interface Database extends AuditTables, AuthTables, SecretsTables, FlagsTables, FlagRolloutTables, FlagChangeRequestTables {
   settings: SettingsTable;
   apps: SpecTable;
   environments: SpecTable;

@@ -31,8 +31,11 @@ export interface FlagsPlatform {
   stop(): Promise<void>;
 }
 
-/** `serverOptions`: options of the server beyond the defaults (e.g. stream caps). */
-export async function startFlagsPlatform(databaseUrl?: string, serverOptions: Pick<ServerOptions, 'deliveryStreams' | 'eventStreams' | 'log'> = {}): Promise<FlagsPlatform> {
+/**
+ * `serverOptions`: options of the server beyond the defaults (e.g. stream caps). Production takes
+ * flag changes directly (flagChangeRequests: false) unless `opts.changeRequests`, as it does by default.
+ */
+export async function startFlagsPlatform(databaseUrl?: string, serverOptions: Pick<ServerOptions, 'deliveryStreams' | 'eventStreams' | 'log'> = {}, opts: { changeRequests?: boolean } = {}): Promise<FlagsPlatform> {
   const work = await mkdtemp(join(tmpdir(), 'rollgate-flags-'));
   const dataDir = join(work, '.rollgate');
   const platform = new SplitPlatform(dataDir);
@@ -41,7 +44,7 @@ export async function startFlagsPlatform(databaseUrl?: string, serverOptions: Pi
   const admin = new ApiClient(server.url, server.token!);
   await admin.applySpec({
     apps: { shop: { run: 'node server.js', replicas: 1 } },
-    environments: { staging: { listen: await freePort(), production: false }, production: { listen: await freePort() } },
+    environments: { staging: { listen: await freePort(), production: false }, production: { listen: await freePort(), ...(opts.changeRequests ? {} : { flagChangeRequests: false }) } },
   });
   const tokens = {} as Record<BuiltinRoleName, string>;
   for (const role of BUILTIN_ROLE_NAMES) {

@@ -1,6 +1,6 @@
 /**
- * `rollgate flags list|get|create|update|set|enable|disable|archive|import` (rollout and schedule:
- * flag-rollouts.ts) and
+ * `rollgate flags list|get|create|update|set|enable|disable [--now]|archive|import` (rollout and
+ * schedule: flag-rollouts.ts; propose, requests, approve, reject, cancel: flag-change-requests.ts) and
  * `rollgate flags key create|list|revoke`: feature flags of an app, their rules per environment,
  * and the SDK keys apps read them with. A key is printed once, when it is created.
  */
@@ -18,6 +18,8 @@ import { formatTime, table } from '../format.js';
 import { flagRolloutsClient } from '../client-flag-rollouts.js';
 import { rolloutLine } from '../flag-rollout-text.js';
 import { registerFlagRollouts } from './flag-rollouts.js';
+import { changeRequestsClient } from '../client-flag-change-requests.js';
+import { registerFlagChangeRequests, requestLine } from './flag-change-requests.js';
 
 const AppOpts = ClientOpts.extend({ app: AppName });
 const EnvOpts = AppOpts.extend({ env: EnvName });
@@ -25,6 +27,7 @@ const Lifetime = z.union([z.literal('permanent').transform(() => null), IntStrin
 const MetaOpts = AppOpts.extend({ kind: z.enum(FLAG_KINDS).optional(), owner: z.string().optional(), description: z.string().optional(), lifetime: Lifetime.optional() });
 const ListOpts = AppOpts.extend({ env: EnvName.optional(), archived: z.boolean().optional() });
 const SetOpts = EnvOpts.extend({ file: z.string().min(1) });
+const KillOpts = EnvOpts.extend({ now: z.boolean().optional(), reason: z.string().optional() });
 const KeyCreateOpts = EnvOpts.extend({ kind: z.enum(FLAG_KEY_KINDS), name: z.string().optional() });
 const StaleOpts = AppOpts.extend({ days: IntString(1, 3650).optional() });
 const KeyListOpts = AppOpts.extend({ env: EnvName.optional() });
@@ -34,7 +37,7 @@ const flagArg = (v: string) => parseArg(FlagName, v, 'flag');
 const appOption = (cmd: Command) => cmd.requiredOption('-a, --app <app>', 'app name');
 const envOption = (cmd: Command) => cmd.requiredOption('-e, --env <env>', 'environment');
 
-async function readJsonFile(file: string, what: string): Promise<unknown> {
+export async function readJsonFile(file: string, what: string): Promise<unknown> {
   let size: number;
   try {
     const st = await stat(file);
@@ -97,7 +100,7 @@ export function strategiesText(state: FlagDetail['states'][string]): string {
     .join('; ');
 }
 
-function stateLine(verb: string, r: FlagStateResult): string {
+export function stateLine(verb: string, r: FlagStateResult): string {
   return `${r.flag} in ${r.env}: ${verb} (revision ${r.revision})`;
 }
 
@@ -127,7 +130,8 @@ export function registerFlags(program: Command): void {
       const client = clientFor(opts);
       const f = await flagsClient(client).get(opts.app, flagArg(flagName));
       const rollouts = (await flagRolloutsClient(client).active({ app: opts.app })).filter((r) => r.flag === f.name);
-      out.result({ ...f, rollouts }, () =>
+      const changeRequests = await changeRequestsClient(client).list({ app: opts.app, flag: f.name });
+      out.result({ ...f, rollouts, changeRequests }, () =>
         [
           `flag ${f.name} of ${f.app}: ${f.kind}, owner ${f.owner ?? '-'}${f.archived ? `, archived ${formatTime(f.archivedAt)} by ${f.archivedBy ?? '-'}` : ''}`,
           ...(f.description ? [`description: ${f.description}`] : []),
@@ -140,6 +144,7 @@ export function registerFlags(program: Command): void {
             : 'not set in any environment yet',
           ...f.environments.map((e) => `${e.env}: ${strategiesText(f.states[e.env]!)}`),
           ...rollouts.map((r) => rolloutLine(r)),
+          ...changeRequests.map((r) => requestLine(r)),
         ].join('\n'),
       );
     }),
@@ -181,17 +186,27 @@ export function registerFlags(program: Command): void {
     }),
   );
 
-  for (const [verb, done] of [['enable', 'on'], ['disable', 'off']] as const) {
-    clientOptions(envOption(appOption(flags.command(verb).description(`turn a flag ${done} in an environment`).argument('<flag>', 'flag name')))).action(
-      action(EnvOpts, async (opts, { out }, flagName: string) => {
-        const c = flagsClient(clientFor(opts));
-        const r = await (verb === 'enable' ? c.enable : c.disable)(opts.app, opts.env, flagArg(flagName));
-        out.result(r, () => stateLine(done, r));
-      }),
-    );
-  }
+  clientOptions(envOption(appOption(flags.command('enable').description('turn a flag on in an environment').argument('<flag>', 'flag name')))).action(
+    action(EnvOpts, async (opts, { out }, flagName: string) => {
+      const r = await flagsClient(clientFor(opts)).enable(opts.app, opts.env, flagArg(flagName));
+      out.result(r, () => stateLine('on', r));
+    }),
+  );
+  clientOptions(
+    envOption(appOption(flags.command('disable').description('turn a flag off in an environment; --now is the kill switch: off at once, even where changes need a change request (permission flags.kill)').argument('<flag>', 'flag name')))
+      .option('--now', 'the kill switch: no change request, recorded as a kill (flag.kill)')
+      .option('--reason <text>', 'why, with --now (on the trail)'),
+  ).action(
+    action(KillOpts, async (opts, { out }, flagName: string) => {
+      if (opts.reason !== undefined && !opts.now) throw new UsageError('--reason goes with --now (the kill switch); a change request takes its reason with `rollgate flags propose`');
+      const client = clientFor(opts);
+      const r = opts.now ? await changeRequestsClient(client).kill(opts.app, opts.env, flagArg(flagName), opts.reason) : await flagsClient(client).disable(opts.app, opts.env, flagArg(flagName));
+      out.result(r, () => stateLine(opts.now ? 'off (kill switch)' : 'off', r));
+    }),
+  );
 
   registerFlagRollouts(flags);
+  registerFlagChangeRequests(flags);
 
   clientOptions(appOption(flags.command('archive').description('archive a flag: it leaves every environment, and can no longer change').argument('<flag>', 'flag name'))).action(
     action(AppOpts, async (opts, { out }, flagName: string) => {

@@ -19,6 +19,8 @@ import { keepLine, parseGrep, parseLogSince, type LogFilter } from '../log-filte
 import { onInterrupt } from '../interrupt.js';
 import { missingEnvMessage } from '../env-hint.js';
 import { flagRolloutsClient } from '../client-flag-rollouts.js';
+import { changeRequestsClient } from '../client-flag-change-requests.js';
+import { requestLine } from './flag-change-requests.js';
 import { rolloutLine } from '../flag-rollout-text.js';
 
 const StatusOpts = ClientOpts.extend({ env: EnvName.optional(), watch: z.boolean().optional() });
@@ -52,8 +54,10 @@ export function registerInfo(program: Command): void {
       const services = await client.status({ app: optionalApp(appArg), env: opts.env });
       // Flag rollouts in progress, a line each (JSON stays the services: scripts read that shape).
       const rollouts = out.json ? [] : await flagRolloutsClient(client).active({ app: optionalApp(appArg), env: opts.env }).catch(() => []);
+      // And flag changes waiting for approval.
+      const requests = out.json ? [] : await changeRequestsClient(client).list({ app: optionalApp(appArg), env: opts.env }).catch(() => []);
       out.result(services, () => {
-        const flagLines = rollouts.map((r) => `${r.app}/${r.env}: ${rolloutLine(r)}`);
+        const flagLines = [...rollouts.map((r) => `${r.app}/${r.env}: ${rolloutLine(r)}`), ...requests.map((r) => `${r.app}/${r.env}: ${requestLine(r)}`)];
         if (services.length === 0) return ['nothing deployed yet; deploy with `rollgate deploy APP --env ENV --path DIR`', ...flagLines].join('\n');
         const problems = services.filter((s) => s.dataPlaneError).map((s) => `warning: ${s.app}/${s.env}: data plane not reachable (${oneLine(s.dataPlaneError)}); shown from the store`);
         for (const s of services.filter((x) => x.isolation === 'none')) problems.push(`warning: ${s.app}/${s.env}: instances are not isolated and can read the platform's data directory (keys, tokens, database); install bubblewrap or run the platform as root, or keep isolation: none only where you trust the code`);

@@ -15,6 +15,7 @@ import * as m0008 from './0008_release_pruning.js';
 import * as m0009 from './0009_flags.js';
 import * as m0010 from './0010_flag_metrics.js';
 import * as m0011 from './0011_flag_rollouts.js';
+import * as m0012 from './0012_flag_change_requests.js';
 import * as m0013 from './0013_flag_outcomes.js';
 
 interface StoreMigration {
@@ -34,7 +35,7 @@ const MIGRATIONS: Record<string, StoreMigration> = {
   '0009_flags': m0009,
   '0010_flag_metrics': m0010,
   '0011_flag_rollouts': m0011,
-  // 0012 is the flag change requests'.
+  '0012_flag_change_requests': m0012,
   '0013_flag_outcomes': m0013,
 };
 
