@@ -272,6 +272,24 @@ function changeRequestSuite(name: string, databaseUrl: () => string | undefined)
       assert.match(JSON.stringify(bad.json.error), /rollout\.steps|step 2/);
     });
 
+    test('a guarded rollout is proposed and approved: it starts guarded; a guard that cannot tell its control is refused when proposed', async () => {
+      await admin.createFlag('judged');
+      const cr = await proposed(dev(), 'judged', { action: 'steps', rollout: { steps: [10, 100], every: '1h', guard: true }, reason: 'judged by evidence' });
+      assert.deepEqual(cr.rolloutPlan, { steps: [10, 100], everyMs: 3_600_000, variant: null, guard: true });
+      await rm().ok<ChangeRequestView>('POST', `/v1/flag-change-requests/${cr.id}/approve`, {});
+      const r = await admin.latest('production', 'judged');
+      assert.deepEqual([r.status, r.guard?.treatment, r.guard?.control, r.guard?.safe], ['running', ['on'], ['off'], 'off']);
+      // Three variants and no control named: refused now, not at approval.
+      await admin.createFlag('three');
+      const body = { enabled: true, strategies: [{ name: 'default' }], variants: ['a', 'b', 'c'].map((name) => ({ name, weight: name === 'a' ? 334 : 333, weightType: name === 'a' ? 'variable' : 'fix', stickiness: 'default' })) };
+      await rm().ok('POST', `/v1/flag-change-requests/${(await proposed(dev(), 'three', { action: 'set', state: body })).id}/approve`, {});
+      const bad = await propose(dev(), 'three', { action: 'steps', rollout: { steps: [10, 100], every: '1h', variant: 'b', guard: true } });
+      assert.equal(bad.status, 400, JSON.stringify(bad.json));
+      assert.match(bad.json.error?.message ?? '', /control: flag three has variants a, c beside b; say which one the guard compares it with/);
+      const named = await proposed(dev(), 'three', { action: 'steps', rollout: { steps: [10, 100], every: '1h', variant: 'b', guard: true, control: 'a' } });
+      assert.equal(named.rolloutPlan?.control, 'a');
+    });
+
     test('an archive is proposed and approved like any change', async () => {
       await admin.createFlag('retired');
       await admin.ok('POST', `/v1/flag-change-requests/${(await proposed(dev(), 'retired', { action: 'enable' })).id}/approve`, {});

@@ -140,7 +140,7 @@ export class FlagChangeRequests {
     await this.flags.mustEnv(env);
     const t = { app, env, flag };
     let proposedState: FlagState | null = null;
-    const plan = body.action === 'steps' && body.rollout ? { steps: body.rollout.steps, everyMs: body.rollout.every, variant: body.rollout.variant ?? null, guard: body.rollout.guard ?? false, control: body.rollout.control ?? null } : null;
+    const plan = body.action === 'steps' && body.rollout ? { steps: body.rollout.steps, everyMs: body.rollout.every, variant: body.rollout.variant ?? null, guard: body.rollout.guard ?? false, ...(body.rollout.control !== undefined ? { control: body.rollout.control } : {}) } : null;
     let baseState: FlagState | null;
     let baseRevision: number;
     if (body.action === 'archive') {

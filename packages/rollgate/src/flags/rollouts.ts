@@ -204,20 +204,8 @@ export class FlagRollouts {
     const percent = r.steps[r.applied]!;
     try {
       await change(this.c, { actor }, r.app, 'flag.rollout.step', target, async (tx) => {
-        const put = await this.d.flags.putStateIn(
-          tx,
-          r.app,
-          r.env,
-          r.flag,
-          actor,
-          async (prior) => {
-            // Read again under the (app, env) revision lock: another server may have taken this step.
-            const cur = await tx.rollouts.getRollout(r.id);
-            if (!cur || cur.status !== 'running' || cur.applied !== r.applied || cur.nextStepAt === null || Date.parse(cur.nextStepAt) > now) throw new LostRace();
-            return stepState(prior, r, percent);
-          },
-          { byRollout: r.id },
-        );
+        // Another server may have taken this step.
+        const put = await this.putByRollout(tx, r, actor, (cur) => cur.status === 'running' && cur.applied === r.applied && cur.nextStepAt !== null && Date.parse(cur.nextStepAt) <= now, (prior) => stepState(prior, r, percent));
         const done = r.applied + 1 === r.steps.length;
         const ok = await tx.rollouts.updateRollout(r.id, { status: 'running', applied: r.applied }, { applied: r.applied + 1, nextStepAt: done ? null : iso(now + r.everyMs), status: done ? 'completed' : 'running', ...(done ? { finishedAt: iso(now) } : {}) });
         if (!ok) throw new LostRace();
@@ -252,19 +240,12 @@ export class FlagRollouts {
     const at = iso(this.now());
     try {
       return await change(this.c, { actor }, r.app, 'flag.rollout.guard-kill', flagTarget(r.app, r.flag, r.env), async (tx) => {
-        const put = await this.d.flags.putStateIn(
+        const put = await this.putByRollout(
           tx,
-          r.app,
-          r.env,
-          r.flag,
+          r,
           actor,
-          async (prior) => {
-            const cur = await tx.rollouts.getRollout(r.id);
-            if (!cur || (cur.status !== 'running' && cur.status !== 'paused') || cur.guard?.killedAt) throw new LostRace();
-            if (g.safe === 'variant-zero' && r.variant !== null) return withVariantPercent(prior, r.flag, r.env, r.variant, 0);
-            return { ...(prior ?? withPercent(null, r.flag, r.env, 0)), enabled: false };
-          },
-          { byRollout: r.id },
+          (cur) => (cur.status === 'running' || cur.status === 'paused') && !cur.guard?.killedAt,
+          (prior) => (g.safe === 'variant-zero' && r.variant !== null ? withVariantPercent(prior, r.flag, r.env, r.variant, 0) : { ...(prior ?? withPercent(null, r.flag, r.env, 0)), enabled: false }),
         );
         const cur = (await tx.rollouts.getRollout(r.id))!;
         const reason = `killed by its guard: ${look.reason}`;
@@ -291,6 +272,26 @@ export class FlagRollouts {
   }
 
   // ---- helpers
+
+  /**
+   * The flag's state set by the rollout, if the rollout read again under the (app, env) revision
+   * lock is still as `still` needs it; else LostRace (someone else moved first, nothing happens).
+   */
+  private putByRollout(tx: FlagsTx, r: FlagRolloutRecord, actor: string, still: (cur: FlagRolloutRecord) => boolean, make: (prior: FlagState | null) => FlagState) {
+    return this.d.flags.putStateIn(
+      tx,
+      r.app,
+      r.env,
+      r.flag,
+      actor,
+      async (prior) => {
+        const cur = await tx.rollouts.getRollout(r.id);
+        if (!cur || !still(cur)) throw new LostRace();
+        return make(prior);
+      },
+      { byRollout: r.id },
+    );
+  }
 
   /** A user's command on the rollout in progress, in one transaction with its audit entry. */
   private async command(app: string, env: string, flag: string, action: string, who: Who, fn: (tx: FlagsTx, r: FlagRolloutRecord) => Promise<FlagRolloutRecord>): Promise<RolloutView> {
