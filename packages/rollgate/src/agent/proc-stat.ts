@@ -4,7 +4,7 @@
  * inside a bubblewrap sandbox (their host pids are visible to the agent).
  */
 import { execFile } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 
 export interface ProcStat {
   pid: number;
@@ -32,10 +32,14 @@ export function parseProcStat(pid: number, text: string): ProcStat | null {
   return { pid, ppid, pgrp, cpuTicks: ut + st + cut + cst, rssPages: Math.max(0, rss), dead: f[0] === 'Z' || f[0] === 'X' };
 }
 
-/** Reads one process; null when it exited meanwhile (or cannot be read). */
-export async function readProcStat(pid: number): Promise<ProcStat | null> {
+/**
+ * Reads one process; null when it exited meanwhile (or cannot be read). Synchronous on purpose:
+ * a /proc read takes microseconds, and an asynchronous one costs several times the CPU (a
+ * thread-pool round trip per file); the sampler yields to the event loop between small batches.
+ */
+export function readProcStat(pid: number): ProcStat | null {
   try {
-    return parseProcStat(pid, await readFile(`/proc/${pid}/stat`, 'utf8'));
+    return parseProcStat(pid, readFileSync(`/proc/${pid}/stat`, 'utf8'));
   } catch {
     return null;
   }

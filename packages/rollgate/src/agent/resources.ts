@@ -9,9 +9,12 @@
  * pids, so isolation changes nothing here.
  *
  * Cost, bounded: per sample, one readdir of /proc and one read of /proc/PID/stat per process on
- * the host (a few hundred small reads, asynchronous, so the router's event loop is not blocked),
- * shared by every instance; no sample while no instance has a process; a sample never overlaps
- * the previous one. A process that exits mid-read is simply not counted in that sample.
+ * the host, shared by every instance: about 2 ms of CPU per sample with 100 processes (0.2% of
+ * a core at one sample a second). The reads are synchronous (an asynchronous read costs ~6x the
+ * CPU) in batches of READ_BATCH, yielding to the event loop between batches, so the router in
+ * the same process never waits more than a fraction of a millisecond. No sample while no instance
+ * has a process; a sample never overlaps the previous one. A process that exits mid-read is
+ * simply not counted in that sample.
  *
  * CPU is utime+stime+cutime+cstime summed over the tree (reaped children's time moves into their
  * parent's cutime, so the sum does not drop when a child exits). The reported `cpuSeconds` is a
@@ -45,9 +48,12 @@ export interface ResourceSamplerOptions {
   units?: HostUnits;
   /** Where processes are listed (tests); default /proc. */
   listPids?: () => Promise<number[]>;
-  readStat?: (pid: number) => Promise<ProcStat | null>;
+  readStat?: (pid: number) => ProcStat | null | Promise<ProcStat | null>;
   now?: () => number;
 }
+
+/** /proc reads between two yields to the event loop (~0.4 ms). */
+const READ_BATCH = 32;
 
 async function procPids(): Promise<number[]> {
   const names = await readdir('/proc').catch(() => [] as string[]);
@@ -115,9 +121,11 @@ export class ResourceSampler {
     this.timer = null;
   }
 
-  /** The latest sample of an instance; undefined before its first one. */
-  get(id: string): InstanceResources | undefined {
-    return this.tracks.get(id)?.latest ?? undefined;
+  /** The latest sample of an instance (of process `pid`, when given: not a restarted instance's old process); undefined before its first one. */
+  get(id: string, pid?: number): InstanceResources | undefined {
+    const t = this.tracks.get(id);
+    if (!t || (pid !== undefined && t.pid !== pid)) return undefined;
+    return t.latest ?? undefined;
   }
 
   /** Takes one sample of every instance now (the timer calls this; tests may too). */
@@ -133,7 +141,13 @@ export class ResourceSampler {
       this.units ??= await hostUnits();
       const pids = await (this.opts.listPids ?? procPids)();
       const read = this.opts.readStat ?? readProcStat;
-      const stats = (await Promise.all(pids.map((p) => read(p)))).filter((s): s is ProcStat => s !== null);
+      const stats: ProcStat[] = [];
+      for (let i = 0; i < pids.length; i++) {
+        if (i > 0 && i % READ_BATCH === 0) await new Promise((r) => setImmediate(r));
+        const r = read(pids[i]!);
+        const s = r instanceof Promise ? await r : r;
+        if (s) stats.push(s);
+      }
       const totals = treeTotals(stats, withPid.map((i) => i.pid));
       const at = new Date(this.now()).toISOString();
       for (const inst of withPid) {

@@ -259,7 +259,7 @@ export class Supervisor {
   private observeInstance(i: Instance): InstanceObserved {
     const ejected = i.state === 'ready' && (this.opts.isEjected?.(i.id) ?? false);
     // A sample of a process that has since exited is not what runs now.
-    const resources = i.pid === null ? undefined : this.resources.get(i.id);
+    const resources = i.pid === null ? undefined : this.resources.get(i.id, i.pid);
     return {
       id: i.id,
       version: i.version,
