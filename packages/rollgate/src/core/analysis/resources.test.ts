@@ -78,6 +78,12 @@ describe('memoryGrowth', () => {
     assert.equal(last(v).verdict, 'pass');
   });
 
+  test('an agent that sends no samples gets an inconclusive that says so', () => {
+    const r = judgeResource(newResourceState(), { canary: [], stable: [] }, { name: 'mem', metric: 'memoryGrowth' }, 0);
+    assert.equal(r.verdict.verdict, 'inconclusive');
+    assert.match(r.verdict.reason, /no CPU and memory samples of its instances/);
+  });
+
   test('one sample over the limit is confirmed before failing', () => {
     let state = newResourceState();
     const flat = (rss: number, at: number): ResourceSample => ({ id: 'c', readyAtMs: -60_000, sampledAtMs: at, cpuSeconds: 0, rssBytes: rss, requests: 0 });

@@ -197,7 +197,10 @@ export function judgeResource(state: ResourceState, look: ResourceLook, cfgIn: P
   const need = cfg.metric === 'memoryGrowth' ? `${MEMORY_MIN_SAMPLES} samples over ${MEMORY_MIN_SPAN_MS / 1000}s of a warm instance` : `${CPU_MIN_REQUESTS} requests to warm instances`;
   if (canary === null || (s && stable === null && cfg.max === null)) {
     const who = canary === null ? 'the canary' : 'the stable version';
-    return { state: { ...next, over: 0 }, verdict: { ...base, verdict: 'inconclusive', final: false, reason: `waiting for ${need} of ${who}`, details } };
+    const samples = canary === null ? look.canary : (look.stable ?? []);
+    // Say why when nothing comes at all: an agent older than resource sampling reports none.
+    const none = samples.length === 0 ? ' (no CPU and memory samples of its instances in the report: is the agent older than resource sampling, or not on Linux?)' : '';
+    return { state: { ...next, over: 0 }, verdict: { ...base, verdict: 'inconclusive', final: false, reason: `waiting for ${need} of ${who}${none}`, details } };
   }
   const limits: { limit: number; why: string }[] = [];
   if (stable !== null) {
