@@ -45,6 +45,9 @@ function loadBehavior() {
     // A cold start (lazy initialisation): this much extra latency for coldForMs from the first request.
     coldLatencyMs: num('COLD_LATENCY_MS', file.coldLatencyMs),
     coldForMs: num('COLD_FOR_MS', file.coldForMs),
+    // What a request costs (0 by default): bytes kept for ever (a leak) and CPU burnt in a busy loop.
+    leakBytesPerRequest: num('LEAK_BYTES_PER_REQUEST', file.leakBytesPerRequest),
+    cpuSpinMsPerRequest: num('CPU_SPIN_MS_PER_REQUEST', file.cpuSpinMsPerRequest),
     // Test hook: an app that ignores SIGTERM (to exercise SIGKILL after the drain timeout).
     ignoreSigterm: flag('IGNORE_SIGTERM', file.ignoreSigterm),
     // Flag name -> failure rate of the requests served with it on.
@@ -86,6 +89,16 @@ let firstRequestAt = null;
 let shuttingDown = false;
 const sockets = new Set(); // upgraded WebSocket sockets, closed on shutdown
 
+const leaked = [];
+/** The leak and the CPU a request of this version costs (behavior.json), if any. */
+function spend() {
+  if (b.leakBytesPerRequest > 0) leaked.push(Buffer.alloc(b.leakBytesPerRequest, 1)); // filled, so resident
+  if (b.cpuSpinMsPerRequest > 0) {
+    const until = performance.now() + b.cpuSpinMsPerRequest;
+    while (performance.now() < until);
+  }
+}
+
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 function identity(res, status = 200) {
@@ -103,6 +116,7 @@ async function handle(req, res) {
     return;
   }
   served++;
+  spend();
   if (b.crashAfter > 0 && served > b.crashAfter) {
     process.stderr.write(`Error: demo-app ${b.version} crashing after ${b.crashAfter} requests (crashAfter)\n`);
     process.exit(1);

@@ -15,6 +15,7 @@ import { Faults } from './faults.js';
 import type { DataRouter, RouterOptions } from './router-types.js';
 import { desiredStatePath, readDesiredState, writeDesiredState, type DesiredService } from './state-file.js';
 import { Supervisor, type SupervisorOptions } from './supervisor.js';
+import { renderInstanceResources, type InstanceResourceEntry } from './prometheus.js';
 import { SecretMasker } from '../core/secret-masker.js';
 import type { LogQuery } from './logs.js';
 import { detectIsolation, type IsolationChoice } from '../isolation/detect.js';
@@ -284,7 +285,13 @@ export class Agent {
   }
 
   renderPrometheus(): string {
-    return this.router.renderPrometheus();
+    const resources: InstanceResourceEntry[] = [];
+    for (const key of this.supervisor.keys()) {
+      for (const v of this.supervisor.observe(key)) {
+        for (const i of v.instances) if (i.resources) resources.push({ env: key.env, app: key.app, version: v.version, instance: i.id, cpuSeconds: i.resources.cpuSeconds, rssBytes: i.resources.rssBytes });
+      }
+    }
+    return this.router.renderPrometheus() + renderInstanceResources(resources);
   }
 
   /** Stops every instance gracefully (bounded), then the router. Idempotent. */

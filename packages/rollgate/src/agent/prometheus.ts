@@ -74,3 +74,25 @@ export function renderPrometheus(entries: Iterable<PrometheusEntry>): string {
   }
   return out.join('\n') + '\n';
 }
+
+export interface InstanceResourceEntry {
+  env: string;
+  app: string;
+  version: string;
+  instance: string;
+  cpuSeconds: number;
+  rssBytes: number;
+}
+
+/** Each instance's CPU counter and resident memory (its whole process tree, sampled by the agent). */
+export function renderInstanceResources(entries: readonly InstanceResourceEntry[]): string {
+  const labels = (e: InstanceResourceEntry) => `app="${escapeLabelValue(e.app)}",env="${escapeLabelValue(e.env)}",version="${escapeLabelValue(e.version)}",instance="${escapeLabelValue(e.instance)}"`;
+  const out: string[] = [];
+  out.push('# HELP rollgate_instance_cpu_seconds_total CPU time (user and system) of the instance process tree, across its restarts.');
+  out.push('# TYPE rollgate_instance_cpu_seconds_total counter');
+  for (const e of entries) out.push(`rollgate_instance_cpu_seconds_total{${labels(e)}} ${fmt(e.cpuSeconds)}`);
+  out.push('# HELP rollgate_instance_resident_memory_bytes Resident memory of the instance process tree at the last sample.');
+  out.push('# TYPE rollgate_instance_resident_memory_bytes gauge');
+  for (const e of entries) out.push(`rollgate_instance_resident_memory_bytes{${labels(e)}} ${fmt(e.rssBytes)}`);
+  return out.join('\n') + '\n';
+}

@@ -15,6 +15,7 @@ import { instancesFilePath, PidRegistry, reapOrphans } from './orphans.js';
 import { allocatePort, DEFAULT_PORT_RANGE, type PortRange } from './ports.js';
 import type { Backend } from './router-types.js';
 import { PlainLaunch } from '../isolation/plain.js';
+import { ResourceSampler } from './resources.js';
 import type { Isolation } from '../isolation/types.js';
 
 export interface SupervisorOptions {
@@ -41,6 +42,8 @@ export interface SupervisorOptions {
   maskerOf?: (key: ServiceKey) => SecretMasker | null;
   /** How instances are isolated; default none (the agent passes what it detected). */
   isolation?: Isolation;
+  /** How often each instance's CPU and memory are sampled (default 1000 ms; 0: never). */
+  resourceSampleMs?: number;
 }
 
 interface VersionSlot {
@@ -88,12 +91,20 @@ export class Supervisor {
   private closing = false;
   private readonly pids: PidRegistry;
   readonly isolation: Isolation;
+  readonly resources: ResourceSampler;
 
   constructor(private readonly opts: SupervisorOptions) {
     this.backoff = { ...DEFAULT_BACKOFF, ...opts.backoff };
     this.maxStartAttempts = opts.maxStartAttempts ?? 3;
     this.pids = new PidRegistry(instancesFilePath(opts.dataDir));
     this.isolation = opts.isolation ?? new PlainLaunch();
+    const every = opts.resourceSampleMs ?? 1000;
+    this.resources = new ResourceSampler({ instances: () => this.allInstances().map((i) => ({ id: i.id, pid: i.pid })), intervalMs: every || 1000 });
+    if (every > 0) this.resources.start();
+  }
+
+  private allInstances(): Instance[] {
+    return [...this.services.values()].flatMap((svc) => [...svc.versions.values()].flatMap((s) => s.instances));
   }
 
   /**
@@ -237,8 +248,9 @@ export class Supervisor {
   /** Gracefully stops every instance; SIGKILLs what is left at `timeoutMs`. */
   async shutdown(timeoutMs = 15_000): Promise<void> {
     this.closing = true;
+    this.resources.stop();
     const deadline = Date.now() + timeoutMs;
-    const all = [...this.services.values()].flatMap((svc) => [...svc.versions.values()].flatMap((s) => s.instances));
+    const all = this.allInstances();
     await Promise.all(all.map((i) => i.stop(deadline)));
     await Promise.all(all.map((i) => i.log.close()));
     for (const svc of this.services.values()) svc.notifier.close();
@@ -246,6 +258,8 @@ export class Supervisor {
 
   private observeInstance(i: Instance): InstanceObserved {
     const ejected = i.state === 'ready' && (this.opts.isEjected?.(i.id) ?? false);
+    // A sample of a process that has since exited is not what runs now.
+    const resources = i.pid === null ? undefined : this.resources.get(i.id, i.pid);
     return {
       id: i.id,
       version: i.version,
@@ -257,6 +271,7 @@ export class Supervisor {
       readyAt: i.readyAt,
       lastError: i.lastError,
       inFlight: this.opts.inFlight?.(i.id) ?? 0,
+      ...(resources ? { resources } : {}),
     };
   }
 

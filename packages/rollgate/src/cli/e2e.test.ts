@@ -181,6 +181,11 @@ environments:
     const human = await rollgate(project, ['status']);
     expectCode(human, 0, 'status (table)');
     assert.match(human.stdout, /demo\s+production\s+v1/);
+    // What each instance costs, sampled by the agent about once a second: CPU % needs two samples.
+    await until('status to show each instance CPU and memory', async () => {
+      const r = await rollgate(project, ['status']);
+      return /INSTANCE\s+VERSION\s+STATE\s+CPU\s+RSS/.test(r.stdout) && /\sv1\s+ready\s+\d+\.\d%\s+\d+\.\d MiB/.test(r.stdout) ? r : null;
+    });
 
     // --- second version by canary: --wait follows it while another command promotes it.
     const app2 = join(root, 'app2');

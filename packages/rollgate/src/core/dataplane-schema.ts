@@ -136,6 +136,7 @@ export const InstanceObservedSchema = z.object({
   readyAt: z.string().nullable(),
   lastError: z.string().nullable(),
   inFlight: z.number().int(),
+  resources: z.object({ cpuSeconds: z.number().min(0), rssBytes: z.number().min(0), sampledAt: z.string(), processes: z.number().int().min(0).optional(), cpuPercent: z.number().min(0).nullable().optional() }).optional(),
 });
 
 export const VersionObservedSchema = z.object({

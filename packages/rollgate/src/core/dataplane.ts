@@ -114,6 +114,22 @@ export interface InstanceObserved {
   /** Why it is not ready, in words a user can act on. */
   lastError: string | null;
   inFlight: number;
+  /** What its process tree costs, sampled by the agent about once a second (absent from older agents, and before the first sample). */
+  resources?: InstanceResources | undefined;
+}
+
+/** CPU and memory of an instance's whole process tree (its pid and every descendant), from /proc. */
+export interface InstanceResources {
+  /** CPU time used (user + system) since the instance first started: a counter, it never goes down (restarts add on). */
+  cpuSeconds: number;
+  /** Resident memory of the tree now. */
+  rssBytes: number;
+  /** When the agent took this sample. */
+  sampledAt: string;
+  /** Processes counted in the tree. */
+  processes?: number | undefined;
+  /** CPU use over the last sampling interval, in % of one core; null on a process's first sample. */
+  cpuPercent?: number | null | undefined;
 }
 
 export interface VersionObserved {

@@ -46,14 +46,25 @@ export const MetricCondition = z
 
 const BuiltinMetric = z
   .object({
-    metric: z.enum(['errorRate', 'latency', 'requestRate']).describe('Measured by the router on every request of each version'),
+    metric: z
+      .enum(['errorRate', 'latency', 'requestRate', 'memoryGrowth', 'cpuPerRequest'])
+      .describe('errorRate, latency and requestRate are measured by the router on every request; memoryGrowth (resident memory growth per instance, bytes/s) and cpuPerRequest (CPU ms per request) from the agent sampling each instance'),
     quantile: z.union([z.literal(0.5), z.literal(0.95), z.literal(0.99)]).default(0.99).describe('For latency: which quantile'),
-    max: z.number().min(0).optional().describe('Absolute limit for the new version: error rate as a fraction (0.05), latency in ms'),
+    max: z.number().min(0).optional().describe('Absolute limit for the new version: error rate as a fraction (0.05), latency in ms, memoryGrowth in bytes per second per instance, cpuPerRequest in CPU ms per request'),
     min: z.number().min(0).optional().describe('For requestRate: fewer requests per second than this is inconclusive'),
     compareToStable: z.boolean().default(true).describe('Judge the new version against the stable one with a sequential test'),
     tolerance: z.number().min(1).default(1.2).describe('For latency vs stable: how much slower (ratio) still passes'),
+    factor: z.number().min(1).optional().describe('For memoryGrowth and cpuPerRequest: the canary fails above stable × factor (default 2)'),
+    noiseFloor: z
+      .number()
+      .min(0)
+      .optional()
+      .describe('For memoryGrowth (bytes/s per instance, default 1048576) and cpuPerRequest (CPU ms per request, default 0.5): a canary no more than this above stable passes, whatever the factor'),
   })
   .strict();
+
+/** Built-in metrics judged from the agent's per-instance CPU and memory samples (not the router's counters). */
+export const RESOURCE_METRICS: ReadonlySet<string> = new Set(['memoryGrowth', 'cpuPerRequest']);
 
 const PrometheusMetric = z
   .object({
@@ -102,6 +113,11 @@ export const AnalysisMetric = z
     if (sources.length !== 1) ctx.addIssue({ code: 'custom', message: `metric "${m.name}" needs exactly one source: builtin, prometheus, http or command (has ${sources.join(', ') || 'none'})` });
     if (m.builtin?.metric === 'errorRate' && m.builtin.max !== undefined && !(m.builtin.max > 0 && m.builtin.max < 1)) {
       ctx.addIssue({ code: 'custom', path: ['builtin', 'max'], message: 'an error-rate limit is a fraction between 0 and 1 (0.05 for 5%)' });
+    }
+    if (m.builtin && !RESOURCE_METRICS.has(m.builtin.metric)) {
+      for (const k of ['factor', 'noiseFloor'] as const) {
+        if (m.builtin[k] !== undefined) ctx.addIssue({ code: 'custom', path: ['builtin', k], message: `${k} applies to memoryGrowth and cpuPerRequest only, not to ${m.builtin.metric}` });
+      }
     }
     if (m.builtin?.metric === 'latency' && m.builtin.max !== undefined && !(m.builtin.max > 0)) {
       ctx.addIssue({ code: 'custom', path: ['builtin', 'max'], message: 'a latency limit is a number of milliseconds above 0' });

@@ -27,6 +27,10 @@ export interface Behavior {
   /** A cold start: extra latency for coldForMs from the first request. */
   coldLatencyMs?: number;
   coldForMs?: number;
+  /** Bytes each request keeps for ever (a memory leak). */
+  leakBytesPerRequest?: number;
+  /** CPU each request burns in a busy loop, in ms. */
+  cpuSpinMsPerRequest?: number;
   /** Flag name -> failure rate of requests served with it on (needs `withSdk` and the flags env; see examples/demo-app). */
   flags?: Record<string, number>;
 }

@@ -26,6 +26,7 @@ import {
 import type { MetricSources } from '../metrics/index.js';
 import type { AnalysisEvaluator, AnalysisPhase, AnalysisResult } from './analysis-types.js';
 import { idleDecision } from './analysis-idle.js';
+import { lookResources, resourceJudges, type ResourceJudge } from './analysis-resources.js';
 import type { Logger } from './logger.js';
 
 /** With no metrics written: error rate and p99 latency against stable, and a traffic floor. */
@@ -50,6 +51,8 @@ interface Run {
   durationMs: number | null;
   /** Error rate is judged from the start; latency after a warm-up (see AnalysisSpec.latencyWarmup). */
   groups: BuiltinGroup[];
+  /** memoryGrowth and cpuPerRequest, from the agent's per-instance samples. */
+  resources: ResourceJudge[];
   floor: { name: string; minPerSecond: number } | null;
   canaryRequestsAtStart: number | null;
   baselineAt: number;
@@ -105,6 +108,7 @@ export class AnalysisRunner implements AnalysisEvaluator {
         metrics.push(...r.metrics);
       }
     }
+    metrics.push(...lookResources(run.resources, observed, dep.version, stableM === null ? null : dep.previousVersion, now));
     if (run.floor) {
       if (run.canaryRequestsAtStart === null) {
         run.canaryRequestsAtStart = canaryM?.requests ?? 0;
@@ -133,7 +137,7 @@ export class AnalysisRunner implements AnalysisEvaluator {
       noTrafficAfter: phase.spec.noTrafficAfter,
       verdict: v.verdict,
       metrics,
-      trafficMetrics: new Set([...run.groups.flatMap((g) => g.waiting.map((w) => w.metric)), ...(run.floor ? [run.floor.name] : [])]),
+      trafficMetrics: new Set([...run.groups.flatMap((g) => g.waiting.map((w) => w.metric)), ...run.resources.map((r) => r.cfg.name), ...(run.floor ? [run.floor.name] : [])]),
     });
     if (idle.kind === 'proceed') return { snapshot: snapshot('not_judged', idle.reason, metrics), hold: null, passed: true };
     if (idle.kind === 'wait') return { snapshot: snapshot('running', idle.reason, metrics), hold: null, passed: false };
@@ -182,6 +186,7 @@ export class AnalysisRunner implements AnalysisEvaluator {
       startDelayMs: parseDuration(phase.spec.startDelay),
       durationMs: phase.name.startsWith('step-') ? stepDuration(dep, phase) : null,
       groups,
+      resources: resourceJudges(builtin, phase),
       floor: floorM ? { name: floorM.name, minPerSecond: floorM.builtin!.min ?? 1 } : phase.metrics ?? phase.spec.metrics ? null : { name: 'request-rate', minPerSecond: 1 },
       canaryRequestsAtStart: null,
       baselineAt: now,

@@ -97,6 +97,8 @@ export class BuiltinSource implements MetricSource<BuiltinQuery> {
 
   async measure(q: BuiltinQuery, ctx: MeasureContext): Promise<Measurement> {
     const what = `built-in ${q.metric} of ${ctx.app} in ${ctx.env}`;
+    // Judged by the rollout analysis from the agent's per-instance samples, not from the router's counters.
+    if (q.metric === 'memoryGrowth' || q.metric === 'cpuPerRequest') return errorOf(`${what} is judged from the agent's instance samples during a rollout's analysis; it is not a router counter`);
     if (ctx.signal.aborted) return errorOf(abortedMessage(what, ctx.signal));
     const key = { env: ctx.env, app: ctx.app };
     const id = `${key.env}\u0000${key.app}`;
@@ -143,6 +145,8 @@ export class BuiltinSource implements MetricSource<BuiltinQuery> {
       }
       case 'requestRate':
         return spanMs > 0 ? d.requests / (spanMs / 1000) : null;
+      default:
+        return null;
     }
   }
 

@@ -14,6 +14,7 @@ import { showDeployment } from './deployment.js';
 import { watchDeployment } from './watch.js';
 import { findDeploymentId, resolveDeploymentId } from '../deployment-ref.js';
 import { analysisLines, deploymentDuration, formatTime, outcome, statusTable, table } from '../format.js';
+import { instanceResourceTable } from '../resources-format.js';
 import { oneLine } from '../terminal-text.js';
 import { keepLine, parseGrep, parseLogSince, type LogFilter } from '../log-filter.js';
 import { onInterrupt } from '../interrupt.js';
@@ -61,7 +62,7 @@ export function registerInfo(program: Command): void {
         if (services.length === 0) return ['nothing deployed yet; deploy with `rollgate deploy APP --env ENV --path DIR`', ...flagLines].join('\n');
         const problems = services.filter((s) => s.dataPlaneError).map((s) => `warning: ${s.app}/${s.env}: data plane not reachable (${oneLine(s.dataPlaneError)}); shown from the store`);
         for (const s of services.filter((x) => x.isolation === 'none')) problems.push(`warning: ${s.app}/${s.env}: instances are not isolated and can read the platform's data directory (keys, tokens, database); install bubblewrap or run the platform as root, or keep isolation: none only where you trust the code`);
-        return [statusTable(services), ...deploymentDetails(services), ...flagLines, ...problems].join('\n');
+        return [statusTable(services), ...instanceResourceTable(services), ...deploymentDetails(services), ...flagLines, ...problems].join('\n');
       });
     }),
   );

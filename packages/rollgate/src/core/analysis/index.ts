@@ -16,3 +16,4 @@ export * from './combine.js';
 export * from './counters.js';
 export * from './warmup.js';
 export * from './builtin.js';
+export * from './resources.js';
