@@ -143,7 +143,7 @@ export class DeliveryHub {
    * event per revision, and one at once when the state moved past `since` (the revision the
    * client last evaluated: a change between its fetch and this connect is not lost).
    */
-  async open(key: ResolvedFlagKey, format: StreamFormat, drop?: () => void, since?: number): Promise<EventStream> {
+  async open(key: ResolvedFlagKey, format: StreamFormat, since?: number): Promise<EventStream> {
     if (this.streams >= this.limits.total) {
       throw new RollgateError('too_many_requests', `this server already carries ${this.limits.total} flag delivery streams, its limit; let SDKs poll instead, or raise the limit`);
     }
@@ -162,7 +162,7 @@ export class DeliveryHub {
       throw e;
     }
     const member = {} as Member;
-    const stream = new EventStream({ after: -1, maxBufferedBytes: this.limits.maxBufferedBytes, ...(drop ? { drop } : {}), onClose: (reason, buffered) => this.closed(ch, member, reason, buffered) });
+    const stream = new EventStream({ after: -1, maxBufferedBytes: this.limits.maxBufferedBytes, onClose: (reason, buffered) => this.closed(ch, member, reason, buffered) });
     Object.assign(member, { stream, key, format });
     ch.members.add(member);
     stream.startReplay([], []);
