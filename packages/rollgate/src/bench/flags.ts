@@ -57,7 +57,9 @@ interface Worker {
 
 async function startWorker(url: string, key: string, n: number): Promise<Worker> {
   const script = fileURLToPath(new URL('./lib/flag-clients-main.js', import.meta.url));
-  const proc = spawn(process.execPath, [script, url, key, String(n)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  // BENCH_CLIENT_NODE_ARGS: node options for the clients' processes (e.g. --cpu-prof to see what following costs them).
+  const nodeArgs = (process.env.BENCH_CLIENT_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const proc = spawn(process.execPath, [...nodeArgs, script, url, key, String(n)], { stdio: ['pipe', 'pipe', 'inherit'] });
   const lines = createInterface({ input: proc.stdout! })[Symbol.asyncIterator]();
   const first = await lines.next();
   if (first.value !== 'ready') throw new Error(`SDK worker did not get ready: ${String(first.value)}`);
@@ -113,20 +115,25 @@ async function main(): Promise<void> {
     let missed = 0;
     for (let r = 0; r < ROUNDS; r++) {
       const t0 = now();
+      const cpu0 = process.cpuUsage();
       const res = { ...((await p.admin.request('POST', `/v1/apps/shop/envs/staging/flags/f0/rollout`, { body: { percent: 10 + (r % 2) * 40 } })) as { revision: number }), at: now() };
       for (const w of workers) w.proc.stdin!.write(`${res.revision}\n`);
       const times: number[] = [];
+      let clientCpuMs = 0;
       for (const w of workers) {
         const line = await w.lines.next();
-        const { t } = JSON.parse(String(line.value)) as { t: (number | null)[] };
+        const { t, cpuMs } = JSON.parse(String(line.value)) as { t: (number | null)[]; cpuMs: number };
+        clientCpuMs += cpuMs;
         for (const x of t) {
           if (x === null) missed++;
           else times.push(Math.max(0, x - t0));
         }
       }
+      const serverCpu = process.cpuUsage(cpu0);
       samples.push(...times);
       // The first client's time is the server's part (the change, the read, the first write); the spread is the fan-out.
-      if (process.env.BENCH_VERBOSE) console.log(`round ${r}: api ${round1(res.at - t0)} ms, first ${round1(Math.min(...times))} ms, last ${round1(Math.max(...times))} ms`);
+      // CPU: this process (the server; the clients' waiting is a 5 ms poll) and the clients' processes, for the round; on a shared machine it says more than the times.
+      if (process.env.BENCH_VERBOSE) console.log(`round ${r}: api ${round1(res.at - t0)} ms, first ${round1(Math.min(...times))} ms, last ${round1(Math.max(...times))} ms; cpu server ${round1((serverCpu.user + serverCpu.system) / 1000)} ms, clients ${round1(clientCpuMs)} ms`);
       await sleep(200);
     }
     samples.sort((a, b) => a - b);
