@@ -6,6 +6,7 @@
  * a bootstrap state serves before the first answer. Usage (evaluations per flag and variant) is
  * reported in batches.
  */
+import { recompile } from '../engine/evaluator.js';
 import { applyDelta, compile, type ClientFeatures, type ClientFeaturesDelta, type Context, type Evaluator, type Feature, type FlagEvaluation, type VariantResult } from '../engine/index.js';
 import { Emitter } from './emitter.js';
 import { readSse, type SseFields } from './sse.js';
@@ -229,7 +230,8 @@ export class RollgateClient extends Emitter<ClientEvents> {
 
   private apply(state: ClientFeatures, revision: number | null): void {
     this.state = state;
-    this.evaluator = compile(state, this.o.hostname ? { hostname: this.o.hostname } : {});
+    // Only the flags the change replaced are compiled (same options: the hostname).
+    this.evaluator = recompile(this.evaluator, state);
     this.features = byName(state);
     this.revisionSeen = revision ?? this.revisionSeen;
     this.markReady('server');
