@@ -6,7 +6,8 @@ import type { EventStream, StreamSink } from '../api/event-stream.js';
 
 export class MemorySink implements StreamSink {
   text = '';
-  writes = 0;
+  /** What was written, by reference. */
+  readonly chunks: Uint8Array[] = [];
   dropped: string | null = null;
   /** Bytes taken while full: what a real connection would hold. */
   pending = 0;
@@ -18,7 +19,7 @@ export class MemorySink implements StreamSink {
   }
 
   write(bytes: Uint8Array): boolean {
-    this.writes++;
+    this.chunks.push(bytes);
     this.text += Buffer.from(bytes).toString();
     if (this.full) this.pending += bytes.length;
     for (const w of this.waiters.splice(0)) w();

@@ -130,6 +130,18 @@ export class DeliveryHub {
     return out;
   }
 
+  /** Bytes this server holds for the clients of (app, env)'s streams: in all, and for the one furthest behind. */
+  waiting(app: string, env: string): { bytes: number; slowest: number } {
+    let bytes = 0;
+    let slowest = 0;
+    for (const m of this.channels.get(channelKey(app, env))?.members ?? []) {
+      const b = m.stream.bufferedBytes;
+      bytes += b;
+      if (b > slowest) slowest = b;
+    }
+    return { bytes, slowest };
+  }
+
   /** Calls `fn` with every new revision of (app, env) this server sees; returns the unsubscribe. */
   watch(app: string, env: string, fn: (next: Snapshot, prev: Snapshot | null) => void): () => void {
     const ch = this.channel(app, env);
