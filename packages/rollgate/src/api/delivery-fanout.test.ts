@@ -8,11 +8,10 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { connect } from 'node:net';
 import type { DeltaEvent } from '@rollgate/sdk/engine';
 import { startFlagsPlatform, type FlagsPlatform } from '../test/flags-platform.js';
 import { until } from '../test/split-platform.js';
-import { SseConnection, sdkKey, type SseEvent } from '../test/delivery-kit.js';
+import { SseConnection, bigFlag, sdkKey, stalledStream, type SseEvent } from '../test/delivery-kit.js';
 
 const updates = (s: SseConnection) => s.events.filter((e) => e.event === 'unleash-updated');
 const deltaOf = (e: SseEvent) => (JSON.parse(e.data) as { events: DeltaEvent[] }).events;
@@ -88,21 +87,14 @@ describe('a delivery client that stops reading, on a real socket', () => {
   before(async () => {
     // No stall cut-off within the test (long beat): the bound of waiting bytes is what cuts.
     p = await startFlagsPlatform(undefined, { deliveryStreams: { maxBufferedBytes: MAX, keepAliveMs: 600_000 }, log: { info() {}, warn: (msg) => warnings.push(msg), error() {} } });
-    await p.admin.request('POST', '/v1/apps/shop/flags', { body: { name: 'big', kind: 'release' } });
     // Every change of this flag sends it whole: about 110 KB a delta.
-    const variants = Array.from({ length: 2 }, (_v, i) => ({ name: `v${i}`, weight: 500, weightType: 'variable', stickiness: 'default', payload: { type: 'string', value: String(i).repeat(55_000) } }));
-    await p.admin.request('PUT', '/v1/apps/shop/envs/staging/flags/big', { body: { enabled: true, strategies: [], variants } });
+    await bigFlag(p.admin, 'big', 2);
   });
   after(async () => p?.stop());
 
   test("what the server holds for it stays within its bound until it is cut off; the other streams get every change meanwhile", async () => {
     const key = await sdkKey(p.admin, 'shop', 'staging', 'server');
-    const stalled = connect({ host: '127.0.0.1', port: Number(new URL(p.server.url).port) });
-    await once(stalled, 'connect');
-    stalled.on('error', () => undefined); // the server's drop may reach it as a reset
-    // Asks for the stream, then never reads (paused: the kernel's buffers fill, then the server's).
-    stalled.write(`GET /api/client/streaming HTTP/1.1\r\nhost: 127.0.0.1\r\nauthorization: ${key.key}\r\n\r\n`);
-    stalled.pause();
+    const stalled = await stalledStream(p.server.url, key.key);
     const readers = [await SseConnection.open(`${p.server.url}/api/client/streaming`, { authorization: key.key }), await SseConnection.open(`${p.server.url}/api/client/streaming`, { authorization: key.key })];
     const sdks = () => p.admin.request<FlagSdks>('GET', '/v1/apps/shop/envs/staging/flag-sdks');
     await until('three streams open', async () => (await sdks()).streams.unleash === 3);
