@@ -61,7 +61,8 @@ const MAX_BACKOFF_MS = 30_000;
 export class RollgateClient extends Emitter<ClientEvents> {
   private evaluator: Evaluator;
   private state: ClientFeatures | undefined;
-  private features = new Map<string, Feature>();
+  /** The rules in force by name, made when first asked for after a change (most changes are never asked about). */
+  private features: Map<string, Feature> | undefined;
   private etag: string | undefined;
   private lastEventId: string | undefined;
   private revisionSeen: number | null = null;
@@ -82,7 +83,6 @@ export class RollgateClient extends Emitter<ClientEvents> {
     this.base = o.url.replace(/\/+$/, '');
     this.state = o.bootstrap;
     this.evaluator = compile(o.bootstrap ?? EMPTY, o.hostname ? { hostname: o.hostname } : {});
-    this.features = byName(o.bootstrap ?? EMPTY);
   }
 
   /** Starts fetching and following; evaluations work at once (bootstrap or defaults). */
@@ -142,7 +142,7 @@ export class RollgateClient extends Emitter<ClientEvents> {
 
   /** A flag's rules as in force (undefined when there is no such flag). */
   feature(name: string): Feature | undefined {
-    return this.features.get(name);
+    return (this.features ??= byName(this.state ?? EMPTY)).get(name);
   }
 
   /** The rules in force (for a bootstrap file). */
@@ -232,7 +232,7 @@ export class RollgateClient extends Emitter<ClientEvents> {
     this.state = state;
     // Only the flags the change replaced are compiled (same options: the hostname).
     this.evaluator = recompile(this.evaluator, state);
-    this.features = byName(state);
+    this.features = undefined;
     this.revisionSeen = revision ?? this.revisionSeen;
     this.markReady('server');
     this.emit('changed', { revision: this.revisionSeen });
