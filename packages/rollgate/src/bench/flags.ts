@@ -120,7 +120,9 @@ async function main(): Promise<void> {
     for (let r = -WARMUP; r < ROUNDS; r++) {
       const t0 = now();
       const cpu0 = process.cpuUsage();
-      const res = { ...((await p.admin.request('POST', `/v1/apps/shop/envs/staging/flags/f0/rollout`, { body: { percent: 10 + (r & 1) * 40 } })) as { revision: number }), at: now() };
+      // 10, 50, 10, ... from the first change on: f0 starts at 50, and a rollout to 50 would change nothing.
+      const res = { ...((await p.admin.request('POST', `/v1/apps/shop/envs/staging/flags/f0/rollout`, { body: { percent: 10 + ((r + WARMUP) & 1) * 40 } })) as { revision: number | null }), at: now() };
+      if (typeof res.revision !== 'number') throw new Error(`round ${r}: the change moved no revision (${String(res.revision)}); the clients would wait for nothing`);
       for (const w of workers) w.proc.stdin!.write(`${res.revision}\n`);
       const times: number[] = [];
       let clientCpuMs = 0;
