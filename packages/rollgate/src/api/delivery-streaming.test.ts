@@ -7,14 +7,12 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
-import { connect } from 'node:net';
 import type { ClientFeatures, DeltaEvent } from '@rollgate/sdk/engine';
 import type { Unleash } from 'unleash-client';
 import { canonicalJson } from '../core/canonical-json.js';
 import { startFlagsPlatform, type FlagsPlatform } from '../test/flags-platform.js';
 import { until } from '../test/split-platform.js';
-import { SseConnection, connectUnleash, sdkKey } from '../test/delivery-kit.js';
+import { SseConnection, bigFlag, connectUnleash, sdkKey, stalledStream } from '../test/delivery-kit.js';
 
 const STREAMING = { experimentalMode: { type: 'streaming' as const }, refreshInterval: 3_600_000 };
 
@@ -136,21 +134,14 @@ describe('a delivery stream whose SDK stops reading', () => {
 
   before(async () => {
     p = await startFlagsPlatform(undefined, { deliveryStreams: { maxBufferedBytes: 256 * 1024, keepAliveMs: 100 }, log: { info() {}, warn: (msg, fields) => warnings.push({ msg, fields }), error() {} } });
-    await p.admin.request('POST', '/v1/apps/shop/flags', { body: { name: 'big', kind: 'release' } });
     // Every change of this flag sends it whole: about 220 KB a delta.
-    const variants = Array.from({ length: 4 }, (_v, i) => ({ name: `v${i}`, weight: 250, weightType: 'variable', stickiness: 'default', payload: { type: 'string', value: String(i).repeat(55_000) } }));
-    await p.admin.request('PUT', '/v1/apps/shop/envs/staging/flags/big', { body: { enabled: true, strategies: [], variants } });
+    await bigFlag(p.admin, 'big', 4);
   });
   after(async () => p?.stop());
 
   test('is cut off (and logged) while a reading stream of the same key keeps every change', async () => {
     const key = await sdkKey(p.admin, 'shop', 'staging', 'server');
-    const port = Number(new URL(p.server.url).port);
-    const stalled = connect({ host: '127.0.0.1', port });
-    await once(stalled, 'connect');
-    // Asks for the stream, then never reads a byte of it (no data listener: the socket stays paused).
-    stalled.write(`GET /api/client/streaming HTTP/1.1\r\nhost: 127.0.0.1\r\nauthorization: ${key.key}\r\n\r\n`);
-    stalled.pause();
+    const stalled = await stalledStream(p.server.url, key.key);
     const reader = await SseConnection.open(`${p.server.url}/api/client/streaming`, { authorization: key.key });
     let changes = 0;
     try {

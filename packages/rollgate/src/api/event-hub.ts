@@ -68,7 +68,7 @@ export class EventHub {
   }
 
   /** Opens a stream for `principal` resuming after `after`, or refuses with 429 past a cap. */
-  open(after: number | 'latest', principal: string, drop?: () => void): EventStream {
+  open(after: number | 'latest', principal: string): EventStream {
     const { perPrincipal, total } = this.limits;
     if (this.streams.size >= total) {
       throw new RollgateError('too_many_requests', `this server already carries ${total} event streams, its limit; close other event streams (dashboards, \`--wait\` commands) and try again`);
@@ -81,7 +81,6 @@ export class EventHub {
     const stream = new EventStream({
       after: after === 'latest' ? 0 : after,
       maxBufferedBytes: this.limits.maxBufferedBytes,
-      ...(drop ? { drop } : {}),
       onClose: (reason, buffered) => this.closed(stream, principal, reason, buffered),
     });
     this.streams.add(stream);

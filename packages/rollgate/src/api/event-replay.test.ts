@@ -12,6 +12,7 @@ import { silentLogger } from '../engine/logger.js';
 import type { NewEvent, Store } from '../store/types.js';
 import { boundReplay } from './event-replay.js';
 import { EventHub } from './event-hub.js';
+import { MemorySink } from '../test/memory-sink.js';
 
 const NOW = Date.parse('2024-05-01T12:00:00.000Z');
 const ev = (id: number, minutesAgo: number): EventRecord => ({ id, at: new Date(NOW - minutesAgo * 60_000).toISOString(), type: 't', app: null, env: null, deploymentId: null, data: null });
@@ -31,18 +32,6 @@ test('boundReplay: whole when within bounds, cut by count from the old end, cut 
   // All too old: nothing to replay, and the marker says up to where.
   assert.deepEqual(boundReplay(0, [ev(3, 90)], bounds, NOW), { events: [], truncated: { requestedAfter: 0, resumedAfter: 3, reason: 'age' } });
 });
-
-async function readUntil(body: ReadableStream<Uint8Array>, done: (text: string) => boolean): Promise<string> {
-  const reader = body.getReader();
-  let text = '';
-  while (!done(text)) {
-    const r = await reader.read();
-    if (r.done) break;
-    text += Buffer.from(r.value).toString();
-  }
-  reader.releaseLock();
-  return text;
-}
 
 test('hub: one store read for streams opening on the same range; an event between the read and a later stream reaches it once, in order', async () => {
   let nextId = 10;
@@ -75,7 +64,7 @@ test('hub: one store read for streams opening on the same range; an event betwee
   await bus.emit({ type: 'live-2' });
   release();
   const ids = (text: string) => [...text.matchAll(/^id: (\d+)$/gm)].map((m) => Number(m[1]));
-  const [ta, tb] = await Promise.all([a, b].map((s) => readUntil(s.body, (t) => /event: live-2/.test(t))));
+  const [ta, tb] = await Promise.all([a, b].map((s) => new MemorySink(s).until((t) => /event: live-2/.test(t))));
   assert.equal(reads, 1, 'one read shared');
   assert.doesNotMatch(ta!, /replay\.truncated/);
   assert.deepEqual(ids(ta!), [1, 2, 10, 11]);

@@ -1,23 +1,31 @@
 /**
- * One client's event stream: the replay, then live frames, as a byte stream the HTTP server
- * pulls as fast as the socket takes it. Frames wait here (shared buffers, never copied) until
- * the socket wants more. A client that stops reading is cut off, so that it cannot grow the
- * server's memory: at once when its waiting live bytes pass the bound, and when it has taken
- * nothing of what waits for two keep-alive intervals (a stalled replay pins shared frames).
+ * One client's event stream: the replay, then live frames, written to its connection (a
+ * StreamSink: the Node response itself, api/stream-response.ts) as fast as the socket takes
+ * them. A frame is one shared Buffer, encoded once for every stream that carries it: while the
+ * socket keeps up it is written at once; when the socket says "full" (write returns false)
+ * frames wait here, by reference, until it drains. A client that stops reading is cut off, so
+ * that it cannot grow the server's memory: at once when its waiting live bytes pass the bound,
+ * and when it has taken nothing for two keep-alive intervals (a stalled replay pins shared frames).
  */
 import type { Frame } from './event-replay.js';
 
 export type CloseReason = 'client' | 'slow' | 'server';
+
+/** Where a stream's bytes go: the client's connection. */
+export interface StreamSink {
+  /** Hands bytes to the connection; false once its buffer is past its mark (more waits for `EventStream.resume`). */
+  write(bytes: Uint8Array): boolean;
+  /** Bytes the connection holds that the client has not taken yet. */
+  readonly pending: number;
+  /** Drops the connection at once: an end would wait for the client to read what is queued. */
+  drop(reason: Exclude<CloseReason, 'client'>): void;
+}
 
 export interface EventStreamOptions {
   /** The id the client resumes after: frames with an id at or below it are not sent. */
   after: number;
   /** Live bytes waiting for the client past which the stream is closed. */
   maxBufferedBytes: number;
-  /** Bytes handed to the HTTP layer ahead of the socket. */
-  highWaterMark?: number;
-  /** Drops the connection at once (the HTTP server's socket); without it the byte stream errors, which the server logs. */
-  drop?: () => void;
   onClose(reason: CloseReason, bufferedBytes: number): void;
 }
 
@@ -25,8 +33,9 @@ export interface EventStreamOptions {
 const STALLED_TICKS = 2;
 
 export class EventStream {
-  readonly body: ReadableStream<Uint8Array>;
-  private controller!: ReadableStreamDefaultController<Uint8Array>;
+  private sink: StreamSink | null = null;
+  /** Whether the sink takes more now (false until attached, and while its buffer is full). */
+  private writable = false;
   /** The shared replay frames and how far this client has taken them. */
   private replay: readonly Frame[] = [];
   private replayAt = 0;
@@ -43,20 +52,31 @@ export class EventStream {
 
   constructor(private readonly opts: EventStreamOptions) {
     this.lastId = opts.after;
-    this.body = new ReadableStream<Uint8Array>(
-      {
-        start: (c) => {
-          this.controller = c;
-        },
-        pull: () => this.drain(),
-        cancel: () => this.close('client'),
-      },
-      new ByteLengthQueuingStrategy({ highWaterMark: opts.highWaterMark ?? 64 * 1024 }),
-    );
   }
 
   get isClosed(): boolean {
     return this.closed;
+  }
+
+  /** What this client costs the server now: live bytes waiting here and bytes the connection holds. */
+  get bufferedBytes(): number {
+    return this.liveBytes + (this.sink?.pending ?? 0);
+  }
+
+  /** The connection is ready (headers sent): what waits goes out, then every frame as it comes. */
+  attach(sink: StreamSink): void {
+    if (this.closed || this.sink) return;
+    this.sink = sink;
+    this.writable = true;
+    this.drain();
+  }
+
+  /** The connection drained: write what waits. */
+  resume(): void {
+    if (this.closed || !this.sink) return;
+    this.writable = true;
+    this.progressed = true;
+    this.drain();
   }
 
   /** The replay is read: it goes first, then what was delivered meanwhile (`since`, then early arrivals). */
@@ -80,6 +100,15 @@ export class EventStream {
     if (this.early !== null) {
       this.early.push(f);
       this.liveBytes += f.bytes.length;
+    } else if (this.writable && this.head === this.queue.length && this.replayAt === this.replay.length) {
+      // The common case: nothing waits and the socket takes more: straight to it.
+      if (f.id !== null) {
+        if (f.id <= this.lastId) return;
+        this.lastId = f.id;
+      }
+      this.progressed = true;
+      if (!this.sink!.write(f.bytes)) this.writable = false;
+      return;
     } else {
       this.add(f);
       this.drain();
@@ -89,7 +118,7 @@ export class EventStream {
 
   /** The shared timer's beat: cut off a client that took nothing of what waits; keep an idle one alive. */
   tick(keepAlive: Frame): void {
-    if (this.closed || this.early !== null) return;
+    if (this.closed || this.early !== null || !this.sink) return;
     if (this.waiting()) {
       this.stalls = this.progressed ? 0 : this.stalls + 1;
       this.progressed = false;
@@ -104,28 +133,19 @@ export class EventStream {
   close(reason: CloseReason): void {
     if (this.closed) return;
     this.closed = true;
-    const buffered = this.liveBytes;
+    const buffered = this.bufferedBytes;
     this.replay = [];
     this.queue = [];
     this.head = 0;
     this.early = null;
     this.liveBytes = 0;
-    if (reason !== 'client') {
-      // Dropped, not ended: an end would wait for the client to read what is queued.
-      if (this.opts.drop) this.opts.drop();
-      else {
-        try {
-          this.controller.error(new Error(reason === 'slow' ? 'event stream client reads too slowly' : 'event stream closed by the server'));
-        } catch {
-          // already cancelled by the client
-        }
-      }
-    }
+    if (reason !== 'client') this.sink?.drop(reason);
     this.opts.onClose(reason, buffered);
   }
 
+  /** Whether something waits for the client: frames here, or a full connection. */
   private waiting(): boolean {
-    return this.replayAt < this.replay.length || this.head < this.queue.length;
+    return !this.writable || this.replayAt < this.replay.length || this.head < this.queue.length;
   }
 
   private add(f: Frame): void {
@@ -138,7 +158,7 @@ export class EventStream {
   }
 
   private drain(): void {
-    while (!this.closed && this.early === null && (this.controller.desiredSize ?? 0) > 0) {
+    while (!this.closed && this.writable && this.early === null) {
       let f: Frame;
       if (this.replayAt < this.replay.length) {
         f = this.replay[this.replayAt++]!;
@@ -153,7 +173,7 @@ export class EventStream {
         if (f.live) this.liveBytes -= f.bytes.length;
       } else break;
       this.progressed = true;
-      this.controller.enqueue(f.bytes);
+      if (!this.sink!.write(f.bytes)) this.writable = false;
     }
     if (this.head === this.queue.length) {
       this.queue = [];

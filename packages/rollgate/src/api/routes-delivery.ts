@@ -3,7 +3,8 @@
  * (routes-unleash.ts) and OFREP (routes-ofrep.ts) over one hub (flags/delivery/hub.ts).
  * Their entries in the permission table are DELIVERY_ROUTE_PERMISSIONS: public to the user
  * authorization, because each route authenticates the SDK key itself. One user route besides:
- *   GET /v1/apps/:app/envs/:env/flag-sdks  (read) -> {streams: {unleash, ofrep}, instances: SdkInstance[] (newest first)}
+ *   GET /v1/apps/:app/envs/:env/flag-sdks  (read) -> {streams: {unleash, ofrep}, waiting: {bytes, slowest}, instances: SdkInstance[] (newest first)}
+ *     waiting: bytes the server holds for those streams' clients (in all, the most for one); a slow reader shows here
  */
 import type { Hono } from 'hono';
 import { cors } from 'hono/cors';
@@ -65,7 +66,7 @@ export function registerDeliveryRoutes(app: Hono<ApiEnv>, d: DeliveryDeps): Deli
   app.get('/v1/apps/:app/envs/:env/flag-sdks', (c) => {
     const a = parse(AppName, c.req.param('app'), 'app');
     const e = parse(EnvName, c.req.param('env'), 'env');
-    return c.json({ app: a, env: e, streams: hub.connected(a, e), instances: instances.list(a, e) });
+    return c.json({ app: a, env: e, streams: hub.connected(a, e), waiting: hub.waiting(a, e), instances: instances.list(a, e) });
   });
   return { hub, instances };
 }

@@ -27,6 +27,7 @@ import type { FlagKeyKind } from '../store/flags-types.js';
 import type { Store } from '../store/types.js';
 import { clientAddress } from './authz.js';
 import { parse, readJson, type ApiEnv } from './http.js';
+import { eventStreamResponse } from './stream-response.js';
 
 export interface DeliveryRouteDeps {
   hub: DeliveryHub;
@@ -51,13 +52,7 @@ export function etagMatches(header: string | undefined, etag: string): boolean {
 
 /** An open delivery stream as the HTTP response (the socket is dropped when the hub cuts it off). */
 export async function streamResponse(c: Context<ApiEnv>, hub: DeliveryHub, key: ResolvedFlagKey, format: StreamFormat, since?: number): Promise<Response> {
-  const outgoing = (c.env as { outgoing?: { destroy(): void } } | undefined)?.outgoing;
-  const stream = await hub.open(key, format, outgoing ? () => outgoing.destroy() : undefined, since);
-  // The client may have gone while the state was read: then no abort event is still to come.
-  const signal = c.req.raw.signal;
-  if (signal.aborted) stream.close('client');
-  else signal.addEventListener('abort', () => stream.close('client'), { once: true });
-  return c.body(stream.body, 200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'transfer-encoding': 'chunked' });
+  return eventStreamResponse(c, await hub.open(key, format, since));
 }
 
 export function registerUnleashRoutes(app: Hono<ApiEnv>, d: DeliveryRouteDeps): void {

@@ -160,13 +160,13 @@ export async function guardBench(): Promise<GuardResult> {
   }
 }
 
-export const GUARD_NOTE = `worst of the faulty trials: a flag whose on side fails ${FAIL_RATE * 100}% of its requests, guarded rollout at ${START_PERCENT}% of ~RATE req/s to the demo app (2 instances, @rollgate/sdk in the app, the Rollgate router in front); detectSeconds from the rollout's first step to the kill, failedRequests from before the start to 2 s after the kill; healthy: guarded rollouts of healthy flags under the same traffic, ${BATCH} at a time, each judged for a fixed time`;
+export const GUARD_NOTE = `worst of the faulty trials: a flag whose on side fails ${FAIL_RATE * 100}% of its requests, guarded rollout at ${START_PERCENT}% of ~${RATE} req/s to the demo app (2 instances, @rollgate/sdk in the app, the Rollgate router in front); detectSeconds from the rollout's first step to the kill, failedRequests from before the start to 2 s after the kill; healthy: guarded rollouts of healthy flags under the same traffic, ${BATCH} at a time, each judged for a fixed time`;
 
 async function main(): Promise<void> {
   const guard = await guardBench();
   const path = join(RESULTS_DIR, 'flags.json');
   const prev = JSON.parse(await readFile(path, 'utf8').catch(() => '{}')) as Record<string, unknown> & { notes?: Record<string, string> };
-  const out = { ...prev, guard, notes: { ...(prev.notes ?? {}), guard: GUARD_NOTE.replace('RATE', String(RATE)) }, guardMeasuredAt: new Date().toISOString(), guardMachine: machineInfo() };
+  const out = { ...prev, guard, notes: { ...(prev.notes ?? {}), guard: GUARD_NOTE }, guardMeasuredAt: new Date().toISOString(), guardMachine: machineInfo() };
   console.log(`guard     killed within ${guard.detectSeconds} s with ${guard.failedRequests} failed (worst of ${guard.faultyTrials.length}); ${guard.falseKills} of ${guard.healthyTrials} healthy killed`);
   console.log(`wrote ${await writeResult('flags', out)}`);
 }

@@ -7,17 +7,20 @@
  * - propagation: CLIENTS Rollgate SDK clients (streaming) over WORKERS processes follow one
  *   environment of a real server (SQLite); ROUNDS flag changes through the API, each timed from
  *   the moment its request was sent (so the API's own commit is included) to each client
- *   having the new revision; p50, p99 and max over every client and round.
+ *   having the new revision; p50, p99 and max over every client and round. WARMUP changes come
+ *   first, not counted: the first deltas after the clients connect run cold code (the JIT has
+ *   seen only hydrations), two to three times slower than every later one (BENCH_VERBOSE shows them).
  * - sseServerMemoryMiB: the server process's RSS with the clients' streams open, less before.
  * - ofrepBulkRps: POST /ofrep/v1/evaluate/flags (10 flags, one context), wrk with 32
  *   connections for 5 s.
- * - guard: the guarded rollout is not built yet; the field is null until it is.
+ * - guard: guarded flag rollouts judged from real traffic (bench/flags-guard.ts, after the rest,
+ *   on a platform of its own; BENCH_SKIP_GUARD leaves the last measured guard in place).
  * Writes bench/results/flags.json in the format the issue names.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
 import { existsSync } from 'node:fs';
-import { writeFile, mkdtemp, rm } from 'node:fs/promises';
+import { readFile, writeFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -26,11 +29,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { startFlagsPlatform } from '../test/flags-platform.js';
 import { sdkKey } from '../test/delivery-kit.js';
-import { machineInfo, writeResult } from './lib/results.js';
+import { RESULTS_DIR, machineInfo, writeResult } from './lib/results.js';
+import { GUARD_NOTE, guardBench, type GuardResult } from './flags-guard.js';
 
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 1000);
 const WORKERS = Number(process.env.BENCH_WORKERS ?? 4);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 20);
+/** Changes made first and not counted: the server and the SDKs run long in use, their delta paths optimized by then. */
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 5);
 const now = () => performance.timeOrigin + performance.now();
 
 interface EvalRates {
@@ -57,7 +63,9 @@ interface Worker {
 
 async function startWorker(url: string, key: string, n: number): Promise<Worker> {
   const script = fileURLToPath(new URL('./lib/flag-clients-main.js', import.meta.url));
-  const proc = spawn(process.execPath, [script, url, key, String(n)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  // BENCH_CLIENT_NODE_ARGS: node options for the clients' processes (e.g. --cpu-prof to see what following costs them).
+  const nodeArgs = (process.env.BENCH_CLIENT_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const proc = spawn(process.execPath, [...nodeArgs, script, url, key, String(n)], { stdio: ['pipe', 'pipe', 'inherit'] });
   const lines = createInterface({ input: proc.stdout! })[Symbol.asyncIterator]();
   const first = await lines.next();
   if (first.value !== 'ready') throw new Error(`SDK worker did not get ready: ${String(first.value)}`);
@@ -84,6 +92,7 @@ async function ofrepRps(url: string, key: string): Promise<number> {
 }
 
 async function main(): Promise<void> {
+  let out: { guard: GuardResult | null } & Record<string, unknown>;
   const evalResult = process.env.BENCH_SKIP_EVAL ? { simple: { rollgate: 0, unleashClient: 0, flagdCore: 0 }, targeting: { rollgate: 0, unleashClient: 0, flagdCore: 0 } } : await evalRates();
   console.log(`eval      simple ${evalResult.simple.rollgate.toLocaleString('en')}/s (unleash-client ${evalResult.simple.unleashClient.toLocaleString('en')}/s), targeting ${evalResult.targeting.rollgate.toLocaleString('en')}/s (unleash-client ${evalResult.targeting.unleashClient.toLocaleString('en')}/s)`);
 
@@ -111,26 +120,33 @@ async function main(): Promise<void> {
 
     const samples: number[] = [];
     let missed = 0;
-    for (let r = 0; r < ROUNDS; r++) {
+    for (let r = -WARMUP; r < ROUNDS; r++) {
       const t0 = now();
-      const res = { ...((await p.admin.request('POST', `/v1/apps/shop/envs/staging/flags/f0/rollout`, { body: { percent: 10 + (r % 2) * 40 } })) as { revision: number }), at: now() };
+      const cpu0 = process.cpuUsage();
+      // 10, 50, 10, ... from the first change on: f0 starts at 50, and a rollout to 50 would change nothing.
+      const res = { ...((await p.admin.request('POST', `/v1/apps/shop/envs/staging/flags/f0/rollout`, { body: { percent: 10 + ((r + WARMUP) & 1) * 40 } })) as { revision: number | null }), at: now() };
+      if (typeof res.revision !== 'number') throw new Error(`round ${r}: the change moved no revision (${String(res.revision)}); the clients would wait for nothing`);
       for (const w of workers) w.proc.stdin!.write(`${res.revision}\n`);
       const times: number[] = [];
+      let clientCpuMs = 0;
       for (const w of workers) {
         const line = await w.lines.next();
-        const { t } = JSON.parse(String(line.value)) as { t: (number | null)[] };
+        const { t, cpuMs } = JSON.parse(String(line.value)) as { t: (number | null)[]; cpuMs: number };
+        clientCpuMs += cpuMs;
         for (const x of t) {
-          if (x === null) missed++;
+          if (x === null) missed += r >= 0 ? 1 : 0;
           else times.push(Math.max(0, x - t0));
         }
       }
-      samples.push(...times);
+      const serverCpu = process.cpuUsage(cpu0);
+      if (r >= 0) samples.push(...times);
       // The first client's time is the server's part (the change, the read, the first write); the spread is the fan-out.
-      if (process.env.BENCH_VERBOSE) console.log(`round ${r}: api ${round1(res.at - t0)} ms, first ${round1(Math.min(...times))} ms, last ${round1(Math.max(...times))} ms`);
+      // CPU: this process (the server) and the clients' processes, for the round; on a shared machine it says more than the times.
+      if (process.env.BENCH_VERBOSE) console.log(`${r < 0 ? 'warm-up' : `round ${r}`}: api ${round1(res.at - t0)} ms, first ${round1(Math.min(...times))} ms, last ${round1(Math.max(...times))} ms; cpu server ${round1((serverCpu.user + serverCpu.system) / 1000)} ms, clients ${round1(clientCpuMs)} ms`);
       await sleep(200);
     }
     samples.sort((a, b) => a - b);
-    const propagation = { clients: CLIENTS, rounds: ROUNDS, p50Ms: round(quantile(samples, 0.5)), p99Ms: round(quantile(samples, 0.99)), maxMs: round(samples.at(-1) ?? NaN), missed };
+    const propagation = { clients: CLIENTS, rounds: ROUNDS, warmupRounds: WARMUP, p50Ms: round(quantile(samples, 0.5)), p99Ms: round(quantile(samples, 0.99)), maxMs: round(samples.at(-1) ?? NaN), missed };
     console.log(`propagate ${CLIENTS} clients x ${ROUNDS} changes: p50 ${propagation.p50Ms} ms, p99 ${propagation.p99Ms} ms, max ${propagation.maxMs} ms, missed ${missed}`);
     for (const w of workers) w.proc.stdin!.end('stop\n');
     await Promise.all(workers.map((w) => new Promise((r) => w.proc.once('exit', r))));
@@ -139,25 +155,32 @@ async function main(): Promise<void> {
     const ofrepBulkRps = await ofrepRps(p.server.url, key);
     console.log(`ofrep     bulk evaluation (10 flags): ${ofrepBulkRps} req/s`);
 
-    const out = {
+    out = {
       eval: evalResult,
       propagation,
-      guard: null,
+      guard: null as GuardResult | null,
       ofrepBulkRps,
       sseServerMemoryMiB: round((rssAfter - rssBefore) / 2 ** 20),
       notes: {
-        propagation: 'from the change request being sent (its commit included) to each client holding the new revision; clients are @rollgate/sdk RollgateClient over the Unleash streaming endpoint, in separate processes',
-        guard: 'the guarded flag rollout is not built yet (issue 11); null until it is',
+        propagation: 'from the change request being sent (its commit included) to each client holding the new revision; clients are @rollgate/sdk RollgateClient over the Unleash streaming endpoint, in separate processes; warmupRounds changes made first are not counted (cold code: the first deltas after connecting)',
+        guard: GUARD_NOTE,
         ofrep: 'wrk -t1 -c32 -d5s, POST /ofrep/v1/evaluate/flags with one context, 10 flags with a constraint and a 50% rollout',
       },
       machine: machineInfo(),
       measuredAt: new Date().toISOString(),
     };
-    console.log(`wrote ${await writeResult('flags', out)}`);
   } finally {
     for (const w of workers) w.proc.kill('SIGKILL');
     await p.stop();
   }
+  if (process.env.BENCH_SKIP_GUARD) {
+    const prev = JSON.parse(await readFile(join(RESULTS_DIR, 'flags.json'), 'utf8').catch(() => '{}')) as { guard?: GuardResult | null };
+    out.guard = prev.guard ?? null;
+  } else {
+    out.guard = await guardBench();
+    console.log(`guard     killed within ${out.guard.detectSeconds} s with ${out.guard.failedRequests} failed (worst of ${out.guard.faultyTrials.length}); ${out.guard.falseKills} of ${out.guard.healthyTrials} healthy killed`);
+  }
+  console.log(`wrote ${await writeResult('flags', out)}`);
 }
 
 main().then(

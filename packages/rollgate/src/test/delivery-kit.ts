@@ -4,6 +4,7 @@
  * state (the delta files' events applied, as their final state).
  */
 import { once } from 'node:events';
+import { connect, type Socket } from 'node:net';
 import type { ClientFeatures } from '@rollgate/sdk/engine';
 import { InMemStorageProvider, Unleash, type UnleashConfig } from 'unleash-client';
 import type { ApiClient } from '../cli/client.js';
@@ -16,6 +17,22 @@ export async function sdkKey(admin: ApiClient, app: string, env: string, kind: '
   return admin.request<{ id: string; key: string }>('POST', `/v1/apps/${app}/envs/${env}/flag-keys`, { body: { kind, name: `${kind} test key` } });
 }
 
+/** A flag of shop/staging (on, no strategies) whose every change sends it whole: `variants` payloads of 55 KB. */
+export async function bigFlag(admin: ApiClient, name: string, variants: number): Promise<void> {
+  await admin.request('POST', '/v1/apps/shop/flags', { body: { name, kind: 'release' } });
+  const list = Array.from({ length: variants }, (_v, i) => ({ name: `v${i}`, weight: Math.floor(1000 / variants), weightType: 'variable', stickiness: 'default', payload: { type: 'string', value: String(i).repeat(55_000) } }));
+  await admin.request('PUT', `/v1/apps/shop/envs/staging/flags/${name}`, { body: { enabled: true, strategies: [], variants: list } });
+}
+
+/** A raw connection that asks for the Unleash stream with `key`, then never reads a byte of it (paused: the kernel's buffers fill, then the server's). */
+export async function stalledStream(url: string, key: string): Promise<Socket> {
+  const s = connect({ host: '127.0.0.1', port: Number(new URL(url).port) });
+  await once(s, 'connect');
+  s.on('error', () => undefined); // the server's drop may reach it as a reset
+  s.write(`GET /api/client/streaming HTTP/1.1\r\nhost: 127.0.0.1\r\nauthorization: ${key}\r\n\r\n`);
+  s.pause();
+  return s;
+}
 
 /** unleash-client against `url` with `key`, once it has the server's state (or its first error). */
 export async function connectUnleash(url: string, key: string, opts: Partial<UnleashConfig> = {}): Promise<Unleash> {

@@ -6,6 +6,7 @@
  * a bootstrap state serves before the first answer. Usage (evaluations per flag and variant) is
  * reported in batches.
  */
+import { recompile } from '../engine/evaluator.js';
 import { applyDelta, compile, type ClientFeatures, type ClientFeaturesDelta, type Context, type Evaluator, type Feature, type FlagEvaluation, type VariantResult } from '../engine/index.js';
 import { Emitter } from './emitter.js';
 import { readSse, type SseFields } from './sse.js';
@@ -45,7 +46,8 @@ const STRATEGIES = ['default', 'userWithId', 'gradualRolloutUserId', 'gradualRol
 export class RollgateClient extends Emitter<ClientEvents> {
   private evaluator: Evaluator;
   private state: ClientFeatures | undefined;
-  private features = new Map<string, Feature>();
+  /** The rules in force by name, made when first asked for after a change (most changes are never asked about). */
+  private features: Map<string, Feature> | undefined;
   private etag: string | undefined;
   private lastEventId: string | undefined;
   private revisionSeen: number | null = null;
@@ -64,7 +66,6 @@ export class RollgateClient extends Emitter<ClientEvents> {
     this.reporting = new Reporting(this.t, { register: '/api/client/register', metrics: '/api/client/metrics', strategies: STRATEGIES }, o.metricsIntervalMs ?? 60_000, (message) => this.emit('error', { message, report: true }));
     this.state = o.bootstrap;
     this.evaluator = compile(o.bootstrap ?? EMPTY, o.hostname ? { hostname: o.hostname } : {});
-    this.features = byName(o.bootstrap ?? EMPTY);
   }
 
   /** Starts fetching and following; evaluations work at once (bootstrap or defaults). */
@@ -121,7 +122,7 @@ export class RollgateClient extends Emitter<ClientEvents> {
 
   /** A flag's rules as in force (undefined when there is no such flag). */
   feature(name: string): Feature | undefined {
-    return this.features.get(name);
+    return (this.features ??= byName(this.state ?? EMPTY)).get(name);
   }
 
   /** The rules in force (for a bootstrap file). */
@@ -184,8 +185,9 @@ export class RollgateClient extends Emitter<ClientEvents> {
 
   private apply(state: ClientFeatures, revision: number | null): void {
     this.state = state;
-    this.evaluator = compile(state, this.o.hostname ? { hostname: this.o.hostname } : {});
-    this.features = byName(state);
+    // Only the flags the change replaced are compiled (same options: the hostname).
+    this.evaluator = recompile(this.evaluator, state);
+    this.features = undefined;
     this.revisionSeen = revision ?? this.revisionSeen;
     this.markReady('server');
     this.emit('changed', { revision: this.revisionSeen });

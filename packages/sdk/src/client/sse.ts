@@ -58,12 +58,12 @@ export async function* readSse(body: ReadableStream<Uint8Array>, fields: SseFiel
   }
 }
 
+const TERMINATOR = /[\r\n]/;
+
 /** Index of the first line terminator (\n, \r or \r\n), or -1 (a lone \r at the end may yet be \r\n). */
 function lineEnd(s: string): number {
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c === 10) return i;
-    if (c === 13) return i + 1 < s.length ? i : -1;
-  }
-  return -1;
+  // A native search: a data line may be a whole flag state long.
+  const i = s.search(TERMINATOR);
+  if (i < 0 || s.charCodeAt(i) === 10) return i;
+  return i + 1 < s.length ? i : -1;
 }

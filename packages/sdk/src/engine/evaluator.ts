@@ -35,6 +35,8 @@ export interface EvaluatorOptions {
 }
 
 interface CompiledFeature {
+  /** The rules it was compiled from (recompile reuses it while they are the same object). */
+  source: Feature;
   name: string;
   enabled: boolean;
   /** Undefined when strategies is not a list: Unleash then treats the flag as off. */
@@ -50,17 +52,27 @@ const DISABLED_ON: VariantResult = Object.freeze({ name: 'disabled', enabled: fa
 const OFF = -2;
 const ALWAYS = -1;
 
+/** The compiled flags the evaluator being built may take over (set by recompile for its one construction). */
+let reusing: ReadonlyMap<string, CompiledFeature> | undefined;
+
 export class Evaluator {
   private readonly features = new Map<string, CompiledFeature>();
   private readonly random: () => number;
+  private readonly options: EvaluatorOptions;
+  private readonly segments = new Map<number, Segment>();
 
   constructor(state: ClientFeatures, options: EvaluatorOptions = {}) {
+    const reuse = reusing;
+    reusing = undefined;
+    this.options = options;
     this.random = options.random ?? Math.random;
     const strategyOptions: StrategyOptions = { random: this.random };
     if (options.hostname !== undefined) strategyOptions.hostname = options.hostname;
-    const segments = new Map<number, Segment>();
-    for (const s of state.segments ?? []) segments.set(s.id, s);
-    for (const f of state.features ?? []) this.features.set(f.name, compileFeature(f, segments, strategyOptions));
+    for (const s of state.segments ?? []) this.segments.set(s.id, s);
+    for (const f of state.features ?? []) {
+      const was = reuse?.get(f.name);
+      this.features.set(f.name, was && was.source === f ? was : compileFeature(f, this.segments, strategyOptions));
+    }
   }
 
   /** The flags' names, in the state's order. */
@@ -153,7 +165,7 @@ function compileFeature(f: Feature, segments: Map<number, Segment>, options: Str
     ? compileVariants(f.variants, f.name, f.variants[0]?.stickiness ?? undefined)
     : undefined;
   const dependencies = Array.isArray(f.dependencies) && f.dependencies.length > 0 ? f.dependencies : undefined;
-  return { name: f.name, enabled: f.enabled === true, strategies, variants, dependencies };
+  return { source: f, name: f.name, enabled: f.enabled === true, strategies, variants, dependencies };
 }
 
 function reasonOf(f: CompiledFeature, context: Context, at: number, variant: VariantResult): FlagEvaluation['reason'] {
@@ -172,4 +184,17 @@ function reasonOf(f: CompiledFeature, context: Context, at: number, variant: Var
 
 export function compile(state: ClientFeatures, options?: EvaluatorOptions): Evaluator {
   return new Evaluator(state, options);
+}
+
+/**
+ * The evaluator of a later state of `prev`'s, with prev's options: a flag whose rules are the
+ * very object prev compiled is not compiled again (a delta replaces only the flags it names, so
+ * a client following a stream compiles one flag per change, not all). When any segment changed,
+ * everything is compiled: segments are folded into the strategies. Internal to the SDK.
+ */
+export function recompile(prev: Evaluator, state: ClientFeatures): Evaluator {
+  const was = prev['segments'];
+  const same = (state.segments ?? []).length === was.size && (state.segments ?? []).every((s) => was.get(s.id) === s);
+  reusing = same ? prev['features'] : undefined;
+  return new Evaluator(state, prev['options']);
 }

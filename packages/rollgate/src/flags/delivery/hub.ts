@@ -130,6 +130,18 @@ export class DeliveryHub {
     return out;
   }
 
+  /** Bytes this server holds for the clients of (app, env)'s streams: in all, and for the one furthest behind. */
+  waiting(app: string, env: string): { bytes: number; slowest: number } {
+    let bytes = 0;
+    let slowest = 0;
+    for (const m of this.channels.get(channelKey(app, env))?.members ?? []) {
+      const b = m.stream.bufferedBytes;
+      bytes += b;
+      if (b > slowest) slowest = b;
+    }
+    return { bytes, slowest };
+  }
+
   /** Calls `fn` with every new revision of (app, env) this server sees; returns the unsubscribe. */
   watch(app: string, env: string, fn: (next: Snapshot, prev: Snapshot | null) => void): () => void {
     const ch = this.channel(app, env);
@@ -143,7 +155,7 @@ export class DeliveryHub {
    * event per revision, and one at once when the state moved past `since` (the revision the
    * client last evaluated: a change between its fetch and this connect is not lost).
    */
-  async open(key: ResolvedFlagKey, format: StreamFormat, drop?: () => void, since?: number): Promise<EventStream> {
+  async open(key: ResolvedFlagKey, format: StreamFormat, since?: number): Promise<EventStream> {
     if (this.streams >= this.limits.total) {
       throw new RollgateError('too_many_requests', `this server already carries ${this.limits.total} flag delivery streams, its limit; let SDKs poll instead, or raise the limit`);
     }
@@ -162,7 +174,7 @@ export class DeliveryHub {
       throw e;
     }
     const member = {} as Member;
-    const stream = new EventStream({ after: -1, maxBufferedBytes: this.limits.maxBufferedBytes, ...(drop ? { drop } : {}), onClose: (reason, buffered) => this.closed(ch, member, reason, buffered) });
+    const stream = new EventStream({ after: -1, maxBufferedBytes: this.limits.maxBufferedBytes, onClose: (reason, buffered) => this.closed(ch, member, reason, buffered) });
     Object.assign(member, { stream, key, format });
     ch.members.add(member);
     stream.startReplay([], []);
