@@ -5,21 +5,14 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { parse as parseYaml } from 'yaml';
-import { runAgent, type RunningAgent } from '../agent/main.js';
-import { ApiClient } from '../cli/client.js';
-import { checkReleaseDir, packDir } from '../cli/pack.js';
-import { freePort, makeDemoRelease, type Behavior } from '../demo/fixtures.js';
+import type { ApiClient } from '../cli/client.js';
+import { freePort } from '../demo/fixtures.js';
 import { waitForDeployment } from '../demo/platform.js';
-import { LoadGenerator } from '../loadgen/loadgen.js';
-import { silentLogger } from './logger.js';
-import { runServer, type RunningServer } from '../server/main.js';
+import type { LoadGenerator } from '../loadgen/loadgen.js';
+import type { RunningServer } from '../server/main.js';
+import { startDemoKit, type DemoKit } from '../test/demo-kit.js';
 
-let work: string;
-let agent: RunningAgent;
+let kit: DemoKit;
 let server: RunningServer;
 let client: ApiClient;
 let prodPort: number;
@@ -58,47 +51,30 @@ environments:
 `;
 }
 
-async function release(b: Behavior): Promise<void> {
-  const dir = await makeDemoRelease(join(work, 'releases'), b);
-  await client.uploadRelease('demo', packDir(await checkReleaseDir(dir)), { version: b.version });
-}
-
 before(async () => {
-  work = await mkdtemp(join(tmpdir(), 'rollgate-analysis-'));
   const [qa, dead] = [await freePort(), await freePort()];
   prodPort = await freePort();
-  agent = await runAgent({ dataDir: join(work, 'agent'), log: () => {} });
-  server = await runServer({ dataDir: join(work, 'server'), port: 0, agent: { url: agent.url, token: agent.token }, log: silentLogger });
-  client = new ApiClient(server.url, server.token);
-  await client.applySpec(parseYaml(spec(prodPort, qa, dead)));
-  await release({ version: 'v1', latencyMs: 2 });
-  await release({ version: 'errors', latencyMs: 2, failRate: 0.1 });
-  await release({ version: 'slow', latencyMs: 202 });
-  await release({ version: 'crashy', latencyMs: 2, crashAfter: 30 });
-  await release({ version: 'v2', latencyMs: 2 });
+  kit = await startDemoKit('analysis', spec(prodPort, qa, dead));
+  ({ server, client } = kit);
+  await kit.release({ version: 'v1', latencyMs: 2 });
+  await kit.release({ version: 'errors', latencyMs: 2, failRate: 0.1 });
+  await kit.release({ version: 'slow', latencyMs: 202 });
+  await kit.release({ version: 'crashy', latencyMs: 2, crashAfter: 30 });
+  await kit.release({ version: 'v2', latencyMs: 2 });
   // Healthy, but each fresh instance is slow for 1 s from its first request (within latencyWarmup,
   // 2s from readiness), and slow to start, so later instances join while the analysis judges.
-  await release({ version: 'cold', latencyMs: 2, coldLatencyMs: 100, coldForMs: 1000, startDelayMs: 1500 });
-  await release({ version: 'cold2', latencyMs: 2, coldLatencyMs: 100, coldForMs: 1000, startDelayMs: 1500 });
-  const first = await client.deploy({ app: 'demo', env: 'production', version: 'v1' });
-  assert.equal((await waitForDeployment(client, first.id)).status, 'succeeded');
-  const qaFirst = await client.deploy({ app: 'demo', env: 'qa', version: 'v1' });
-  assert.equal((await waitForDeployment(client, qaFirst.id)).status, 'succeeded');
-  load = new LoadGenerator({ url: `http://127.0.0.1:${prodPort}`, ratePerSecond: 300, durationMs: 5 * 60_000, connections: 32 });
-  load.start();
+  await kit.release({ version: 'cold', latencyMs: 2, coldLatencyMs: 100, coldForMs: 1000, startDelayMs: 1500 });
+  await kit.release({ version: 'cold2', latencyMs: 2, coldLatencyMs: 100, coldForMs: 1000, startDelayMs: 1500 });
+  assert.equal((await kit.deployAndWait('production', 'v1')).status, 'succeeded');
+  assert.equal((await kit.deployAndWait('qa', 'v1')).status, 'succeeded');
+  load = kit.load({ port: prodPort, ratePerSecond: 300, durationMs: 5 * 60_000, connections: 32 });
 });
 
 after(async () => {
-  await load?.stop();
-  await server?.stop();
-  await agent?.stop();
-  await rm(work, { recursive: true, force: true });
+  await kit?.stop();
 });
 
-async function canaryOf(version: string) {
-  const d = await client.deploy({ app: 'demo', env: 'production', version });
-  return waitForDeployment(client, d.id, 60_000);
-}
+const canaryOf = (version: string) => kit.deployAndWait('production', version, 60_000);
 
 describe('automated analysis against a real router', () => {
   for (const [version, metric] of [

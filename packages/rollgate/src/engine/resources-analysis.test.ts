@@ -6,23 +6,13 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { parse as parseYaml } from 'yaml';
-import { runAgent, type RunningAgent } from '../agent/main.js';
-import { ApiClient } from '../cli/client.js';
-import { checkReleaseDir, packDir } from '../cli/pack.js';
+import type { ApiClient } from '../cli/client.js';
 import { instanceResourceTable } from '../cli/resources-format.js';
-import { freePort, makeDemoRelease, type Behavior } from '../demo/fixtures.js';
-import { waitForDeployment } from '../demo/platform.js';
-import { LoadGenerator } from '../loadgen/loadgen.js';
-import { silentLogger } from './logger.js';
-import { runServer, type RunningServer } from '../server/main.js';
+import { freePort } from '../demo/fixtures.js';
+import type { LoadGenerator } from '../loadgen/loadgen.js';
+import { startDemoKit, type DemoKit } from '../test/demo-kit.js';
 
-let work: string;
-let agent: RunningAgent;
-let server: RunningServer;
+let kit: DemoKit;
 let client: ApiClient;
 let load: LoadGenerator;
 
@@ -51,39 +41,23 @@ environments:
               builtin: { metric: cpuPerRequest, factor: 2 }
 `;
 
-async function release(b: Behavior): Promise<void> {
-  const dir = await makeDemoRelease(join(work, 'releases'), b);
-  await client.uploadRelease('demo', packDir(await checkReleaseDir(dir)), { version: b.version });
-}
-
 before(async () => {
-  work = await mkdtemp(join(tmpdir(), 'rollgate-resources-'));
   const port = await freePort();
-  agent = await runAgent({ dataDir: join(work, 'agent'), log: () => {} });
-  server = await runServer({ dataDir: join(work, 'server'), port: 0, agent: { url: agent.url, token: agent.token }, log: silentLogger });
-  client = new ApiClient(server.url, server.token);
-  await client.applySpec(parseYaml(spec(port)));
-  await release({ version: 'v1', latencyMs: 2 });
-  await release({ version: 'leaky', latencyMs: 2, leakBytesPerRequest: 64 * 1024 });
-  await release({ version: 'hungry', latencyMs: 2, cpuSpinMsPerRequest: 4 });
-  await release({ version: 'v2', latencyMs: 2 });
-  const first = await client.deploy({ app: 'demo', env: 'production', version: 'v1' });
-  assert.equal((await waitForDeployment(client, first.id)).status, 'succeeded');
-  load = new LoadGenerator({ url: `http://127.0.0.1:${port}`, ratePerSecond: 200, durationMs: 5 * 60_000, connections: 16 });
-  load.start();
+  kit = await startDemoKit('resources', spec(port));
+  client = kit.client;
+  await kit.release({ version: 'v1', latencyMs: 2 });
+  await kit.release({ version: 'leaky', latencyMs: 2, leakBytesPerRequest: 64 * 1024 });
+  await kit.release({ version: 'hungry', latencyMs: 2, cpuSpinMsPerRequest: 4 });
+  await kit.release({ version: 'v2', latencyMs: 2 });
+  assert.equal((await kit.deployAndWait('production', 'v1')).status, 'succeeded');
+  load = kit.load({ port, ratePerSecond: 200, durationMs: 5 * 60_000, connections: 16 });
 });
 
 after(async () => {
-  await load?.stop();
-  await server?.stop();
-  await agent?.stop();
-  await rm(work, { recursive: true, force: true });
+  await kit?.stop();
 });
 
-async function canaryOf(version: string) {
-  const d = await client.deploy({ app: 'demo', env: 'production', version });
-  return waitForDeployment(client, d.id, 90_000);
-}
+const canaryOf = (version: string) => kit.deployAndWait('production', version, 90_000);
 
 describe('resource metrics in a canary analysis', { timeout: 240_000 }, () => {
   test('status carries each instance CPU and resident memory (and --json the numbers)', async () => {

@@ -10,31 +10,23 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { runAgent, type RunningAgent } from '../agent/main.js';
-import { ApiClient } from '../cli/client.js';
+import type { ApiClient } from '../cli/client.js';
 import { flagsClient } from '../cli/client-flags.js';
 import { flagRolloutsClient } from '../cli/client-flag-rollouts.js';
 import { setSecret } from '../cli/client-secrets.js';
-import { checkReleaseDir, packDir } from '../cli/pack.js';
 import { freePort, makeDemoRelease } from '../demo/fixtures.js';
-import { waitForDeployment } from '../demo/platform.js';
-import { silentLogger } from '../engine/logger.js';
-import { LoadGenerator } from '../loadgen/loadgen.js';
-import { runServer, type RunningServer } from '../server/main.js';
+import type { LoadGenerator } from '../loadgen/loadgen.js';
+import type { RunningServer } from '../server/main.js';
+import { startDemoKit, type DemoKit } from '../test/demo-kit.js';
 import type { RolloutView } from './rollouts.js';
 
-let work: string;
-let agent: RunningAgent;
+let kit: DemoKit;
 let server: RunningServer;
 let admin: ApiClient;
-let load: LoadGenerator | null = null;
-let edgeLoad: LoadGenerator | null = null;
+let load: LoadGenerator;
 let edgeApp: ChildProcess | null = null;
-let port: number;
 
 async function until<T>(what: string, fn: () => Promise<T | undefined | null | false>, ms = 60_000): Promise<T> {
   const end = Date.now() + ms;
@@ -48,35 +40,26 @@ async function until<T>(what: string, fn: () => Promise<T | undefined | null | f
 
 describe('guarded flag rollouts (real router, real SDK in the app)', () => {
   before(async () => {
-    work = await mkdtemp(join(tmpdir(), 'rollgate-flag-guard-'));
-    port = await freePort();
-    agent = await runAgent({ dataDir: join(work, 'agent'), log: () => {} });
-    server = await runServer({ dataDir: join(work, 'server'), port: await freePort(), agent: { url: agent.url, token: agent.token }, log: silentLogger });
-    admin = new ApiClient(server.url, server.token!);
-    await admin.applySpec({
-      apps: { demo: { run: 'node server.js', replicas: 2, drainTimeout: '2s', healthCheck: { path: '/healthz', interval: '200ms', timeout: '1s', startTimeout: '15s' }, env: { FLAGS_URL: server.url } } },
-      environments: { staging: { listen: port, production: false, analysis: false }, edge: { listen: await freePort(), production: false, analysis: false } },
-    });
+    const port = await freePort();
+    const edge = await freePort();
+    kit = await startDemoKit('flag-guard', (url) => ({
+      apps: { demo: { run: 'node server.js', replicas: 2, drainTimeout: '2s', healthCheck: { path: '/healthz', interval: '200ms', timeout: '1s', startTimeout: '15s' }, env: { FLAGS_URL: url } } },
+      environments: { staging: { listen: port, production: false, analysis: false }, edge: { listen: edge, production: false, analysis: false } },
+    }));
+    ({ server, client: admin } = kit);
     const flags = flagsClient(admin);
     for (const name of ['new-checkout', 'new-search']) await flags.create('demo', { name, kind: 'release', owner: 'team-shop' });
     const { key } = await flags.createKey('demo', 'staging', { kind: 'server', name: 'demo-app' });
     await setSecret(admin, 'demo', 'staging', 'FLAGS_KEY', new TextEncoder().encode(key));
-    const dir = await makeDemoRelease(join(work, 'releases'), { version: 'v1', latencyMs: 2, flags: { 'new-checkout': 0.3, 'new-search': 0 } }, { withSdk: true });
-    await admin.uploadRelease('demo', packDir(await checkReleaseDir(dir)), { version: 'v1' });
-    const d = await admin.deploy({ app: 'demo', env: 'staging', version: 'v1' });
-    const done = await waitForDeployment(admin, d.id, 60_000);
+    await kit.release({ version: 'v1', latencyMs: 2, flags: { 'new-checkout': 0.3, 'new-search': 0 } }, { withSdk: true });
+    const done = await kit.deployAndWait('staging', 'v1');
     assert.equal(done.status, 'succeeded', done.message);
-    load = new LoadGenerator({ url: `http://127.0.0.1:${port}`, ratePerSecond: 300, durationMs: 120_000, connections: 32 });
-    load.start();
+    load = kit.load({ port, ratePerSecond: 300, durationMs: 120_000, connections: 32 });
   });
 
   after(async () => {
-    await load?.stop();
-    await edgeLoad?.stop();
     edgeApp?.kill('SIGKILL');
-    await server?.stop();
-    await agent?.stop();
-    if (work) await rm(work, { recursive: true, force: true });
+    await kit?.stop();
   });
 
   test('a failing flag is killed by its guard; a healthy one guarded beside it goes on', async () => {
@@ -113,9 +96,9 @@ describe('guarded flag rollouts (real router, real SDK in the app)', () => {
 
     // Once every instance's SDK has the kill (streamed), no request fails any more.
     await sleep(1500);
-    load!.setPhase('after the kill');
+    load.setPhase('after the kill');
     await sleep(2000);
-    const after = load!.phaseStats('after the kill');
+    const after = load.phaseStats('after the kill');
     assert.ok(after.requests > 100, `traffic went on: ${after.requests}`);
     assert.equal(after.failed, 0, `requests still failed after the kill: ${JSON.stringify(after.reasons)}`);
 
@@ -135,12 +118,11 @@ describe('guarded flag rollouts (real router, real SDK in the app)', () => {
     const flags = flagsClient(admin);
     await flags.create('demo', { name: 'edge-checkout', kind: 'release' });
     const { key } = await flags.createKey('demo', 'edge', { kind: 'server', name: 'edge-app' });
-    const dir = await makeDemoRelease(join(work, 'edge-release'), { version: 'edge', latencyMs: 2, flags: { 'edge-checkout': 0.3 } }, { withSdk: true });
+    const dir = await makeDemoRelease(join(kit.work, 'edge-release'), { version: 'edge', latencyMs: 2, flags: { 'edge-checkout': 0.3 } }, { withSdk: true });
     const appPort = await freePort();
     edgeApp = spawn(process.execPath, ['server.js'], { cwd: dir, env: { ...process.env, PORT: String(appPort), FLAGS_URL: server.url, FLAGS_KEY: key }, stdio: 'ignore' });
     await until('the edge app to listen', () => fetch(`http://127.0.0.1:${appPort}/healthz`).then((r) => r.ok, () => false), 15_000);
-    edgeLoad = new LoadGenerator({ url: `http://127.0.0.1:${appPort}`, ratePerSecond: 300, durationMs: 60_000, connections: 16 });
-    edgeLoad.start();
+    kit.load({ port: appPort, ratePerSecond: 300, durationMs: 60_000, connections: 16 });
     const rollouts = flagRolloutsClient(admin);
     const r = await rollouts.start('demo', 'edge', 'edge-checkout', { steps: [20, 100], every: '5m', guard: true });
     const killed = await until<RolloutView>('the guard to kill edge-checkout', async () => {
