@@ -174,10 +174,12 @@ async function main(): Promise<void> {
     await p.stop();
   }
   if (process.env.BENCH_SKIP_GUARD) {
-    const prev = JSON.parse(await readFile(join(RESULTS_DIR, 'flags.json'), 'utf8').catch(() => '{}')) as { guard?: GuardResult | null };
+    const prev = JSON.parse(await readFile(join(RESULTS_DIR, 'flags.json'), 'utf8').catch(() => '{}')) as { guard?: GuardResult | null; guardMeasuredAt?: string; measuredAt?: string };
     out.guard = prev.guard ?? null;
+    out.guardMeasuredAt = prev.guardMeasuredAt ?? prev.measuredAt ?? null;
   } else {
     out.guard = await guardBench();
+    out.guardMeasuredAt = new Date().toISOString();
     console.log(`guard     killed within ${out.guard.detectSeconds} s with ${out.guard.failedRequests} failed (worst of ${out.guard.faultyTrials.length}); ${out.guard.falseKills} of ${out.guard.healthyTrials} healthy killed`);
   }
   console.log(`wrote ${await writeResult('flags', out)}`);
