@@ -140,7 +140,7 @@ export async function runServer(opts: ServerOptions): Promise<RunningServer> {
   const executor = new Executor({ store, runtime, traffic, events, log, analysis, onEnded: (dep) => incidents.onDeploymentEnded(dep).then(() => undefined) });
   const releases = new Releases(store, join(dataDir, 'releases'));
   const deployments = new Deployments(store, executor, events, releases);
-  const views = new Views(store, runtime, executor);
+  const views = new Views(store, runtime, traffic, executor);
   const isolation = detectIsolation({ hide: [dataDir], choice: opts.isolation ?? 'auto' });
   if (isolation.kind === 'none') {
     log.warn('PIPELINE STAGE COMMANDS ARE NOT ISOLATED: they run as the server\'s OS user and can read its data directory (master key, database, tokens); install bubblewrap (apt-get install bubblewrap) or run as root');
