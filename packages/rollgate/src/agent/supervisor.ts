@@ -18,6 +18,9 @@ import { PlainLaunch } from '../isolation/plain.js';
 import { ResourceSampler } from './resources.js';
 import type { Isolation } from '../isolation/types.js';
 
+/** Instances listen on loopback only: their router is on the same host. */
+const INSTANCE_HOST = '127.0.0.1';
+
 export interface SupervisorOptions {
   /** Logs go to `<dataDir>/logs/<env>/<app>/<instance>.log`. */
   dataDir: string;
@@ -214,7 +217,7 @@ export class Supervisor {
     if (!svc) return out;
     for (const [version, slot] of svc.versions) {
       const list: Backend[] = [];
-      for (const i of slot.instances) if (i.state === 'ready') list.push({ id: i.id, version, host: '127.0.0.1', port: i.port });
+      for (const i of slot.instances) if (i.state === 'ready') list.push({ id: i.id, version, host: INSTANCE_HOST, port: i.port });
       if (list.length > 0 || !slot.removed) out[version] = list;
     }
     return out;
@@ -264,6 +267,8 @@ export class Supervisor {
       id: i.id,
       version: i.version,
       port: i.port,
+      // Where the instance answers: the address a router (this host's or another) sends its requests to.
+      ...(i.port > 0 ? { endpoint: `${INSTANCE_HOST}:${i.port}` } : {}),
       pid: i.pid,
       state: ejected ? 'ejected' : i.state,
       restarts: i.restarts,

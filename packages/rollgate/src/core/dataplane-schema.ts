@@ -129,6 +129,8 @@ export const InstanceObservedSchema = z.object({
   id: z.string(),
   version: z.string(),
   port: z.number().int(),
+  // Optional: agents older than endpoints do not send it.
+  endpoint: z.string().regex(/^[^\s:]+:\d{1,5}$/).optional(),
   pid: z.number().int().nullable(),
   state: InstanceStateSchema,
   restarts: z.number().int(),

@@ -106,6 +106,8 @@ export interface InstanceObserved {
   id: string;
   version: string;
   port: number;
+  /** `host:port` the instance answers on, for a router to send to (absent from older agents, and before a port is taken). */
+  endpoint?: string | undefined;
   pid: number | null;
   state: InstanceState;
   restarts: number;

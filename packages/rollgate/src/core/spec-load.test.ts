@@ -162,3 +162,32 @@ test('an alias bomb is an invalid spec naming the file, not a crash', () => {
   assert.match(problems[0]!.message, /resource exhaustion|alias/i);
   assert.equal(problems[0]!.file, 'rollgate.yaml');
 });
+
+const dataPlaneSpec = (env: string) => `
+apps:
+  shop:
+    run: node server.js
+    healthCheck: { path: /healthz }
+environments:
+  staging:
+    listen: 18080
+${env}`;
+
+test('an environment runs on the local runtime and the builtin router unless it says otherwise', () => {
+  const s = parseSpec(dataPlaneSpec(''));
+  assert.equal(s.environments.staging?.runtime, 'local');
+  assert.equal(s.environments.staging?.traffic, 'builtin');
+  const named = parseSpec(dataPlaneSpec('    runtime: local\n    traffic: builtin\n'));
+  assert.equal(named.environments.staging?.runtime, 'local');
+  assert.equal(named.environments.staging?.traffic, 'builtin');
+});
+
+test('an unknown runtime or traffic kind is refused, naming the field, the value and the known kinds', () => {
+  const [r] = problemsOf(dataPlaneSpec('    runtime: kubernetes\n')).problems;
+  assert.equal(r?.field, 'environments.staging.runtime');
+  assert.equal(r?.line, 9);
+  assert.match(r?.message ?? '', /unknown runtime "kubernetes": the known runtime kinds are local/);
+  const [t] = problemsOf(dataPlaneSpec('    traffic: haproxy\n')).problems;
+  assert.equal(t?.field, 'environments.staging.traffic');
+  assert.match(t?.message ?? '', /unknown traffic "haproxy": the known traffic kinds are builtin/);
+});

@@ -256,6 +256,17 @@ export const AppSpec = z
   .strict();
 export type AppSpec = z.infer<typeof AppSpec>;
 
+/** Data-plane implementations an environment may name (runtime/factory.ts, traffic/factory.ts build them). */
+export const RUNTIME_KINDS = ['local'] as const;
+export type RuntimeKind = (typeof RUNTIME_KINDS)[number];
+export const TRAFFIC_KINDS = ['builtin'] as const;
+export type TrafficKind = (typeof TRAFFIC_KINDS)[number];
+
+/** An enum whose refusal names the field, the value given and every known value. */
+function kindOf<K extends readonly [string, ...string[]]>(field: string, kinds: K) {
+  return z.enum(kinds, { error: (iss) => `unknown ${field} ${JSON.stringify(iss.input)}: the known ${field} kinds are ${kinds.join(', ')}` });
+}
+
 export const EnvironmentSpec = z
   .object({
     listen: z
@@ -279,6 +290,12 @@ export const EnvironmentSpec = z
       .enum(['auto', 'none'])
       .default('auto')
       .describe('auto: instances run as their own OS user and/or in a sandbox that hides the platform\'s files, when the host allows (production refuses to run without); none: run as the platform\'s user'),
+    runtime: kindOf('runtime', RUNTIME_KINDS)
+      .default('local')
+      .describe('What runs the instances: local (the rollgate agent on this host)'),
+    traffic: kindOf('traffic', TRAFFIC_KINDS)
+      .default('builtin')
+      .describe("What routes requests between versions and counts them: builtin (the agent's own router)"),
   })
   .strict();
 export type EnvironmentSpec = z.infer<typeof EnvironmentSpec>;

@@ -445,7 +445,8 @@ export class Executor {
     const routesJson = canonicalJson(routes);
     let last = this.applied.get(key);
     // Verify: a data plane that restarted or drifted no longer matches what we sent; send again.
-    if (last && observed !== undefined && !matches(decl.versions, routesJson, observed)) last = undefined;
+    // Replicas are checked on what the Runtime observed, routes on what the TrafficProvider holds.
+    if (last && observed !== undefined && !(observed && matches(decl.versions, observed) && (await this.routesHeld(cfg, routesJson)))) last = undefined;
     if (last?.decl !== declJson) await this.d.runtime.apply(decl);
     if (last?.routes !== routesJson) {
       await this.d.traffic.setRoutes(cfg, routes);
@@ -454,6 +455,12 @@ export class Executor {
       }
     }
     this.applied.set(key, { decl: declJson, routes: routesJson });
+  }
+
+  /** Whether the traffic provider holds exactly these routes for the service now. */
+  private async routesHeld(key: ServiceKey, routesJson: string): Promise<boolean> {
+    const held = await this.d.traffic.getRoutes(key);
+    return held !== null && canonicalJson(held) === routesJson;
   }
 
   private async releasesOf(dep: DeploymentRecord): Promise<Map<string, ReleaseRecord>> {
@@ -472,8 +479,8 @@ export class Executor {
   }
 }
 
-function matches(versions: { version: string; replicas: number }[], routesJson: string, observed: ServiceObserved | null): boolean {
-  if (!observed || !observed.routes || canonicalJson(observed.routes) !== routesJson) return false;
+/** Whether the runtime runs the declared replicas of each version (and nothing else wanted up). */
+function matches(versions: { version: string; replicas: number }[], observed: ServiceObserved): boolean {
   const want = new Map(versions.map((v) => [v.version, v.replicas]));
   for (const v of observed.versions) if (v.desiredReplicas > 0 && want.get(v.version) !== v.desiredReplicas) return false;
   for (const [v, n] of want) if (observed.versions.find((o) => o.version === v)?.desiredReplicas !== n) return false;

@@ -1,17 +1,19 @@
 /** Read models for the API, the CLI and the dashboard, assembled from the store and the data plane. */
 import type { AppSummary, DeploymentView, ServiceStatus, VersionStatus } from '../api/contract.js';
-import type { ServiceObserved } from '../core/dataplane.js';
+import type { RouteSpec, ServiceObserved, VersionMetrics } from '../core/dataplane.js';
 import type { DeploymentRecord } from '../core/domain.js';
 import { errorMessage } from '../core/errors.js';
 import { EnvironmentSpec, listenAddress } from '../core/spec.js';
 import type { Runtime } from '../runtime/types.js';
 import type { Store } from '../store/types.js';
+import type { TrafficProvider } from '../traffic/types.js';
 import type { Executor } from './executor.js';
 
 export class Views {
   constructor(
     private readonly store: Store,
     private readonly runtime: Runtime,
+    private readonly traffic: TrafficProvider,
     private readonly executor: Executor,
   ) {}
 
@@ -44,6 +46,9 @@ export class Views {
         this.store.getActiveDeployment(k.app, k.env),
       ]);
       const obs = all.find((o) => o.app === k.app && o.env === k.env) ?? null;
+      // Instances from the Runtime; routes and counters from the TrafficProvider that holds them.
+      let trafficError: string | null = null;
+      const traffic = obs ? await this.trafficOf(k).catch((e: unknown) => ((trafficError = errorMessage(e)), null)) : null;
       const listen = env ? listenAddress(EnvironmentSpec.parse(env.spec)) : null;
       out.push({
         app: k.app,
@@ -51,14 +56,19 @@ export class Views {
         listen: listen ? `http://${listen.host}:${listen.port}` : '',
         currentVersion: cur?.version ?? null,
         previousVersion: prev?.version ?? null,
-        routes: obs?.routes ?? null,
-        versions: versionStatuses(obs),
+        routes: traffic?.routes ?? null,
+        versions: versionStatuses(obs, traffic),
         activeDeployment: active ? await this.deployment(active) : null,
-        dataPlaneError,
+        dataPlaneError: dataPlaneError ?? trafficError,
         isolation: obs?.isolation ?? null,
       });
     }
     return out;
+  }
+
+  private async trafficOf(k: { app: string; env: string }): Promise<TrafficOf> {
+    const [routes, metrics] = await Promise.all([this.traffic.getRoutes(k), this.traffic.metrics(k)]);
+    return { routes, metrics };
   }
 
   async apps(): Promise<AppSummary[]> {
@@ -78,13 +88,19 @@ export class Views {
   }
 }
 
-function versionStatuses(obs: ServiceObserved | null): VersionStatus[] {
+interface TrafficOf {
+  routes: RouteSpec | null;
+  metrics: Record<string, VersionMetrics>;
+}
+
+function versionStatuses(obs: ServiceObserved | null, traffic: TrafficOf | null): VersionStatus[] {
   if (!obs) return [];
-  const weights = obs.routes?.weights ?? {};
+  const routes = traffic?.routes ?? null;
+  const weights = routes?.weights ?? {};
   const total = Object.values(weights).reduce((a, b) => a + b, 0);
   return obs.versions.map((v) => {
-    const m = obs.metrics[v.version];
-    const share = obs.routes?.balance === 'instances' ? undefined : weights[v.version];
+    const m = traffic?.metrics[v.version];
+    const share = routes?.balance === 'instances' ? undefined : weights[v.version];
     return {
       version: v.version,
       releaseId: v.releaseId,

@@ -42,10 +42,10 @@ import { FlagGuards } from '../flags/guard.js';
 import { RouterEvidence } from '../flags/evidence/router.js';
 import { SdkEvidence } from '../flags/evidence/sdk.js';
 import { SecretRollout } from '../engine/secret-rollout.js';
-import { LocalAgentRuntime } from '../runtime/local-agent.js';
+import { createRuntime } from '../runtime/factory.js';
 import { openStore } from '../store/index.js';
 import { secureDataDir } from '../security/data-dir.js';
-import { BuiltinTraffic } from '../traffic/builtin.js';
+import { createTraffic } from '../traffic/factory.js';
 
 export const ROLLGATE_VERSION = '0.1.0';
 
@@ -127,8 +127,10 @@ export async function runServer(opts: ServerOptions): Promise<RunningServer> {
   // from the event bus; what people ask for is recorded by the API, with their address.
   const auditFeed = feedAuditFromEvents(events, audit, { only: (e) => e.actor === SYSTEM_ACTOR || e.actor.startsWith('pipeline:'), onError: (e, ev) => log.error('audit entry not recorded', { event: ev.type, error: errorMessage(e) }) });
   const client = new AgentClient({ url: opts.agent.url, token: opts.agent.token });
-  const runtime = new LocalAgentRuntime(client, { secrets, log });
-  const traffic = new BuiltinTraffic(client);
+  // One implementation of each kind an environment may name; today every environment names
+  // local and builtin (core/spec.ts), so these serve them all.
+  const runtime = createRuntime('local', { agent: client, secrets, log });
+  const traffic = createTraffic('builtin', { agent: client });
   const secretRollout = new SecretRollout({ events, store, runtime, log });
   const incidents = new Incidents(store, events);
   const notifications = new Notifications(store, events, log);
@@ -138,7 +140,7 @@ export async function runServer(opts: ServerOptions): Promise<RunningServer> {
   const executor = new Executor({ store, runtime, traffic, events, log, analysis, onEnded: (dep) => incidents.onDeploymentEnded(dep).then(() => undefined) });
   const releases = new Releases(store, join(dataDir, 'releases'));
   const deployments = new Deployments(store, executor, events, releases);
-  const views = new Views(store, runtime, executor);
+  const views = new Views(store, runtime, traffic, executor);
   const isolation = detectIsolation({ hide: [dataDir], choice: opts.isolation ?? 'auto' });
   if (isolation.kind === 'none') {
     log.warn('PIPELINE STAGE COMMANDS ARE NOT ISOLATED: they run as the server\'s OS user and can read its data directory (master key, database, tokens); install bubblewrap (apt-get install bubblewrap) or run as root');
