@@ -55,12 +55,19 @@ export function registerAgentInstall(agent: Command, ports: Ports): void {
           try {
             writeFileSync(file, text, { mode: 0o644 });
           } catch (e) {
-            const code = (e as NodeJS.ErrnoException).code ?? 'error';
-            throw new RollgateError('invalid_input', `cannot write ${file} (--write ${opts.write}): ${code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code === 'ENOENT' ? 'no such directory (create it first)' : code === 'ENOTDIR' ? 'that is not a directory' : (e as Error).message}${written.length ? `; already written: ${written.join(', ')}` : ''}; run as root for /etc/systemd/system, pick a directory you can write, or leave out --write and save the printed units yourself`);
+            throw new RollgateError('invalid_input', `cannot write ${file} (--write ${opts.write}): ${whyNot(e)}${written.length ? `; already written: ${written.join(', ')}` : ''}; or leave out --write and save the printed units yourself`);
           }
           written.push(file);
         }
         out.result({ written }, () => [...written.map((f) => `wrote ${f}`), `next: systemctl daemon-reload && systemctl enable --now ${AGENT_UNIT} ${SERVER_UNIT}`].join('\n'));
       }),
     );
+}
+
+function whyNot(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException).code;
+  if (code === 'EACCES' || code === 'EPERM') return 'permission denied: run as root for /etc/systemd/system, or pick a directory you can write';
+  if (code === 'ENOENT') return 'no such directory: create it first';
+  if (code === 'ENOTDIR') return 'that is not a directory: give the directory the units go in';
+  return (e as Error).message;
 }
