@@ -132,3 +132,41 @@ environments:
   up2.child.kill('SIGINT');
   await until('everything to stop', () => [up2.child.pid!, third.agentPid, ...instances].every((p) => !procAlive(p)), 90_000).catch(failWith(up2));
 });
+
+test('an agent that keeps dying is restarted at most 5 times a minute, then left dead, and status and a second up say so', { timeout: 300_000 }, async () => {
+  const root = mkdtempSync(join(tmpdir(), 'rollgate-uploop-'));
+  roots.push(root);
+  const dataDir = join(root, '.rollgate');
+  const apiPort = await freePort();
+  const up = startRollgate(root, ['up', '--port', String(apiPort)]);
+  started.add(up.child.pid!);
+  let current = await until('up.json', () => upJson(dataDir), 90_000).catch(failWith(up));
+  for (let death = 1; death <= 5; death++) {
+    const pid = current.agentPid;
+    started.add(pid);
+    process.kill(pid, 'SIGKILL');
+    current = await until(`restart ${death}`, () => {
+      const u = upJson(dataDir);
+      return u && u.agentPid !== pid && u.agent?.state === 'running' ? u : null;
+    }, 60_000).catch(failWith(up));
+    assert.equal(current.agent?.restarts, death);
+    assert.match(up.err(), new RegExp(`restart ${death} of at most 5 a minute`));
+  }
+  const last = current.agentPid;
+  started.add(last);
+  process.kill(last, 'SIGKILL');
+  await until('up gives up', () => upJson(dataDir)?.agent?.state === 'dead', 30_000).catch(failWith(up));
+  assert.match(up.err(), new RegExp(`the agent \\(pid ${last}\\) died \\(killed by SIGKILL\\).*died 5 times within a minute, so it is not restarted again: see .*agent\\.log`));
+
+  const status = await rollgate(root, ['status']);
+  assert.match(status.stderr, new RegExp(`agent: DEAD, unreachable \\(pid ${last}, http://127\\.0\\.0\\.1:\\d+, last seen \\d{4}-\\d\\d-\\d\\d [\\d:]+Z; pid ${last} died \\(killed by SIGKILL\\)`));
+  assert.match(status.stderr, /stopped restarting it/);
+  assert.doesNotMatch(status.stdout, /agent: running/);
+
+  const second = await rollgate(root, ['up', '--port', String(await freePort())]);
+  assert.notEqual(second.code, 0);
+  assert.match(second.stderr, new RegExp(`rollgate is already running for .*pid ${up.child.pid}; agent: DEAD, unreachable`));
+
+  up.child.kill('SIGINT');
+  await until('up to stop', () => up.child.exitCode !== null, 60_000).catch(failWith(up));
+});
