@@ -66,6 +66,7 @@ export class AgentKeeper {
   private lastSeenAt = new Date().toISOString();
   private lastSeenWrite = 0;
   private timer: NodeJS.Timeout | null = null;
+  private pending: Promise<void> | null = null;
 
   constructor(
     private agent: UpAgent,
@@ -88,6 +89,11 @@ export class AgentKeeper {
   stop(): void {
     this.stopping = true;
     if (this.timer) clearInterval(this.timer);
+  }
+
+  /** After stop(): waits for a restart under way (it stops the agent it was starting). */
+  async settled(): Promise<void> {
+    await this.pending;
   }
 
   /** The agent's part of up.json. */
@@ -128,7 +134,7 @@ export class AgentKeeper {
     const delay = BACKOFF_MS[Math.min(this.restartTimes.length, BACKOFF_MS.length - 1)]!;
     this.restartTimes.push(now);
     this.opts.out.warn(`the agent (pid ${a.pid}) died (${how}) at ${at}; ${lost}. Restarting it in ${delay / 1000}s (restart ${this.restartTimes.length} of at most ${MAX_RESTARTS_PER_MINUTE} a minute; its log: ${log})`);
-    void this.restart(delay);
+    this.pending = this.restart(delay).finally(() => (this.pending = null));
   }
 
   private async restart(delay: number): Promise<void> {
@@ -136,15 +142,13 @@ export class AgentKeeper {
     if (this.stopping) return;
     try {
       const next = await spawnAgent(this.opts.dataDir, portOf(this.agent.url));
-      if (this.stopping) {
-        await terminate(next.pid, 60_000);
-        return;
-      }
       this.agent = next;
       this.restarts += 1;
       this.state = 'running';
       this.lastSeenAt = new Date().toISOString();
       this.save();
+      // A stop came while it started: `up` (after settled()) stops it as any agent of its own.
+      if (this.stopping) return;
       this.listen(next);
       this.opts.out.warn(`the agent is running again (pid ${next.pid}, ${next.url}); it brings back every environment listener and instance from its saved desired state`);
     } catch (e) {

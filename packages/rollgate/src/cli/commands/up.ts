@@ -7,6 +7,8 @@
  * stops every instance. An agent it found already running for the data directory (left by
  * `--keep-agent`, or by an `up` that was killed) was not started by it: it is left running, and
  * `rollgate down` stops it. `--detach` runs the same in the background (commands/up-detach.ts).
+ * An agent (its own or adopted) that dies while `up` runs is reported and restarted by
+ * agent-keeper.ts; the restarted one is this `up`'s own and stops with it.
  */
 import { printInitialAdmin } from '../initial-admin.js';
 import { existsSync } from 'node:fs';
@@ -62,7 +64,7 @@ export function registerUp(program: Command): void {
     .option('--json', 'print one JSON document on stdout once running')
     .option('--max-event-streams <n>', EVENT_STREAM_HELP.total)
     .option('--max-event-streams-per-principal <n>', EVENT_STREAM_HELP.perPrincipal)
-    .addHelpText('after', '\nStops what it started (server, agent, instances) on Ctrl-C, SIGTERM, SIGHUP, or when its output pipe closes.\nAn agent that was already running for the data directory is adopted and left running; `rollgate down` stops it.')
+    .addHelpText('after', '\nStops what it started (server, agent, instances) on Ctrl-C, SIGTERM, SIGHUP, or when its output pipe closes.\nAn agent that was already running for the data directory is adopted and left running; `rollgate down` stops it.\nA dead agent is reported on stderr and restarted (at most 5 times a minute); the server runs in this process.')
     .action(
       action(UpOpts, async (opts, { out }) => {
         guardStdio();
@@ -153,6 +155,7 @@ export function registerUp(program: Command): void {
 
         const why = await stop;
         keeper.stop();
+        await keeper.settled();
         agent = keeper.current;
         out.info(`${reasonText(why)}: stopping the server…`);
         try {
