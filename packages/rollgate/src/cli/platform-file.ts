@@ -19,6 +19,17 @@ const UpFile = z.object({
   keepAgent: z.boolean(),
   log: z.string().nullable(),
   startedAt: z.string(),
+  /** The agent as `up` last saw it (agent-keeper.ts); absent in files of older versions. */
+  agent: z
+    .object({
+      url: z.string(),
+      state: z.enum(['running', 'restarting', 'dead']),
+      /** When `up` last found the agent's process alive (UTC). */
+      lastSeenAt: z.string(),
+      restarts: z.number().int().nonnegative(),
+      lastExit: z.object({ pid: z.number().int(), how: z.string(), at: z.string() }).nullable(),
+    })
+    .optional(),
 });
 export type UpFile = z.infer<typeof UpFile>;
 
@@ -52,6 +63,11 @@ export function writeUpFile(dataDir: string, info: UpFile): void {
 
 export function removeUpFile(dataDir: string, pid: number): void {
   if (readJson(upFilePath(dataDir), UpFile)?.pid === pid) rmSync(upFilePath(dataDir), { force: true });
+}
+
+/** up.json as written, whether or not its `up` still runs (for status: what was last seen). */
+export function readUpFile(dataDir: string): UpFile | null {
+  return readJson(upFilePath(dataDir), UpFile);
 }
 
 /** The `up` still running for this data directory, else null (a stale file is ignored). */

@@ -12,6 +12,7 @@ import { resolve } from 'node:path';
 import { ISOLATION_KINDS, type IsolationKind } from '../../isolation/types.js';
 import { ReleaseFlags, releasePolicyOf } from '../release-flags.js';
 import { EVENT_STREAM_HELP, EventStreamFlags, eventStreamConfig } from '../event-stream-flags.js';
+import { registerAgentInstall } from './agent-install.js';
 
 export const DEFAULT_SERVER_PORT = 7070;
 export const DEFAULT_AGENT_PORT = 7071;
@@ -72,7 +73,7 @@ export function registerDaemons(program: Command): void {
       }),
     );
 
-  program
+  const agentCmd = program
     .command('agent')
     .description('run the data plane alone: instances and per-environment traffic listeners; keeps serving without the server')
     .option('-d, --data-dir <dir>', 'where the agent keeps its state, token and instance logs', '.rollgate')
@@ -97,4 +98,5 @@ export function registerDaemons(program: Command): void {
         await agent.stop();
       }),
     );
+  registerAgentInstall(agentCmd, { agent: DEFAULT_AGENT_PORT, server: DEFAULT_SERVER_PORT });
 }

@@ -23,6 +23,7 @@ import { flagRolloutsClient } from '../client-flag-rollouts.js';
 import { changeRequestsClient } from '../client-flag-change-requests.js';
 import { requestLine } from './flag-change-requests.js';
 import { rolloutLine } from '../flag-rollout-text.js';
+import { localPlatformHealth } from '../platform-health.js';
 
 const StatusOpts = ClientOpts.extend({ env: EnvName.optional(), watch: z.boolean().optional() });
 const HistoryOpts = ClientOpts.extend({ env: EnvName.optional(), limit: IntString(1, 1000).default(20) });
@@ -52,6 +53,9 @@ export function registerInfo(program: Command): void {
     action(StatusOpts, async (opts, { out }, appArg: string | undefined) => {
       if (opts.watch) return watchDeployment(clientFor(opts), out, { app: optionalApp(appArg), env: opts.env });
       const client = clientFor(opts);
+      // Before the API call: when `up` itself is dead the API is too, and this says why.
+      const health = localPlatformHealth(opts.server);
+      if (health?.problem) out.warn(health.line);
       const services = await client.status({ app: optionalApp(appArg), env: opts.env });
       // Flag rollouts in progress, a line each (JSON stays the services: scripts read that shape).
       const rollouts = out.json ? [] : await flagRolloutsClient(client).active({ app: optionalApp(appArg), env: opts.env }).catch(() => []);
@@ -62,6 +66,7 @@ export function registerInfo(program: Command): void {
         if (services.length === 0) return ['nothing deployed yet; deploy with `rollgate deploy APP --env ENV --path DIR`', ...flagLines].join('\n');
         const problems = services.filter((s) => s.dataPlaneError).map((s) => `warning: ${s.app}/${s.env}: data plane not reachable (${oneLine(s.dataPlaneError)}); shown from the store`);
         for (const s of services.filter((x) => x.isolation === 'none')) problems.push(`warning: ${s.app}/${s.env}: instances are not isolated and can read the platform's data directory (keys, tokens, database); install bubblewrap or run the platform as root, or keep isolation: none only where you trust the code`);
+        if (health && !health.problem) problems.push(health.line);
         return [statusTable(services), ...instanceResourceTable(services), ...deploymentDetails(services), ...flagLines, ...problems].join('\n');
       });
     }),

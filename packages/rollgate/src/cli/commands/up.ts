@@ -7,12 +7,12 @@
  * stops every instance. An agent it found already running for the data directory (left by
  * `--keep-agent`, or by an `up` that was killed) was not started by it: it is left running, and
  * `rollgate down` stops it. `--detach` runs the same in the background (commands/up-detach.ts).
+ * An agent (its own or adopted) that dies while `up` runs is reported and restarted by
+ * agent-keeper.ts; the restarted one is this `up`'s own and stops with it.
  */
 import { printInitialAdmin } from '../initial-admin.js';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, openSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Option, type Command } from 'commander';
 import { z } from 'zod';
 import { RollgateError, errorMessage } from '../../core/errors.js';
@@ -24,8 +24,10 @@ import { findLiveAgent, type LiveAgent } from '../agent-file.js';
 import { guardStdio, listenerUrl, prepareDataDir, terminate, waitForSignal, type StopReason } from '../daemon.js';
 import type { Output } from '../output.js';
 import { checkListeners, type NeededListener } from '../port-check.js';
-import { dataDirFlag, liveServer, liveUp, removeUpFile, tail, upLogPath, writeUpFile } from '../platform-file.js';
-import { BIN_PATH, loadRunServer } from '../runtime.js';
+import { dataDirFlag, liveServer, liveUp, removeUpFile, upLogPath, writeUpFile } from '../platform-file.js';
+import { loadRunServer } from '../runtime.js';
+import { platformHealth } from '../platform-health.js';
+import { AgentKeeper, spawnAgent, type UpAgent } from '../agent-keeper.js';
 import { ReleaseFlags, releasePolicyOf } from '../release-flags.js';
 import { loadSpecFile } from '../spec-file.js';
 import { DEFAULT_SERVER_PORT } from './daemons.js';
@@ -44,7 +46,6 @@ const UpOpts = z.object({
   ...EventStreamFlags,
 }).extend(ReleaseFlags.shape);
 
-const AGENT_START_TIMEOUT_MS = 20_000;
 /** The agent drains its instances on SIGTERM; give it that long before SIGKILL. */
 const AGENT_STOP_GRACE_MS = 60_000;
 
@@ -63,7 +64,7 @@ export function registerUp(program: Command): void {
     .option('--json', 'print one JSON document on stdout once running')
     .option('--max-event-streams <n>', EVENT_STREAM_HELP.total)
     .option('--max-event-streams-per-principal <n>', EVENT_STREAM_HELP.perPrincipal)
-    .addHelpText('after', '\nStops what it started (server, agent, instances) on Ctrl-C, SIGTERM, SIGHUP, or when its output pipe closes.\nAn agent that was already running for the data directory is adopted and left running; `rollgate down` stops it.')
+    .addHelpText('after', '\nStops what it started (server, agent, instances) on Ctrl-C, SIGTERM, SIGHUP, or when its output pipe closes.\nAn agent that was already running for the data directory is adopted and left running; `rollgate down` stops it.\nA dead agent is reported on stderr and restarted (at most 5 times a minute); the server runs in this process.')
     .action(
       action(UpOpts, async (opts, { out }) => {
         guardStdio();
@@ -75,8 +76,11 @@ export function registerUp(program: Command): void {
         if (opts.detach) return runDetached(dataDir, opts.dataDir, out);
         // Listen for a stop from now on: one that comes while starting stops right after the start.
         let agent: UpAgent | null = null;
+        let keeper: AgentKeeper | null = null;
         let agentSignalled = false;
         const stopAgentNow = () => {
+          keeper?.stop();
+          agent = keeper?.current ?? agent;
           if (agent?.child && !opts.keepAgent && !agentSignalled) {
             agentSignalled = true;
             try {
@@ -90,6 +94,8 @@ export function registerUp(program: Command): void {
         const stop = waitForSignal(stopAgentNow);
 
         agent = await ensureAgent(dataDir, out, existing);
+        keeper = new AgentKeeper(agent, { dataDir, out, shownDataDir: opts.dataDir });
+        keeper.watch();
         let server;
         try {
           const runServer = await loadRunServer();
@@ -103,7 +109,8 @@ export function registerUp(program: Command): void {
             ...eventStreamConfig(opts),
           });
         } catch (e) {
-          if (agent.child && !opts.keepAgent) await terminate(agent.pid, AGENT_STOP_GRACE_MS);
+          keeper.stop();
+          if (keeper.current.child && !opts.keepAgent) await terminate(keeper.current.pid, AGENT_STOP_GRACE_MS);
           throw e;
         }
         printInitialAdmin(server, { withPassword: !opts.background });
@@ -113,7 +120,7 @@ export function registerUp(program: Command): void {
         const tokenFile = join(dataDir, 'api.token');
         const shownToken = relative(process.cwd(), tokenFile) || tokenFile;
         const log = opts.background ? upLogPath(dataDir) : null;
-        writeUpFile(dataDir, { pid: process.pid, api: server.url, agentPid: agent.pid, agentStarted: agent.child !== null, keepAgent: opts.keepAgent === true, log, startedAt: new Date().toISOString() });
+        writeUpFile(dataDir, { pid: process.pid, api: server.url, agentPid: keeper.current.pid, agentStarted: keeper.current.child !== null, keepAgent: opts.keepAgent === true, log, startedAt: new Date().toISOString(), agent: keeper.record() });
         const doc = {
           api: server.url,
           pid: process.pid,
@@ -147,6 +154,9 @@ export function registerUp(program: Command): void {
         }
 
         const why = await stop;
+        keeper.stop();
+        await keeper.settled();
+        agent = keeper.current;
         out.info(`${reasonText(why)}: stopping the server…`);
         try {
           await server.stop();
@@ -173,9 +183,10 @@ function reasonText(why: StopReason): string {
 function refuseIfRunning(dataDir: string, shown: string): void {
   const up = liveUp(dataDir);
   if (up) {
+    const health = platformHealth(dataDir, shown);
     throw new RollgateError(
       'conflict',
-      `rollgate is already running for ${dataDir}: API ${up.api}, pid ${up.pid}${up.log ? `, log ${up.log}` : ''}; stop it with \`rollgate down${dataDirFlag(shown)}\` (or Ctrl-C where it runs), or use another --data-dir`,
+      `rollgate is already running for ${dataDir}: API ${up.api}, pid ${up.pid}${up.log ? `, log ${up.log}` : ''}${health ? `; ${health.line}` : ''}; stop it with \`rollgate down${dataDirFlag(shown)}\` (or Ctrl-C where it runs), or use another --data-dir`,
       { api: up.api, pid: up.pid, dataDir },
     );
   }
@@ -202,36 +213,12 @@ async function neededListeners(dataDir: string, opts: { port: number; host?: str
   return needed;
 }
 
-interface UpAgent extends LiveAgent {
-  /** Set when this command started the agent; null when it adopted a running one. */
-  child: ChildProcess | null;
-}
-
 async function ensureAgent(dataDir: string, out: Output, live: LiveAgent | null): Promise<UpAgent> {
   if (live) {
     out.info(`adopting the agent already running for ${dataDir} (pid ${live.pid}); it is left running when this stops`);
     return { ...live, child: null };
   }
-  const logFile = join(dataDir, 'agent.log');
-  const fd = openSync(logFile, 'a', 0o600);
-  // Its own process group: Ctrl-C here reaches only this process, which then stops the agent in order.
-  const child = spawn(process.execPath, [BIN_PATH, 'agent', '--data-dir', dataDir, '--port', '0'], { detached: true, stdio: ['ignore', fd, fd] });
-  closeSync(fd);
-  let exited: string | null = null;
-  child.once('exit', (code, sig) => (exited = sig ?? `exit code ${code}`));
-  const deadline = Date.now() + AGENT_START_TIMEOUT_MS;
-  while (Date.now() < deadline) {
-    if (exited !== null) {
-      throw new RollgateError('agent_unreachable', `the agent stopped while starting (${exited}); its log ${logFile} ends with:\n${tail(logFile, 15)}`);
-    }
-    if (child.pid !== undefined) {
-      const found = await findLiveAgent(dataDir, { pid: child.pid });
-      if (found) return { ...found, child };
-    }
-    await sleep(100);
-  }
-  if (child.pid !== undefined) await terminate(child.pid, 5000);
-  throw new RollgateError('agent_unreachable', `the agent did not come up within ${AGENT_START_TIMEOUT_MS / 1000}s; see ${logFile}:\n${tail(logFile, 15)}`);
+  return spawnAgent(dataDir, 0);
 }
 
 /** Applies the spec file when it exists; a bad spec is reported but the platform keeps running. */
