@@ -5,11 +5,11 @@
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DEMO_APP_DIR, freePort } from '../demo/fixtures.js';
-import { instancePids, killAll, procAlive, readJsonFile, rollgate, startRollgate, until, type Daemon } from '../test/cli-run.js';
+import { freePort } from '../demo/fixtures.js';
+import { instancePids, killAll, procAlive, readJsonFile, rollgate, startRollgate, until, upProject, type Daemon } from '../test/cli-run.js';
 
 const started = new Set<number>();
 const roots: string[] = [];
@@ -46,25 +46,7 @@ function failWith(d: Daemon) {
 }
 
 test('a SIGKILLed agent is reported and restarted; a SIGKILLed up is named by status and the next up adopts its agent', { timeout: 300_000 }, async () => {
-  const root = mkdtempSync(join(tmpdir(), 'rollgate-upkeep-'));
-  roots.push(root);
-  const dir = join(root, 'project');
-  const dataDir = join(dir, '.rollgate');
-  cpSync(DEMO_APP_DIR, join(dir, 'app'), { recursive: true });
-  const [apiPort, port] = [await freePort(), await freePort()];
-  writeFileSync(
-    join(dir, 'rollgate.yaml'),
-    `apps:
-  demo:
-    run: ${JSON.stringify(`${JSON.stringify(process.execPath)} server.js`)}
-    replicas: 2
-    drainTimeout: 1s
-    healthCheck: { path: /healthz, interval: 200ms, timeout: 1s, startTimeout: 15s }
-environments:
-  staging:
-    listen: ${port}
-`,
-  );
+  const { dir, dataDir, apiPort, stagingPort: port } = await upProject('rollgate-upkeep-', roots);
   const up = startRollgate(dir, ['up', '--port', String(apiPort)]);
   started.add(up.child.pid!);
   const first = await until('up.json', () => upJson(dataDir), 90_000).catch(failWith(up));

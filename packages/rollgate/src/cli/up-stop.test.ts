@@ -7,11 +7,10 @@
 import { describe, test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DEMO_APP_DIR, ROLLGATE_BIN, freePort } from '../demo/fixtures.js';
-import { cleanEnv, instancePids, killAll, portFree, procAlive, readJsonFile, rollgate, startRollgate, until, type Daemon } from '../test/cli-run.js';
+import { ROLLGATE_BIN, freePort } from '../demo/fixtures.js';
+import { cleanEnv, instancePids, killAll, portFree, procAlive, readJsonFile, rollgate, startRollgate, until, upProject, type Daemon, type UpProject } from '../test/cli-run.js';
 
 const started = new Set<number>();
 const roots: string[] = [];
@@ -21,34 +20,8 @@ after(async () => {
   for (const r of roots) rmSync(r, { recursive: true, force: true });
 });
 
-interface Project {
-  dir: string;
-  dataDir: string;
-  apiPort: number;
-  stagingPort: number;
-}
-
-async function project(): Promise<Project> {
-  const root = mkdtempSync(join(tmpdir(), 'rollgate-upstop-'));
-  roots.push(root);
-  const dir = join(root, 'project');
-  cpSync(DEMO_APP_DIR, join(dir, 'app'), { recursive: true });
-  const [apiPort, stagingPort] = [await freePort(), await freePort()];
-  writeFileSync(
-    join(dir, 'rollgate.yaml'),
-    `apps:
-  demo:
-    run: ${JSON.stringify(`${JSON.stringify(process.execPath)} server.js`)}
-    replicas: 2
-    drainTimeout: 1s
-    healthCheck: { path: /healthz, interval: 200ms, timeout: 1s, startTimeout: 15s }
-environments:
-  staging:
-    listen: ${stagingPort}
-`,
-  );
-  return { dir, dataDir: join(dir, '.rollgate'), apiPort, stagingPort };
-}
+type Project = UpProject;
+const project = () => upProject('rollgate-upstop-', roots);
 
 /** Waits for `up` to be running, deploys the app, and returns every pid the platform runs. */
 async function deployed(p: Project, daemon: Daemon | null): Promise<{ up: number; agent: number; instances: number[] }> {

@@ -1,10 +1,11 @@
 /** Helpers for tests that run the real `rollgate` binary as a user would. */
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ROLLGATE_BIN } from '../demo/fixtures.js';
+import { DEMO_APP_DIR, ROLLGATE_BIN, freePort } from '../demo/fixtures.js';
 import { until as untilShared } from './split-platform.js';
 
 export interface Run {
@@ -107,4 +108,39 @@ export async function killAll(pids: Iterable<number>): Promise<void> {
     }
   }
   await sleep(100);
+}
+
+export interface UpProject {
+  dir: string;
+  dataDir: string;
+  apiPort: number;
+  /** The staging listener. */
+  stagingPort: number;
+}
+
+/**
+ * A project for `rollgate up` tests in a new directory under `prefix` (added to `roots` for the
+ * caller to remove): the example app in `app/`, a rollgate.yaml with app demo (2 replicas) and a
+ * staging environment on a free port.
+ */
+export async function upProject(prefix: string, roots: string[]): Promise<UpProject> {
+  const root = mkdtempSync(join(tmpdir(), prefix));
+  roots.push(root);
+  const dir = join(root, 'project');
+  cpSync(DEMO_APP_DIR, join(dir, 'app'), { recursive: true });
+  const [apiPort, stagingPort] = [await freePort(), await freePort()];
+  writeFileSync(
+    join(dir, 'rollgate.yaml'),
+    `apps:
+  demo:
+    run: ${JSON.stringify(`${JSON.stringify(process.execPath)} server.js`)}
+    replicas: 2
+    drainTimeout: 1s
+    healthCheck: { path: /healthz, interval: 200ms, timeout: 1s, startTimeout: 15s }
+environments:
+  staging:
+    listen: ${stagingPort}
+`,
+  );
+  return { dir, dataDir: join(dir, '.rollgate'), apiPort, stagingPort };
 }
